@@ -1,0 +1,82 @@
+# tinyllm. `make` builds ./tinyllm; `make test` runs the suite;
+# `make test SANITIZE=1` runs it under ASan+UBSan; `make bench` benchmarks.
+# This is the only place ISA flags appear, each on the one file that needs it.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?=
+OPENMP   ?=
+RUN      ?=
+
+ARCH := $(shell $(CC) -dumpmachine 2>/dev/null | cut -d- -f1)
+NATIVE_ARCH := $(shell uname -m)
+BUILD := build/$(ARCH)$(if $(SANITIZE),-san)$(if $(OPENMP),-omp)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc
+LDLIBS   += -lm -pthread
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifneq ($(OPENMP),)
+CFLAGS  += -fopenmp
+LDFLAGS += -fopenmp
+endif
+
+# Kernel files per architecture; every other src/*.c is portable.
+ISA_SRC_x86_64  := src/kernels_avx2.c src/kernels_avx512.c
+ISA_SRC_aarch64 := src/kernels_neon.c src/kernels_neon_dot.c
+ALL_ISA_SRC     := $(ISA_SRC_x86_64) $(ISA_SRC_aarch64)
+PORTABLE_SRC    := $(filter-out src/main.c $(ALL_ISA_SRC),$(wildcard src/*.c))
+LIB_SRC         := $(PORTABLE_SRC) $(filter $(wildcard src/*.c),$(ISA_SRC_$(ARCH)))
+LIB_OBJ         := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+
+$(BUILD)/kernels_avx2.o:     ISA_FLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels_avx512.o:   ISA_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+$(BUILD)/kernels_neon_dot.o: ISA_FLAGS := -march=armv8.2-a+fp16+dotprod+i8mm
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_LIB_OBJ := $(TEST_LIB_SRC:tests/%.c=$(BUILD)/tests/%.o)
+
+.PHONY: all test bench install clean tools
+all: $(BUILD)/tinyllm
+ifeq ($(ARCH)$(SANITIZE)$(OPENMP),$(NATIVE_ARCH))
+all: tinyllm
+tinyllm: $(BUILD)/tinyllm
+	cp $< $@
+endif
+
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
+
+$(BUILD)/libtinyllm.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tinyllm: $(BUILD)/main.o $(BUILD)/libtinyllm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h include/*.h) | $(BUILD)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyllm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+tools: $(BUILD)/tests/mkmodel
+
+test: $(BUILD)/tinyllm $(TEST_BIN)
+	@TINYLLM_BIN=$(BUILD)/tinyllm BUILD=$(BUILD) RUN="$(RUN)" sh tests/run_tests.sh $(TEST_BIN)
+
+install: $(BUILD)/tinyllm
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/tinyllm $(DESTDIR)$(PREFIX)/bin/tinyllm
+
+clean:
+	rm -rf build tinyllm

@@ -1,0 +1,96 @@
+/* cli.c: argument and input helpers shared by the subcommands. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_value(int argc, char **argv, int *i, const char **val, struct tl_error *err)
+{
+    if (*i + 1 >= argc)
+        return tl_fail(err, TL_EINVAL, "%s needs a value", argv[*i]);
+    *val = argv[++*i];
+    return TL_OK;
+}
+
+int cli_int(const char *flag, const char *s, long lo, long hi, long *out, struct tl_error *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return tl_fail(err, TL_EINVAL, "%s: '%s' is not an integer", flag, s);
+    if (v < lo || v > hi)
+        return tl_fail(err, TL_EINVAL, "%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi);
+    *out = v;
+    return TL_OK;
+}
+
+int cli_float(const char *flag, const char *s, double lo, double hi, double *out, struct tl_error *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return tl_fail(err, TL_EINVAL, "%s: '%s' is not a number", flag, s);
+    if (v < lo || v > hi)
+        return tl_fail(err, TL_EINVAL, "%s: %g is out of range [%g, %g]", flag, v, lo, hi);
+    *out = v;
+    return TL_OK;
+}
+
+static int read_stream(FILE *f, const char *what, char **buf, size_t *len, struct tl_error *err)
+{
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return tl_fail(err, TL_ENOMEM, "out of memory reading %s", what);
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                return tl_fail(err, TL_ENOMEM, "out of memory reading %s", what);
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                free(b);
+                return tl_fail(err, TL_EIO, "cannot read %s: %s", what, strerror(errno));
+            }
+            break;
+        }
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return TL_OK;
+}
+
+int cli_read_file(const char *path, char **buf, size_t *len, struct tl_error *err)
+{
+    if (strcmp(path, "-") == 0)
+        return read_stream(stdin, "stdin", buf, len, err);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tl_fail(err, TL_EIO, "cannot open %s: %s", path, strerror(errno));
+    int rc = read_stream(f, path, buf, len, err);
+    fclose(f);
+    return rc;
+}
+
+int cli_read_stdin_if_piped(char **buf, size_t *len, struct tl_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    if (isatty(STDIN_FILENO))
+        return TL_OK;
+    return read_stream(stdin, "stdin", buf, len, err);
+}
