@@ -39,8 +39,12 @@ $(BUILD)/kernels_avx512.o:   ISA_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512
 $(BUILD)/kernels_neon_dot.o: ISA_FLAGS := -march=armv8.2-a+fp16+dotprod+i8mm
 
 TEST_SRC := $(wildcard tests/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_LIB_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+# `make test TESTS="oracle kernels"` runs a subset (e.g. under qemu)
+TESTS    ?=
+TEST_BIN := $(if $(TESTS),$(TESTS:%=$(BUILD)/tests/test_%),$(TEST_SRC:tests/%.c=$(BUILD)/tests/%))
+TOOL_SRC := $(wildcard tests/tool_*.c)
+TOOL_BIN := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_LIB_SRC := $(filter-out $(TEST_SRC) $(TOOL_SRC),$(wildcard tests/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all test bench install clean tools
@@ -66,13 +70,16 @@ $(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h include/*.h) | $(BUIL
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyllm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/tool_%: $(BUILD)/tests/tool_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyllm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD):
 	mkdir -p $(BUILD)/tests
 
-tools: $(BUILD)/tests/mkmodel
+tools: $(TOOL_BIN)
 
-test: $(BUILD)/tinyllm $(TEST_BIN)
-	@TINYLLM_BIN=$(BUILD)/tinyllm BUILD=$(BUILD) RUN="$(RUN)" sh tests/run_tests.sh $(TEST_BIN)
+test: $(BUILD)/tinyllm $(TEST_BIN) $(TOOL_BIN)
+	@TINYLLM_BIN="$(strip $(RUN) $(BUILD)/tinyllm)" RUN="$(RUN)" sh tests/run_tests.sh $(TEST_BIN)
 
 install: $(BUILD)/tinyllm
 	install -d $(DESTDIR)$(PREFIX)/bin

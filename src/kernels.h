@@ -45,6 +45,7 @@ struct kernels {
     float (*dot_f16_f32)(const uint16_t *k, const float *q, int n);   /* sum k[i]*q[i] */
     void  (*axpy_f16)(float *y, float a, const uint16_t *v, int n);   /* y += a*v */
     void  (*f32_to_f16)(uint16_t *y, const float *x, int n);
+    void  (*f16_to_f32)(float *y, const uint16_t *x, int n);
 };
 
 extern const struct kernels kernels_scalar;

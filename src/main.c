@@ -15,6 +15,9 @@ struct command {
 
 static const struct command commands[] = {
     /* one line per subcommand, kept in this order */
+    { "run", cmd_run, "generate text from a prompt" },
+    { "tokenize", cmd_tokenize, "print the token ids of a text" },
+    { "info", cmd_info, "show a model's architecture, hyper-parameters and tensors" },
 };
 
 static void usage(FILE *f)

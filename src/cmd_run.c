@@ -1,0 +1,378 @@
+/* cmd_run.c: `tinyllm run`: a prompt in, the model's continuation out.
+ * stdout carries only the generated text, flushed token by token; stderr a
+ * one-line summary unless --quiet. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "sampler.h"
+
+#define MAX_STOPS 16
+
+static const char usage_text[] =
+    "usage: tinyllm run -m MODEL [-p TEXT | -f FILE] [options]\n"
+    "Generate text from a prompt. The prompt is -p TEXT, the contents of -f FILE, or\n"
+    "stdin; -p together with piped stdin uses TEXT, a blank line, then the piped text.\n"
+    "\n"
+    "  -m, --model FILE        GGUF model (required)\n"
+    "  -p, --prompt TEXT       prompt text\n"
+    "  -f, --file FILE         read the prompt from FILE\n"
+    "  -n, --n-predict N       tokens to generate (default -1: until end of text or a full context; 0: none)\n"
+    "  -c, --ctx-size N        context size in tokens (default: the model's, at most 4096)\n"
+    "  -t, --threads N         threads (default: physical cores)\n"
+    "      --temp T            temperature (default 0.8; 0 = greedy)\n"
+    "      --top-k N           keep the N most likely tokens (default 40; 0 = off)\n"
+    "      --top-p P           nucleus sampling (default 0.95; 1 = off)\n"
+    "      --min-p P           drop tokens below P x the best one's probability (default 0.05; 0 = off)\n"
+    "      --repeat-penalty R  penalise recent tokens (default 1.0 = off)\n"
+    "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
+    "      --seed N            random seed (default: from the clock)\n"
+    "      --stop STR          stop when the output contains STR (repeatable)\n"
+    "      --dump-logits FILE  write float32 logits of every evaluated position to FILE\n"
+    "      --quiet             no summary on stderr\n"
+    "  -v, --verbose           model and run details on stderr\n"
+    "  -h, --help              this text\n";
+
+struct run_opts {
+    struct engine_opts    eng;
+    struct sampler_params sp;
+    const char *prompt, *prompt_file, *dump_path;
+    const char *stops[MAX_STOPS];
+    int         n_stops;
+    long        n_predict;
+    int         quiet, verbose, help;
+};
+
+static int parse_sampling(const char *a, const char *v, struct sampler_params *sp, struct tl_error *err)
+{
+    double f;
+    long l;
+    int rc = TL_OK;
+    if (!strcmp(a, "--temp") && !(rc = cli_float(a, v, 0, 100, &f, err)))
+        sp->temp = (float)f;
+    else if (!strcmp(a, "--top-k") && !(rc = cli_int(a, v, 0, 1 << 30, &l, err)))
+        sp->top_k = (int)l;
+    else if (!strcmp(a, "--top-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
+        sp->top_p = (float)f;
+    else if (!strcmp(a, "--min-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
+        sp->min_p = (float)f;
+    else if (!strcmp(a, "--repeat-penalty") && !(rc = cli_float(a, v, 0.01, 100, &f, err)))
+        sp->repeat_penalty = (float)f;
+    else if (!strcmp(a, "--repeat-last-n") && !(rc = cli_int(a, v, 0, 1 << 20, &l, err)))
+        sp->repeat_last_n = (int)l;
+    else if (!strcmp(a, "--seed") && !(rc = cli_int(a, v, 0, 0x7fffffffffffffffL, &l, err)))
+        sp->seed = (uint64_t)l;
+    return rc;
+}
+
+static int is_sampling_flag(const char *a)
+{
+    static const char *const f[] = { "--temp", "--top-k", "--top-p", "--min-p",
+                                     "--repeat-penalty", "--repeat-last-n", "--seed", NULL };
+    for (int i = 0; f[i]; i++)
+        if (!strcmp(a, f[i]))
+            return 1;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error *err)
+{
+    long l;
+    int rc = TL_OK;
+    for (int i = 1; i < argc && rc == TL_OK; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            o->help = 1;
+        } else if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            o->verbose = 1;
+        } else if (a[0] != '-') {
+            rc = tl_fail(err, TL_EINVAL, "run: unexpected argument '%s' (try tinyllm run --help)", a);
+        } else if ((rc = cli_value(argc, argv, &i, &v, err))) {
+            break;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            o->eng.model_path = v;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            o->prompt = v;
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            o->prompt_file = v;
+        } else if (!strcmp(a, "--dump-logits")) {
+            o->dump_path = v;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+            rc = cli_int(a, v, -1, 1L << 30, &o->n_predict, err);
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            if (!(rc = cli_int(a, v, 1, 1 << 20, &l, err)))
+                o->eng.n_ctx = (int)l;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(rc = cli_int(a, v, 1, 1024, &l, err)))
+                o->eng.n_threads = (int)l;
+        } else if (!strcmp(a, "--stop")) {
+            if (o->n_stops == MAX_STOPS)
+                rc = tl_fail(err, TL_EINVAL, "--stop: at most %d stop strings", MAX_STOPS);
+            else if (!*v || strlen(v) > 256)
+                rc = tl_fail(err, TL_EINVAL, "--stop: the string must have 1 to 256 bytes");
+            else
+                o->stops[o->n_stops++] = v;
+        } else if (is_sampling_flag(a)) {
+            rc = parse_sampling(a, v, &o->sp, err);
+        } else {
+            rc = tl_fail(err, TL_EINVAL, "run: unknown option '%s' (try tinyllm run --help)", a);
+        }
+    }
+    if (rc == TL_OK && !o->help && !o->eng.model_path)
+        rc = tl_fail(err, TL_EINVAL, "run: -m MODEL is required (try tinyllm run --help)");
+    if (rc == TL_OK && o->prompt && o->prompt_file)
+        rc = tl_fail(err, TL_EINVAL, "run: give -p or -f, not both");
+    return rc;
+}
+
+/* The prompt: -f FILE; or -p TEXT, followed by a blank line and the piped
+ * stdin when there is any; or stdin alone. */
+static int read_prompt(const struct run_opts *o, char **text, struct tl_error *err)
+{
+    size_t len;
+    char *in = NULL;
+    *text = NULL;
+    if (o->prompt_file)
+        return cli_read_file(o->prompt_file, text, &len, err);
+    int rc = cli_read_stdin_if_piped(&in, &len, err);
+    if (rc)
+        return rc;
+    if (!o->prompt) {
+        if (!in || !len) {
+            free(in);
+            return tl_fail(err, TL_EINVAL, "run: no prompt: give -p TEXT, -f FILE or pipe text to stdin");
+        }
+        *text = in;
+        return TL_OK;
+    }
+    size_t plen = strlen(o->prompt);
+    *text = malloc(plen + 2 + len + 1);
+    if (!*text) {
+        free(in);
+        return tl_fail(err, TL_ENOMEM, "out of memory for the prompt");
+    }
+    memcpy(*text, o->prompt, plen + 1);
+    if (in && len) {
+        memcpy(*text + plen, "\n\n", 2);
+        memcpy(*text + plen + 2, in, len + 1);
+    }
+    free(in);
+    return TL_OK;
+}
+
+/* Generated text on its way to stdout. Text that could still be the start
+ * of a stop string is held back until it no longer can be. */
+struct out {
+    struct utf8_stream u8;
+    char               pend[1024];
+    size_t             n_pend;
+    const char *const *stops;
+    int                n_stops;
+    int                closed;     /* stdout is gone (EPIPE): stop quietly */
+};
+
+static void out_write(struct out *o, const char *s, size_t n)
+{
+    if (o->closed || !n)
+        return;
+    if (fwrite(s, 1, n, stdout) != n || fflush(stdout))
+        o->closed = 1;
+}
+
+/* Longest suffix of s[0..n) that is a proper prefix of a stop string. */
+static size_t stop_prefix_len(const struct out *o, const char *s, size_t n)
+{
+    size_t best = 0;
+    for (int i = 0; i < o->n_stops; i++) {
+        size_t sl = strlen(o->stops[i]);
+        for (size_t k = sl - 1 < n ? sl - 1 : n; k > best; k--)
+            if (!memcmp(s + n - k, o->stops[i], k)) {
+                best = k;
+                break;
+            }
+    }
+    return best;
+}
+
+/* Add n bytes of decoded text; returns 1 when a stop string is complete
+ * (the text before it has been written, the rest dropped). */
+static int out_push(struct out *o, const char *s, size_t n)
+{
+    char buf[sizeof o->pend];
+    while (n) {
+        size_t take = n < sizeof buf / 2 ? n : sizeof buf / 2;
+        size_t got = utf8_feed(&o->u8, s, take, buf, sizeof buf);
+        s += take;
+        n -= take;
+        if (o->n_pend + got > sizeof o->pend) {      /* only without stop strings */
+            out_write(o, o->pend, o->n_pend);
+            o->n_pend = 0;
+        }
+        memcpy(o->pend + o->n_pend, buf, got);
+        o->n_pend += got;
+        for (int i = 0; i < o->n_stops; i++) {
+            char *hit = memmem(o->pend, o->n_pend, o->stops[i], strlen(o->stops[i]));
+            if (hit) {
+                out_write(o, o->pend, (size_t)(hit - o->pend));
+                o->n_pend = 0;
+                return 1;
+            }
+        }
+        size_t hold = stop_prefix_len(o, o->pend, o->n_pend);
+        out_write(o, o->pend, o->n_pend - hold);
+        memmove(o->pend, o->pend + o->n_pend - hold, hold);
+        o->n_pend = hold;
+    }
+    return 0;
+}
+
+static void out_finish(struct out *o)
+{
+    char buf[16];
+    size_t n = utf8_flush(&o->u8, buf, sizeof buf);
+    out_write(o, o->pend, o->n_pend);
+    out_write(o, buf, n);
+    o->n_pend = 0;
+}
+
+static int dump_rows(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
+{
+    FILE *f = ctx;
+    size_t n = (size_t)rows * (size_t)n_vocab;
+    if (fwrite(logits, sizeof *logits, n, f) != n)
+        return tl_fail(err, TL_EIO, "cannot write logits: %s", strerror(errno));
+    return TL_OK;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct gen_stats { int n_prompt, n_gen; double t_prompt, t_gen; const char *why; };
+
+/* Sample, print and feed back tokens until EOS, -n, a stop string, a full
+ * context or a closed stdout. */
+static int generate(struct engine *e, struct sampler *smp, const struct run_opts *o, FILE *dump,
+                    struct gen_stats *st, struct tl_error *err)
+{
+    struct out out = { .stops = o->stops, .n_stops = o->n_stops };
+    char piece[1024];
+    double t0 = now_s();
+    int rc = TL_OK;
+    st->why = "length";
+    for (long g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
+        int32_t tok = sampler_sample(smp, engine_last_logits(e));
+        sampler_accept(smp, tok);
+        st->n_gen++;
+        if (tokenizer_is_eog(&e->tok, tok)) {
+            st->why = "end of text";
+            break;
+        }
+        int len = tokenizer_piece(&e->tok, tok, false, piece, sizeof piece);
+        if (out_push(&out, piece, (size_t)(len < (int)sizeof piece ? len : (int)sizeof piece))) {
+            st->why = "stop string";
+            break;
+        }
+        if (out.closed) {
+            st->why = "stdout closed";
+            break;
+        }
+        if (g + 1 == o->n_predict)
+            break;
+        if (e->st.n_past >= e->st.n_ctx) {
+            st->why = "context full";
+            break;
+        }
+        if ((rc = engine_eval(e, &tok, 1, dump ? dump_rows : NULL, dump, err)))
+            break;
+    }
+    out_finish(&out);
+    st->t_gen = now_s() - t0;
+    return rc;
+}
+
+static void print_verbose(const struct engine *e)
+{
+    const struct hparams *hp = &e->model.hp;
+    fprintf(stderr, "tinyllm: %s, %d layers, n_embd %d, %d heads (%d kv), vocab %d, context %d, "
+            "%d threads, kernels %s\n", arch_name(hp->arch), hp->n_layer, hp->n_embd, hp->n_head,
+            hp->n_head_kv, hp->n_vocab, e->st.n_ctx, e->n_threads, e->k.name);
+}
+
+int cmd_run(int argc, char **argv, struct tl_error *err)
+{
+    struct run_opts o = { .sp = sampler_defaults(), .n_predict = -1 };
+    o.sp.seed = (uint64_t)time(NULL);
+    int rc = parse_args(argc, argv, &o, err);
+    if (rc || o.help) {
+        if (o.help)
+            fputs(usage_text, stdout);
+        return rc;
+    }
+    char *text = NULL;
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    FILE *dump = NULL;
+    struct engine e;
+    struct sampler smp = { 0 };
+    struct gen_stats st = { 0 };
+    if ((rc = read_prompt(&o, &text, err)))
+        return rc;
+    if ((rc = engine_open(&e, &o.eng, err)))
+        goto out_text;
+    if (o.verbose)
+        print_verbose(&e);
+    if ((rc = tokenizer_encode(&e.tok, text, strlen(text), true, true, &ids, &n_ids, err)))
+        goto out;
+    if (n_ids == 0) {
+        rc = tl_fail(err, TL_EINVAL, "run: the prompt is empty");
+        goto out;
+    }
+    if (n_ids > e.st.n_ctx) {
+        rc = tl_fail(err, TL_ERANGE, "the prompt is %d tokens but the context holds %d (raise -c)",
+                     n_ids, e.st.n_ctx);
+        goto out;
+    }
+    if (o.dump_path && !(dump = fopen(o.dump_path, "wb"))) {
+        rc = tl_fail(err, TL_EIO, "cannot create %s: %s", o.dump_path, strerror(errno));
+        goto out;
+    }
+    if ((rc = sampler_init(&smp, &o.sp, e.model.hp.n_vocab, err)))
+        goto out;
+    for (int i = 0; i < n_ids; i++)
+        sampler_accept(&smp, ids[i]);
+    double t0 = now_s();
+    if ((rc = engine_eval(&e, ids, n_ids, dump ? dump_rows : NULL, dump, err)))
+        goto out;
+    st.n_prompt = n_ids;
+    st.t_prompt = now_s() - t0;
+    if (o.n_predict != 0 && (rc = generate(&e, &smp, &o, dump, &st, err)))
+        goto out;
+    if (dump && fflush(dump)) {
+        rc = tl_fail(err, TL_EIO, "cannot write %s: %s", o.dump_path, strerror(errno));
+        goto out;
+    }
+    if (!o.quiet)
+        fprintf(stderr, "%stinyllm: prompt %d tokens, %.1f t/s; generated %d tokens, %.1f t/s (stopped: %s)\n",
+                isatty(STDOUT_FILENO) ? "\n" : "", st.n_prompt, st.n_prompt / (st.t_prompt > 0 ? st.t_prompt : 1e-9), st.n_gen,
+                st.n_gen / (st.t_gen > 0 ? st.t_gen : 1e-9), o.n_predict == 0 ? "-n 0" : st.why);
+out:
+    if (dump && fclose(dump) && rc == TL_OK)
+        rc = tl_fail(err, TL_EIO, "cannot write %s: %s", o.dump_path, strerror(errno));
+    sampler_free(&smp);
+    free(ids);
+    engine_close(&e);
+out_text:
+    free(text);
+    return rc;
+}

@@ -1,0 +1,405 @@
+/* forward.c: the transformer. For a batch of n tokens at positions
+ * n_past..n_past+n-1, each layer computes
+ *     h = norm(x);  x += Wo . attention(rope(Wq h), rope(Wk h), Wv h)
+ *     h = norm(x);  x += Wdown . act(Wgate h, Wup h)
+ * (phi2 feeds one norm(x) to both halves and adds both), then the logits
+ * are Wout . norm(x). Keys and values enter an f16 cache that later calls
+ * attend to. The switches of each family are in struct hparams. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "quant.h"
+
+static int q_dim(const struct hparams *hp) { return hp->n_head * hp->head_dim; }
+static int k_dim(const struct hparams *hp) { return hp->n_head_kv * hp->head_dim; }
+static int v_dim(const struct hparams *hp) { return hp->n_head_kv * hp->head_dim_v; }
+static int qkv_dim(const struct hparams *hp) { return q_dim(hp) + k_dim(hp) + v_dim(hp); }
+/* phi2, phi3 and gemma scale q by 1/sqrt(head_dim) before q.k (llama.cpp
+ * does, and q is rounded to f16 after the scaling); the rest scale q.k. */
+static bool prescaled_q(const struct hparams *hp)
+{
+    return hp->arch == ARCH_PHI2 || hp->arch == ARCH_PHI3 || hp->arch == ARCH_GEMMA;
+}
+static int up_rows(const struct hparams *hp) { return hp->arch == ARCH_PHI3 ? 2 * hp->n_ff : hp->n_ff; }
+
+/* ---------------------------------------------------------------- state */
+
+static void *alloc_floats(size_t n, int *fail)
+{
+    void *p = NULL;
+    if (n > ((size_t)1 << 40) / sizeof(float) ||
+        posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)))
+        *fail = 1;
+    return p;
+}
+
+static int max3(int a, int b, int c) { int m = a > b ? a : b; return m > c ? m : c; }
+
+int state_init(struct state *s, const struct model *m, const struct kernels *k,
+               struct pool *pool, int n_ctx, int n_batch, struct tl_error *err)
+{
+    const struct hparams *hp = &m->hp;
+    memset(s, 0, sizeof *s);
+    if (n_ctx < 1 || n_batch < 1)
+        return tl_fail(err, TL_EINVAL, "context and batch must be at least 1");
+    *s = (struct state){ .m = m, .c = { .k = k, .pool = pool }, .n_ctx = n_ctx, .n_batch = n_batch };
+    size_t B = (size_t)n_batch, cells = (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)n_ctx;
+    int fail = 0;
+    s->kcache = calloc(cells * (size_t)hp->head_dim, sizeof(uint16_t));
+    s->vcache = calloc(cells * (size_t)hp->head_dim_v, sizeof(uint16_t));
+    fail |= !s->kcache || !s->vcache;
+    s->inv_freq = alloc_floats((size_t)hp->n_rot / 2 + 1, &fail);
+    s->x = alloc_floats(B * (size_t)hp->n_embd, &fail);
+    s->xn = alloc_floats(B * (size_t)hp->n_embd, &fail);
+    s->y = alloc_floats(B * (size_t)hp->n_embd, &fail);
+    s->qkv = alloc_floats(B * (size_t)qkv_dim(hp), &fail);
+    s->att = alloc_floats(B * (size_t)hp->n_head * (size_t)hp->head_dim_v, &fail);
+    s->ffa = alloc_floats(B * (size_t)up_rows(hp), &fail);
+    s->ffb = alloc_floats(B * (size_t)hp->n_ff, &fail);
+    /* per thread: n_ctx scores, then n_ctx f16 (as n_ctx / 2 floats) */
+    s->scores = alloc_floats((size_t)pool_size(pool) * (size_t)(2 * n_ctx), &fail);
+    s->logits = alloc_floats((size_t)hp->n_vocab, &fail);
+    s->logits_cap = 1;
+    int max_in = max3(hp->n_embd, hp->n_ff, hp->n_head * hp->head_dim_v);
+    s->c.act_cap = matmul_act_bytes(max_in, n_batch);
+    if (posix_memalign(&s->c.act, 64, s->c.act_cap))
+        fail = 1, s->c.act = NULL;
+    if (fail) {
+        state_free(s);
+        return tl_fail(err, TL_ENOMEM, "out of memory for a context of %d tokens", n_ctx);
+    }
+    /* theta_i = pos * scale * base^(-2i / n_rot); LongRoPE divides by a factor per pair */
+    const float *factors = NULL;
+    if (m->rope_factors_long && n_ctx > hp->n_ctx_train)
+        factors = m->rope_factors_long;
+    else if (m->rope_factors_short)
+        factors = m->rope_factors_short;
+    for (int i = 0; i < hp->n_rot / 2; i++) {
+        double f = hp->rope_freq_scale * pow(hp->rope_base, -2.0 * i / hp->n_rot);
+        s->inv_freq[i] = (float)(factors ? f / factors[i] : f);
+    }
+    return TL_OK;
+}
+
+void state_free(struct state *s)
+{
+    free(s->kcache);
+    free(s->vcache);
+    free(s->inv_freq);
+    free(s->x);
+    free(s->xn);
+    free(s->y);
+    free(s->qkv);
+    free(s->att);
+    free(s->ffa);
+    free(s->ffb);
+    free(s->scores);
+    free(s->logits);
+    free(s->c.act);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------- elementwise math */
+
+/* out = x / rms(x) * w  (RMSNorm), or (x - mean) / std * w + b (LayerNorm) */
+static void norm_row(float *out, const float *x, const float *w, const float *b,
+                     int n, int kind, float eps)
+{
+    double mean = 0.0, ss = 0.0;
+    if (kind == NORM_LAYER) {
+        for (int i = 0; i < n; i++)
+            mean += x[i];
+        mean /= n;
+    }
+    for (int i = 0; i < n; i++)
+        ss += (x[i] - mean) * (x[i] - mean);
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = (float)(x[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* GELU, tanh form, evaluated as llama.cpp's CPU backend does: on the input
+ * rounded to f16 and with the result rounded to f16 (its lookup table). */
+static float gelu(float x)
+{
+    if (x <= -10.0f)
+        return 0.0f;
+    if (x >= 10.0f)
+        return x;
+    float h = fp16_to_fp32(fp32_to_fp16(x));
+    float g = 0.5f * h * (1.0f + tanhf(0.79788456080286535588f * h * (1.0f + 0.044715f * h * h)));
+    return fp16_to_fp32(fp32_to_fp16(g));
+}
+
+/* Rotate the first n_rot dims of one head at position pos. */
+static void rope_head(float *v, const float *inv_freq, int n_rot, int kind, int pos)
+{
+    int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        float theta = (float)pos * inv_freq[i];
+        float c = cosf(theta), s = sinf(theta);
+        int a = kind == ROPE_NEOX ? i : 2 * i;
+        int b = kind == ROPE_NEOX ? i + half : 2 * i + 1;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+    }
+}
+
+/* ----------------------------------------------------- parallel row tasks */
+
+struct rows_task {
+    struct state *s;
+    int           il;     /* layer */
+    int           n;      /* tokens in the batch */
+    const float  *w, *b;  /* norm weight and bias */
+};
+
+static void norm_task(void *arg, int ith, int nth)
+{
+    const struct rows_task *t = arg;
+    const struct hparams *hp = &t->s->m->hp;
+    int lo, hi;
+    pool_split(t->n, 1, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++)
+        norm_row(t->s->xn + (size_t)r * hp->n_embd, t->s->x + (size_t)r * hp->n_embd,
+                 t->w, t->b, hp->n_embd, hp->norm, hp->norm_eps);
+}
+
+/* xn[0..n) = norm(x[0..n)) with the given weights */
+static void norm_rows(struct state *s, int n, const float *w, const float *b)
+{
+    struct rows_task t = { .s = s, .n = n, .w = w, .b = b };
+    if (n == 1)
+        norm_task(&t, 0, 1);
+    else
+        pool_run(s->c.pool, norm_task, &t);
+}
+
+/* x = f16(x): the rounding llama.cpp applies to what meets the f16 cache */
+static void round_f16(const struct kernels *k, float *x, uint16_t *tmp, int n)
+{
+    k->f32_to_f16(tmp, x, n);
+    k->f16_to_f32(x, tmp, n);
+}
+
+/* Rotate q and k of each token, then store k and v in the cache as f16. */
+static void rope_store_task(void *arg, int ith, int nth)
+{
+    const struct rows_task *t = arg;
+    struct state *s = t->s;
+    const struct hparams *hp = &s->m->hp;
+    int lo, hi;
+    pool_split(t->n, 1, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        int pos = s->n_past + r;
+        float *q = s->qkv + (size_t)r * qkv_dim(hp), *k = q + q_dim(hp), *v = k + k_dim(hp);
+        for (int h = 0; h < hp->n_head; h++)
+            rope_head(q + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos);
+        if (prescaled_q(hp))
+            for (int i = 0; i < q_dim(hp); i++)
+                q[i] *= 1.0f / sqrtf((float)hp->head_dim);
+        uint16_t *tmp = (uint16_t *)(s->scores + (size_t)ith * 2 * s->n_ctx);
+        for (int i = 0; i < q_dim(hp); i += s->n_ctx)   /* tmp holds n_ctx halves */
+            round_f16(s->c.k, q + i, tmp, q_dim(hp) - i < s->n_ctx ? q_dim(hp) - i : s->n_ctx);
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            size_t cell = ((size_t)t->il * hp->n_head_kv + h) * s->n_ctx + pos;
+            rope_head(k + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos);
+            s->c.k->f32_to_f16(s->kcache + cell * hp->head_dim, k + h * hp->head_dim, hp->head_dim);
+            s->c.k->f32_to_f16(s->vcache + cell * hp->head_dim_v, v + h * hp->head_dim_v, hp->head_dim_v);
+        }
+    }
+}
+
+/* One (token, head) of causal attention: att = softmax(q.K^T / sqrt(d)) V
+ * over the cached positions this token may see. As llama.cpp with its f16
+ * cache, q and the attention weights are rounded to f16 before they meet
+ * K and V: every later activation rounding (to bf16 or Q8) amplifies small
+ * differences here, so reproducing them keeps us on its numbers. */
+static void attend(struct state *s, int il, int r, int h, float *scores)
+{
+    const struct hparams *hp = &s->m->hp;
+    const struct kernels *k = s->c.k;
+    int pos = s->n_past + r, kvh = h / (hp->n_head / hp->n_head_kv);
+    int j0 = hp->n_swa > 0 && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0;
+    size_t head = ((size_t)il * hp->n_head_kv + kvh) * s->n_ctx;
+    const uint16_t *K = s->kcache + head * hp->head_dim, *V = s->vcache + head * hp->head_dim_v;
+    const float *q = s->qkv + (size_t)r * qkv_dim(hp) + h * hp->head_dim;
+    uint16_t *tmp = (uint16_t *)(scores + s->n_ctx);
+    float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hp->head_dim), mx = -INFINITY;
+    double sum = 0.0;
+    for (int j = j0; j <= pos; j++) {
+        scores[j] = k->dot_f16_f32(K + (size_t)j * hp->head_dim, q, hp->head_dim) * scale;
+        mx = scores[j] > mx ? scores[j] : mx;
+    }
+    for (int j = j0; j <= pos; j++) {
+        scores[j] = expf(scores[j] - mx);
+        sum += scores[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int j = j0; j <= pos; j++)
+        scores[j] *= inv;
+    round_f16(k, scores + j0, tmp, pos + 1 - j0);
+    float *out = s->att + (size_t)r * hp->n_head * hp->head_dim_v + h * hp->head_dim_v;
+    memset(out, 0, (size_t)hp->head_dim_v * sizeof *out);
+    for (int j = j0; j <= pos; j++)
+        k->axpy_f16(out, scores[j], V + (size_t)j * hp->head_dim_v, hp->head_dim_v);
+}
+
+/* (token, head) pairs dealt round-robin: later tokens see more positions,
+ * so contiguous slices would load the last thread most. */
+static void attention_task(void *arg, int ith, int nth)
+{
+    const struct rows_task *t = arg;
+    const struct hparams *hp = &t->s->m->hp;
+    float *scores = t->s->scores + (size_t)ith * 2 * t->s->n_ctx;
+    for (int u = ith; u < t->n * hp->n_head; u += nth)
+        attend(t->s, t->il, u / hp->n_head, u % hp->n_head, scores);
+}
+
+/* The FFN's nonlinearity, row by row: ffb or ffa becomes the input of Wdown. */
+static void ffn_act_task(void *arg, int ith, int nth)
+{
+    const struct rows_task *t = arg;
+    struct state *s = t->s;
+    const struct hparams *hp = &s->m->hp;
+    int lo, hi, n_ff = hp->n_ff;
+    pool_split(t->n, 1, ith, nth, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        float *a = s->ffa + (size_t)r * up_rows(hp), *b = s->ffb + (size_t)r * n_ff;
+        if (hp->arch == ARCH_PHI3)          /* fused [gate | up] in ffa -> ffb */
+            for (int i = 0; i < n_ff; i++)
+                b[i] = silu(a[i]) * a[n_ff + i];
+        else if (hp->ffn == FFN_SWIGLU)     /* gate in ffa, up in ffb */
+            for (int i = 0; i < n_ff; i++)
+                b[i] = silu(a[i]) * b[i];
+        else if (hp->ffn == FFN_GEGLU)
+            for (int i = 0; i < n_ff; i++)
+                b[i] = gelu(a[i]) * b[i];
+        else                                /* ungated: up in ffa -> ffb */
+            for (int i = 0; i < n_ff; i++)
+                b[i] = gelu(a[i]);
+    }
+}
+
+static void run_rows(struct state *s, pool_fn fn, int il, int n)
+{
+    struct rows_task t = { .s = s, .il = il, .n = n };
+    if (n == 1 && fn != attention_task)
+        fn(&t, 0, 1);
+    else
+        pool_run(s->c.pool, fn, &t);
+}
+
+/* --------------------------------------------------------------- blocks */
+
+/* y = Wo . attention(xn) for the n tokens of the batch */
+static void attention_block(struct state *s, int il, int n)
+{
+    const struct hparams *hp = &s->m->hp;
+    const struct layer *L = &s->m->layers[il];
+    size_t ld = (size_t)qkv_dim(hp);
+    if (L->wqkv.data) {
+        struct mm_job j = { &L->wqkv, s->qkv, ld, L->bqkv };
+        matmul(&s->c, &j, 1, s->xn, hp->n_embd, n);
+    } else {
+        struct mm_job j[3] = {
+            { &L->wq, s->qkv, ld, L->bq },
+            { &L->wk, s->qkv + q_dim(hp), ld, L->bk },
+            { &L->wv, s->qkv + q_dim(hp) + k_dim(hp), ld, L->bv },
+        };
+        matmul(&s->c, j, 3, s->xn, hp->n_embd, n);
+    }
+    run_rows(s, rope_store_task, il, n);
+    run_rows(s, attention_task, il, n);
+    struct mm_job o = { &L->wo, s->y, hp->n_embd, L->bo };
+    matmul(&s->c, &o, 1, s->att, (size_t)hp->n_head * hp->head_dim_v, n);
+}
+
+/* y = Wdown . act(xn) for the n tokens of the batch */
+static void ffn_block(struct state *s, int il, int n)
+{
+    const struct hparams *hp = &s->m->hp;
+    const struct layer *L = &s->m->layers[il];
+    struct mm_job j[2] = { { &L->w_up, s->ffa, (size_t)up_rows(hp), L->b_up } };
+    int nj = 1;
+    if (L->w_gate.data) {   /* gate -> ffa, up -> ffb */
+        j[0] = (struct mm_job){ &L->w_gate, s->ffa, (size_t)hp->n_ff, NULL };
+        j[1] = (struct mm_job){ &L->w_up, s->ffb, (size_t)hp->n_ff, L->b_up };
+        nj = 2;
+    }
+    matmul(&s->c, j, nj, s->xn, hp->n_embd, n);
+    run_rows(s, ffn_act_task, il, n);
+    struct mm_job d = { &L->w_down, s->y, hp->n_embd, L->b_down };
+    matmul(&s->c, &d, 1, s->ffb, hp->n_ff, n);
+}
+
+static void add_rows(float *x, const float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+static void layer(struct state *s, int il, int n)
+{
+    const struct hparams *hp = &s->m->hp;
+    const struct layer *L = &s->m->layers[il];
+    size_t len = (size_t)n * hp->n_embd;
+    norm_rows(s, n, L->attn_norm, L->attn_norm_b);
+    attention_block(s, il, n);
+    add_rows(s->x, s->y, len);
+    if (!hp->parallel_block)
+        norm_rows(s, n, L->ffn_norm, L->ffn_norm_b);
+    ffn_block(s, il, n);
+    add_rows(s->x, s->y, len);
+}
+
+static int grow_logits(struct state *s, int rows, struct tl_error *err)
+{
+    if (rows <= s->logits_cap)
+        return TL_OK;
+    float *l = realloc(s->logits, (size_t)rows * s->m->hp.n_vocab * sizeof *l);
+    if (!l)
+        return tl_fail(err, TL_ENOMEM, "out of memory for %d rows of logits", rows);
+    s->logits = l;
+    s->logits_cap = rows;
+    return TL_OK;
+}
+
+int forward(struct state *s, const int32_t *tokens, int n, bool all_logits, struct tl_error *err)
+{
+    const struct model *m = s->m;
+    const struct hparams *hp = &m->hp;
+    if (n < 1 || n > s->n_batch)
+        return tl_fail(err, TL_EINVAL, "batch of %d tokens (1..%d allowed)", n, s->n_batch);
+    if (s->n_past + n > s->n_ctx)
+        return tl_fail(err, TL_ERANGE, "the context of %d tokens is full", s->n_ctx);
+    int rows = all_logits ? n : 1, rc = grow_logits(s, rows, err);
+    if (rc)
+        return rc;
+    for (int r = 0; r < n; r++) {
+        if (tokens[r] < 0 || tokens[r] >= hp->n_vocab)
+            return tl_fail(err, TL_EINVAL, "token id %d is outside the vocabulary (%d)", tokens[r], hp->n_vocab);
+        float *x = s->x + (size_t)r * hp->n_embd;
+        dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_bytes,
+                       x, hp->n_embd);
+        if (hp->embd_scale != 1.0f)
+            for (int i = 0; i < hp->n_embd; i++)
+                x[i] *= hp->embd_scale;
+    }
+    for (int il = 0; il < hp->n_layer; il++)
+        layer(s, il, n);
+    /* only the rows whose logits are wanted go through the output head */
+    if (!all_logits)
+        memmove(s->x, s->x + (size_t)(n - 1) * hp->n_embd, (size_t)hp->n_embd * sizeof *s->x);
+    norm_rows(s, rows, m->output_norm, m->output_norm_b);
+    struct mm_job o = { &m->output, s->logits, (size_t)hp->n_vocab, m->output_b };
+    matmul(&s->c, &o, 1, s->xn, hp->n_embd, rows);
+    s->n_logits = rows;
+    s->n_past += n;
+    return TL_OK;
+}

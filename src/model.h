@@ -1,0 +1,86 @@
+/* model.h: hyper-parameters and weights of one transformer, read from a
+ * GGUF file and validated once at load, so the forward pass needs no checks.
+ * Every family is the llama block with a few switches (struct hparams);
+ * weights stay in the file's mapping and its own types. */
+#ifndef TINYLLM_MODEL_H
+#define TINYLLM_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "tinyllm.h"
+
+enum arch { ARCH_LLAMA, ARCH_GEMMA, ARCH_QWEN2, ARCH_PHI2, ARCH_PHI3, ARCH_STABLELM, ARCH_COUNT };
+enum norm_kind { NORM_RMS, NORM_LAYER };        /* RMSNorm, or LayerNorm (mean removed, bias) */
+enum rope_kind { ROPE_NORM, ROPE_NEOX };        /* pairs (2i, 2i+1), or (i, i + n_rot/2) */
+enum ffn_kind { FFN_SWIGLU, FFN_GEGLU, FFN_GELU }; /* silu(gate)*up, gelu(gate)*up, gelu(up) */
+
+struct hparams {
+    int   arch;            /* enum arch */
+    int   n_vocab;
+    int   n_ctx_train;     /* context the model was trained for */
+    int   n_embd;          /* residual width d */
+    int   n_layer;
+    int   n_head;          /* query heads */
+    int   n_head_kv;       /* key/value heads (GQA: n_head % n_head_kv == 0) */
+    int   head_dim;        /* per-head size of q and k */
+    int   head_dim_v;      /* per-head size of v */
+    int   n_ff;            /* FFN hidden width */
+    int   n_rot;           /* rotated dims per head (<= head_dim, even) */
+    float rope_base;       /* theta base */
+    float rope_freq_scale; /* 1 / linear scaling factor */
+    float norm_eps;
+    int   norm;            /* enum norm_kind */
+    int   rope;            /* enum rope_kind */
+    int   ffn;             /* enum ffn_kind */
+    bool  parallel_block;  /* phi2: attention and FFN both read one normed input */
+    float embd_scale;      /* gemma: sqrt(n_embd), else 1 */
+    int   n_swa;           /* sliding-window size (0 = full attention) */
+};
+
+/* A 2-D weight as stored: n_out rows of n_in elements of `type`, row r at
+ * data + r * row_bytes. Absent tensors have data == NULL. */
+struct weight {
+    const void *data;
+    uint32_t    type;      /* enum tl_type */
+    int         n_in;      /* ne[0] */
+    int         n_out;     /* ne[1] */
+    size_t      row_bytes;
+};
+
+struct layer {
+    const float  *attn_norm, *attn_norm_b;   /* [n_embd]; _b NULL unless LayerNorm */
+    struct weight wq, wk, wv;                /* or fused wqkv (q rows, then k, then v) */
+    struct weight wqkv;
+    const float  *bq, *bk, *bv, *bqkv;       /* optional biases */
+    struct weight wo;
+    const float  *bo;
+    const float  *ffn_norm, *ffn_norm_b;     /* NULL for parallel blocks (phi2) */
+    struct weight w_gate, w_up, w_down;      /* phi3: gate and up fused in w_up, gate rows first */
+    const float  *b_up, *b_down;
+};
+
+struct model {
+    struct gguf    gguf;
+    struct hparams hp;
+    struct weight  tok_embd;                 /* n_vocab rows of n_embd */
+    struct weight  output;                   /* n_vocab rows; = tok_embd when tied */
+    const float   *output_norm, *output_norm_b, *output_b;
+    const float   *rope_factors_long, *rope_factors_short; /* phi3 LongRoPE, [n_rot/2] or NULL */
+    struct layer  *layers;                   /* n_layer */
+    float         *vec_store;                /* owned f32 copies of every 1-D tensor */
+    uint64_t       n_params;
+};
+
+/* Open path, read the hyper-parameters of its architecture and find every
+ * weight, checking names, shapes and types against them. Unknown
+ * architectures and unsupported tensor types are TL_EUNSUPPORTED with the
+ * name; anything inconsistent is TL_EFORMAT. */
+int  model_open(struct model *m, const char *path, struct tl_error *err);
+void model_close(struct model *m);
+
+/* "llama", "gemma", ... */
+const char *arch_name(int arch);
+
+#endif

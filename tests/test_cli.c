@@ -1,0 +1,205 @@
+/* test_cli.c: the tinyllm binary as a user drives it: exit codes, what goes
+ * to stdout and stderr, prompts from -p, -f and pipes, --dump-logits rows,
+ * a closed pipe, and the oracle reproduced by hand through the CLI. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "model_builder.h"
+#include "quant.h"
+#include "oracle.h"
+#include "test.h"
+
+struct result { int status; char out[1 << 16]; char err[1 << 14]; };
+static struct result res;
+static char model[512];
+
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+}
+
+/* Run `tinyllm ARGS` through sh with stdin from `in` (a shell redirection or
+ * pipeline prefix, e.g. "</dev/null"); fills res. */
+static int run(const char *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int run(const char *in, const char *fmt, ...)
+{
+    char args[4096], cmd[8192], out[600], err[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(out, sizeof out, "%s/stdout", test_tmpdir());
+    snprintf(err, sizeof err, "%s/stderr", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", in ? in : "</dev/null", test_bin(), args, out, err);
+    if (in && in[0] != '<')   /* a pipeline feeding us */
+        snprintf(cmd, sizeof cmd, "%s | %s %s >%s 2>%s", in, test_bin(), args, out, err);
+    int st = system(cmd);
+    res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    slurp(out, res.out, sizeof res.out);
+    slurp(err, res.err, sizeof res.err);
+    return res.status;
+}
+
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+static void help_and_usage_errors(void)
+{
+    CHECK(run(NULL, "--help") == 0 && strstr(res.out, "run"), "--help");
+    CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels"), "--version: %s", res.out);
+    CHECK(run(NULL, "%s", "") == 2, "no command: exit 2");
+    CHECK(run(NULL, "frobnicate") == 2 && lines(res.err) == 1, "unknown command: %s", res.err);
+    CHECK(run(NULL, "run --help") == 0 && strstr(res.out, "--dump-logits"), "run --help");
+    CHECK(run(NULL, "run -p hi") == 2 && lines(res.err) == 1 && strstr(res.err, "-m"), "no model: %s", res.err);
+    CHECK(run(NULL, "run -m %s -p hi -n abc", model) == 2 && strstr(res.err, "-n"), "-n abc: %s", res.err);
+    CHECK(run(NULL, "run -m %s -p hi --temp -1", model) == 2, "negative temp");
+    CHECK(run(NULL, "run -m %s -p hi --bogus", model) == 2, "unknown flag");
+    CHECK(run(NULL, "run -m %s -p hi -t", model) == 2 && strstr(res.err, "needs a value"), "-t without value");
+    CHECK(run(NULL, "run -m %s", model) == 2 && strstr(res.err, "prompt"), "no prompt: %s", res.err);
+    CHECK(run(NULL, "run -m /nonexistent.gguf -p hi") == 1 && lines(res.err) == 1, "missing file: %s", res.err);
+    CHECK(run(NULL, "info -m %s", model) == 0 && strstr(res.out, "llama"), "info: %s", res.err);
+}
+
+static void generates_to_stdout_only(void)
+{
+    CHECK(run(NULL, "run -m %s -p 'the cat' -n 8 --temp 0 --quiet", model) == 0, "exit: %s", res.err);
+    CHECK(res.err[0] == 0, "--quiet leaves stderr empty: %s", res.err);
+    char first[sizeof res.out];
+    strcpy(first, res.out);
+    CHECK(run(NULL, "run -m %s -p 'the cat' -n 8 --temp 0", model) == 0, "exit");
+    CHECK(!strcmp(first, res.out), "greedy is deterministic");
+    CHECK(lines(res.err) == 1 && strstr(res.err, "t/s"), "one summary line: %s", res.err);
+    run(NULL, "run -m %s -p 'the cat' -n 12 --seed 7 --temp 1.2 --quiet", model);
+    strcpy(first, res.out);
+    run(NULL, "run -m %s -p 'the cat' -n 12 --seed 7 --temp 1.2 --quiet", model);
+    CHECK(!strcmp(first, res.out), "same seed, same text");
+}
+
+/* Rows in a --dump-logits file for the given run, or -1. */
+static long dump_rows(const char *in, const char *args)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/dump.bin", test_tmpdir());
+    remove(path);
+    if (run(in, "run -m %s %s --dump-logits %s --quiet", model, args, path))
+        return -1;
+    long sz = file_size(path);
+    return sz < 0 ? -1 : sz / (512 * 4);
+}
+
+static int count_tokens(const char *in, const char *args)
+{
+    if (run(in, "tokenize -m %s %s", model, args))
+        return -1;
+    int n = 0;
+    for (char *tok = strtok(res.out, " \n"); tok; tok = strtok(NULL, " \n"))
+        n++;
+    return n;
+}
+
+static void prompt_sources_and_dump(void)
+{
+    int n_p = count_tokens(NULL, "-p 'the cat sat'");
+    CHECK(n_p > 1, "tokenize: %s", res.err);
+    CHECK(dump_rows(NULL, "-p 'the cat sat' -n 0") == n_p, "-n 0: one row per prompt token");
+    CHECK(dump_rows(NULL, "-p 'the cat sat' -n 5 --temp 0") == n_p + 4, "prompt + generated - 1 rows");
+    CHECK(dump_rows("printf 'the cat sat'", "-n 0") == n_p, "stdin prompt");
+    CHECK(dump_rows("</dev/null", "-p 'the cat sat' -n 0") == n_p, "/dev/null stdin changes nothing");
+    char path[600];
+    snprintf(path, sizeof path, "%s/prompt.txt", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    fputs("the cat sat", f);
+    fclose(f);
+    char args[700];
+    snprintf(args, sizeof args, "-f %s -n 0", path);
+    CHECK(dump_rows(NULL, args) == n_p, "-f FILE");
+    int n_comb = count_tokens(NULL, "-p \"$(printf 'sum:\\n\\nthe cat sat')\"");
+    CHECK(dump_rows("printf 'the cat sat'", "-p sum: -n 0") == n_comb, "-p with piped stdin joins with a blank line");
+}
+
+static void context_and_pipe_limits(void)
+{
+    CHECK(run(NULL, "run -m %s -p 'the cat sat on the mat with a hat' -c 4 -n 1", model) == 1, "too long");
+    CHECK(lines(res.err) == 1 && strstr(res.err, "context"), "says why: %s", res.err);
+    CHECK(run(NULL, "run -m %s -p 'the' -c 12 -n 100 --temp 0", model) == 0, "fills the context");
+    CHECK(strstr(res.err, "context full") != NULL, "stops at a full context: %s", res.err);
+    char cmd[1200], st[600];
+    snprintf(st, sizeof st, "%s/status", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "(%s run -m %s -p the -n 200 --temp 1 --seed 1 2>/dev/null; echo $? >%s) | head -c 1 >/dev/null",
+             test_bin(), model, st);
+    CHECK(system(cmd) == 0, "pipeline ran");
+    slurp(st, res.out, sizeof res.out);
+    CHECK(atoi(res.out) == 0, "a closed pipe ends quietly, exit %s", res.out);
+}
+
+static void oracle_by_hand(void)
+{
+    const char *shared = test_shared_dir();
+    if (!shared)
+        SKIP("../shared is absent");
+    char dir[600], m[700], p[700], dump[600];
+    snprintf(dir, sizeof dir, "%s/oracle/ref", shared);
+    snprintf(m, sizeof m, "%s/oracle/models/llama-mini-f32.gguf", shared);
+    snprintf(p, sizeof p, "%s/oracle/prompts/long.txt", shared);
+    snprintf(dump, sizeof dump, "%s/oracle.bin", test_tmpdir());
+    struct oracle_ref ref;
+    CHECK(oracle_load(&ref, dir, "llama-mini-f32.long") == 0, "reference");
+    CHECK(run(NULL, "run -m %s -f %s -n 16 --temp 0 --dump-logits %s --quiet", m, p, dump) == 0, "%s", res.err);
+    FILE *f = fopen(dump, "rb");
+    float *rows = malloc((size_t)ref.rows * ref.n_vocab * sizeof *rows);
+    size_t got = f ? fread(rows, sizeof *rows, (size_t)ref.rows * ref.n_vocab, f) : 0;
+    CHECK(got == (size_t)ref.rows * ref.n_vocab && f && fgetc(f) == EOF, "%d rows", ref.rows);
+    double worst = 0;
+    for (int k = 0; got && k < ref.n_logit_rows; k++) {
+        double e = oracle_row_err(rows + (size_t)ref.logit_rows[k] * ref.n_vocab,
+                                  ref.logits + (size_t)k * ref.n_vocab, ref.n_vocab);
+        worst = e > worst ? e : worst;
+    }
+    CHECK(worst <= 5e-3, "max err %.3g", worst);
+    if (f)
+        fclose(f);
+    free(rows);
+    CHECK(run(NULL, "tokenize -m %s -f %s", m, p) == 0, "tokenize");
+    char want[8192] = "";
+    for (int i = 0; i < ref.n_prompt; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", i ? " " : "", ref.prompt[i]);
+    strcat(want, "\n");
+    CHECK(!strcmp(res.out, want), "tokenize prints llama.cpp's ids");
+    oracle_free(&ref);
+}
+
+int main(void)
+{
+    struct model_builder_config c;
+    struct tl_error err = { 0 };
+    model_builder_defaults(&c);
+    c.wtype = TL_Q8_0;
+    snprintf(model, sizeof model, "%s/cli.gguf", test_tmpdir());
+    if (model_builder_write_file(&c, model, &err))
+        printf("cannot build the test model: %s\n", err.msg);
+    RUN_TEST(help_and_usage_errors);
+    RUN_TEST(generates_to_stdout_only);
+    RUN_TEST(prompt_sources_and_dump);
+    RUN_TEST(context_and_pipe_limits);
+    RUN_TEST(oracle_by_hand);
+    return test_finish();
+}

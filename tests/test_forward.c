@@ -1,0 +1,188 @@
+/* test_forward.c: the forward pass on random models built here: a batch
+ * equals the same tokens one at a time, thread counts give identical bits,
+ * every kernel set agrees with scalar, and the context limit holds. Also
+ * model_open's checks on inconsistent files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "gguf_write.h"
+#include "model_builder.h"
+#include "test.h"
+
+#define N_TOK 19
+
+/* Write a tiny model of weight type t; returns its path. */
+static const char *tiny_model(uint32_t t, const char *tag)
+{
+    static char path[512];
+    struct model_builder_config c;
+    model_builder_defaults(&c);
+    c.wtype = t;
+    snprintf(path, sizeof path, "%s/tiny-%s.gguf", test_tmpdir(), tag);
+    struct tl_error err = { 0 };
+    if (model_builder_write_file(&c, path, &err))
+        printf("  cannot build %s: %s\n", path, err.msg);
+    return path;
+}
+
+/* Logits of N_TOK fixed tokens, evaluated in batches of `batch`. */
+static float *eval_rows(const char *path, int batch, int threads, const char *kset)
+{
+    struct engine e;
+    struct engine_opts o = { .model_path = path, .n_ctx = 64, .n_threads = threads, .n_batch = 64 };
+    struct tl_error err = { 0 };
+    if (kset)
+        setenv("TINYLLM_KERNELS", kset, 1);
+    int rc = engine_open(&e, &o, &err);
+    unsetenv("TINYLLM_KERNELS");
+    if (rc) {
+        printf("  engine_open: %s\n", err.msg);
+        return NULL;
+    }
+    int nv = e.model.hp.n_vocab;
+    float *rows = malloc((size_t)N_TOK * nv * sizeof *rows);
+    int32_t tok[N_TOK];
+    for (int i = 0; i < N_TOK; i++)
+        tok[i] = (int32_t)((i * 37 + 1) % nv);
+    for (int i = 0; i < N_TOK; i += batch) {
+        int n = N_TOK - i < batch ? N_TOK - i : batch;
+        if (forward(&e.st, tok + i, n, true, &err)) {
+            printf("  forward: %s\n", err.msg);
+            free(rows);
+            rows = NULL;
+            break;
+        }
+        memcpy(rows + (size_t)i * nv, e.st.logits, (size_t)n * nv * sizeof *rows);
+    }
+    engine_close(&e);
+    return rows;
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0, scale = 1e-6;
+    for (size_t i = 0; i < n; i++) {
+        scale = fabs(b[i]) > scale ? fabs(b[i]) : scale;
+        double d = fabs((double)a[i] - b[i]);
+        worst = d > worst || isnan(d) ? d : worst;
+    }
+    return worst / scale;
+}
+
+static void batch_equals_sequential(void)
+{
+    const char *path = tiny_model(TL_F32, "f32");
+    float *all = eval_rows(path, N_TOK, 2, "scalar"), *one = eval_rows(path, 1, 2, "scalar"),
+          *mixed = eval_rows(path, 5, 2, "scalar");
+    CHECK(all && one && mixed, "evaluation failed");
+    if (all && one && mixed) {
+        double d1 = max_rel_diff(one, all, (size_t)N_TOK * 512), d2 = max_rel_diff(mixed, all, (size_t)N_TOK * 512);
+        CHECK(d1 < 1e-4, "one at a time differs from one batch by %.3g", d1);
+        CHECK(d2 < 1e-4, "batches of 5 differ from one batch by %.3g", d2);
+    }
+    free(all);
+    free(one);
+    free(mixed);
+}
+
+static void threads_give_identical_bits(void)
+{
+    const char *path = tiny_model(TL_Q8_0, "q8_0");
+    float *a = eval_rows(path, 7, 1, NULL), *b = eval_rows(path, 7, 3, NULL);
+    CHECK(a && b, "evaluation failed");
+    if (a && b)
+        CHECK(!memcmp(a, b, (size_t)N_TOK * 512 * sizeof *a), "1 and 3 threads differ");
+    free(a);
+    free(b);
+}
+
+static void kernel_sets_agree(void)
+{
+    static const uint32_t types[] = { TL_F32, TL_F16, TL_BF16, TL_Q8_0, TL_Q4_0 };
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const char *name = type_info(types[t])->name;
+        const char *path = tiny_model(types[t], name);
+        float *ref = eval_rows(path, 8, 2, "scalar");
+        CHECK(ref != NULL, "%s: scalar evaluation failed", name);
+        for (const char *const *ks = kernels_names(); ref && *ks; ks++) {
+            struct kernels k;
+            if (!kernels_get(*ks, &k))
+                continue;
+            float *got = eval_rows(path, 8, 2, *ks);
+            double d = got ? max_rel_diff(got, ref, (size_t)N_TOK * 512) : 1.0;
+            CHECK(d < 2e-3, "%s with %s differs from scalar by %.3g", name, *ks, d);
+            free(got);
+        }
+        free(ref);
+    }
+}
+
+static void context_limit(void)
+{
+    const char *path = tiny_model(TL_F32, "ctx");
+    struct engine e;
+    struct engine_opts o = { .model_path = path, .n_ctx = 8, .n_threads = 1 };
+    struct tl_error err = { 0 };
+    CHECK(engine_open(&e, &o, &err) == TL_OK, "open: %s", err.msg);
+    int32_t tok[9] = { 1, 5, 6, 7, 8, 9, 10, 11, 12 };
+    CHECK(forward(&e.st, tok, 6, false, &err) == TL_OK, "6 of 8 fit");
+    CHECK(forward(&e.st, tok, 3, false, &err) == TL_ERANGE, "9 of 8 do not");
+    CHECK(strstr(err.msg, "context") != NULL, "message: %s", err.msg);
+    int32_t bad = 100000;
+    CHECK(forward(&e.st, &bad, 1, false, &err) == TL_EINVAL, "token outside the vocabulary");
+    CHECK(forward(&e.st, tok, 2, false, &err) == TL_OK, "8 of 8 fit");
+    engine_close(&e);
+}
+
+/* Build the tiny model with one KV overridden; return model_open's code. */
+static int open_with(const char *key, uint32_t value, struct tl_error *err)
+{
+    struct model_builder_config c;
+    model_builder_defaults(&c);
+    struct gguf_writer w;
+    struct model_builder mb;
+    gguf_writer_init(&w);
+    int rc = model_builder_init(&mb, &c, &w, err);
+    if (rc == TL_OK) {
+        if (!strcmp(key, "general.architecture"))
+            gguf_writer_set_str(&w, key, "mamba", err);
+        else
+            gguf_writer_set_u32(&w, key, value, err);
+        char path[512];
+        snprintf(path, sizeof path, "%s/bad.gguf", test_tmpdir());
+        rc = gguf_writer_write_file(&w, path, err);
+        model_builder_free(&mb);
+        struct model m;
+        if (rc == TL_OK && (rc = model_open(&m, path, err)) == TL_OK)
+            model_close(&m);
+    }
+    gguf_writer_free(&w);
+    return rc;
+}
+
+static void inconsistent_models_refused(void)
+{
+    struct tl_error err = { 0 };
+    CHECK(open_with("general.architecture", 0, &err) == TL_EUNSUPPORTED, "unknown arch");
+    CHECK(strstr(err.msg, "mamba") && strstr(err.msg, "llama"), "names it and the supported: %s", err.msg);
+    CHECK(open_with("llama.embedding_length", 512, &err) == TL_EFORMAT, "width mismatch: %s", err.msg);
+    CHECK(strstr(err.msg, "token_embd") != NULL, "names the tensor: %s", err.msg);
+    CHECK(open_with("llama.attention.head_count", 0, &err) == TL_EFORMAT, "zero heads: %s", err.msg);
+    CHECK(open_with("llama.attention.head_count_kv", 3, &err) == TL_EFORMAT, "kv heads not dividing: %s", err.msg);
+    CHECK(open_with("llama.block_count", 3, &err) == TL_EFORMAT, "missing layer: %s", err.msg);
+    CHECK(strstr(err.msg, "blk.2") != NULL, "names the missing tensor: %s", err.msg);
+    CHECK(open_with("llama.feed_forward_length", 1u << 31, &err) == TL_EFORMAT, "huge n_ff: %s", err.msg);
+}
+
+int main(void)
+{
+    RUN_TEST(batch_equals_sequential);
+    RUN_TEST(threads_give_identical_bits);
+    RUN_TEST(kernel_sets_agree);
+    RUN_TEST(context_limit);
+    RUN_TEST(inconsistent_models_refused);
+    return test_finish();
+}
