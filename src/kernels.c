@@ -18,12 +18,6 @@ static const struct kernels *const sets[] = { &kernels_neon_dot, &kernels_neon, 
 static const struct kernels *const sets[] = { &kernels_scalar, NULL };
 #endif
 
-static void f16_to_f32_portable(float *y, const uint16_t *x, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] = fp16_to_fp32(x[i]);
-}
-
 /* Copy set into *k and fill its NULL entries from the scalar set. */
 static void merge(const struct kernels *set, struct kernels *k)
 {
@@ -42,7 +36,7 @@ static void merge(const struct kernels *set, struct kernels *k)
     if (!k->f32_to_f16)
         k->f32_to_f16 = s->f32_to_f16;
     if (!k->f16_to_f32)
-        k->f16_to_f32 = s->f16_to_f32 ? s->f16_to_f32 : f16_to_f32_portable;
+        k->f16_to_f32 = s->f16_to_f32;
 }
 
 static int runs_here(const struct kernels *set)
