@@ -48,6 +48,8 @@ TEST_LIB_SRC := $(filter-out $(TEST_SRC) $(TOOL_SRC),$(wildcard tests/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all test bench install clean tools
+# keep test objects: they are shared by every test binary
+.SECONDARY:
 all: $(BUILD)/tinyllm
 ifeq ($(ARCH)$(SANITIZE)$(OPENMP),$(NATIVE_ARCH))
 all: tinyllm
@@ -80,6 +82,10 @@ tools: $(TOOL_BIN)
 
 test: $(BUILD)/tinyllm $(TEST_BIN) $(TOOL_BIN)
 	@TINYLLM_BIN="$(strip $(RUN) $(BUILD)/tinyllm)" RUN="$(RUN)" sh tests/run_tests.sh $(TEST_BIN)
+
+# Random-weight TinyLlama/MobileLLM-shaped models, ours vs LLAMA_BENCH if set.
+bench: all $(TOOL_BIN)
+	BUILD=$(BUILD) sh scripts/bench.sh
 
 install: $(BUILD)/tinyllm
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -94,3 +94,44 @@ int cli_read_stdin_if_piped(char **buf, size_t *len, struct tl_error *err)
         return TL_OK;
     return read_stream(stdin, "stdin", buf, len, err);
 }
+
+const char cli_sampling_help[] =
+    "      --temp T            temperature (default 0.8; 0 = greedy)\n"
+    "      --top-k N           keep the N most likely tokens (default 40; 0 = off)\n"
+    "      --top-p P           nucleus sampling (default 0.95; 1 = off)\n"
+    "      --min-p P           drop tokens below P x the best one's probability (default 0.05; 0 = off)\n"
+    "      --repeat-penalty R  penalise recent tokens (default 1.0 = off)\n"
+    "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
+    "      --seed N            random seed (default: from the clock)\n";
+
+int cli_is_sampling_flag(const char *a)
+{
+    static const char *const f[] = { "--temp", "--top-k", "--top-p", "--min-p",
+                                     "--repeat-penalty", "--repeat-last-n", "--seed", NULL };
+    for (int i = 0; f[i]; i++)
+        if (!strcmp(a, f[i]))
+            return 1;
+    return 0;
+}
+
+int cli_sampling(const char *a, const char *v, struct sampler_params *sp, struct tl_error *err)
+{
+    double f;
+    long l;
+    int rc = TL_OK;
+    if (!strcmp(a, "--temp") && !(rc = cli_float(a, v, 0, 100, &f, err)))
+        sp->temp = (float)f;
+    else if (!strcmp(a, "--top-k") && !(rc = cli_int(a, v, 0, 1 << 30, &l, err)))
+        sp->top_k = (int)l;
+    else if (!strcmp(a, "--top-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
+        sp->top_p = (float)f;
+    else if (!strcmp(a, "--min-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
+        sp->min_p = (float)f;
+    else if (!strcmp(a, "--repeat-penalty") && !(rc = cli_float(a, v, 0.01, 100, &f, err)))
+        sp->repeat_penalty = (float)f;
+    else if (!strcmp(a, "--repeat-last-n") && !(rc = cli_int(a, v, 0, 1 << 20, &l, err)))
+        sp->repeat_last_n = (int)l;
+    else if (!strcmp(a, "--seed") && !(rc = cli_int(a, v, 0, 0x7fffffffffffffffL, &l, err)))
+        sp->seed = (uint64_t)l;
+    return rc;
+}

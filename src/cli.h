@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sampler.h"
 #include "tinyllm.h"
 
 int cmd_run(int argc, char **argv, struct tl_error *err);
@@ -28,6 +29,14 @@ int cli_value(int argc, char **argv, int *i, const char **val, struct tl_error *
 int cli_int(const char *flag, const char *s, long lo, long hi, long *out, struct tl_error *err);
 /* Parse a finite float in [lo, hi] or fail with TL_EINVAL naming flag. */
 int cli_float(const char *flag, const char *s, double lo, double hi, double *out, struct tl_error *err);
+
+/* The sampling flags every generating command takes: --temp, --top-k,
+ * --top-p, --min-p, --repeat-penalty, --repeat-last-n, --seed. */
+int cli_is_sampling_flag(const char *flag);
+/* Parse one of them into sp, or fail with TL_EINVAL naming it. */
+int cli_sampling(const char *flag, const char *val, struct sampler_params *sp, struct tl_error *err);
+/* Their lines for --help. */
+extern const char cli_sampling_help[];
 
 /* Read a whole file ("-" = stdin) into a NUL-terminated heap buffer. */
 int cli_read_file(const char *path, char **buf, size_t *len, struct tl_error *err);

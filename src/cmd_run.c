@@ -8,9 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "cli.h"
 #include "engine.h"
 #include "sampler.h"
+#include "stream.h"
 
 #define MAX_STOPS 16
 
@@ -25,18 +27,16 @@ static const char usage_text[] =
     "  -n, --n-predict N       tokens to generate (default -1: until end of text or a full context; 0: none)\n"
     "  -c, --ctx-size N        context size in tokens (default: the model's, at most 4096)\n"
     "  -t, --threads N         threads (default: physical cores)\n"
-    "      --temp T            temperature (default 0.8; 0 = greedy)\n"
-    "      --top-k N           keep the N most likely tokens (default 40; 0 = off)\n"
-    "      --top-p P           nucleus sampling (default 0.95; 1 = off)\n"
-    "      --min-p P           drop tokens below P x the best one's probability (default 0.05; 0 = off)\n"
-    "      --repeat-penalty R  penalise recent tokens (default 1.0 = off)\n"
-    "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
-    "      --seed N            random seed (default: from the clock)\n"
     "      --stop STR          stop when the output contains STR (repeatable)\n"
+    "      --chat              send the prompt as one user message through the chat template\n"
+    "      --system TEXT       with --chat: a system message first\n"
+    "      --chat-template NAME      with --chat: a built-in template or template text\n"
+    "      --chat-template-file FILE with --chat: the template in FILE\n"
     "      --dump-logits FILE  write float32 logits of every evaluated position to FILE\n"
     "      --quiet             no summary on stderr\n"
-    "  -v, --verbose           model and run details on stderr\n"
-    "  -h, --help              this text\n";
+    "  -v, --verbose           model and run details (and the chosen template) on stderr\n"
+    "  -h, --help              this text\n"
+    "sampling:\n";
 
 struct run_opts {
     struct engine_opts    eng;
@@ -44,41 +44,11 @@ struct run_opts {
     const char *prompt, *prompt_file, *dump_path;
     const char *stops[MAX_STOPS];
     int         n_stops;
+    int         chat;
+    struct chat_opts chat_opts;
     long        n_predict;
     int         quiet, verbose, help;
 };
-
-static int parse_sampling(const char *a, const char *v, struct sampler_params *sp, struct tl_error *err)
-{
-    double f;
-    long l;
-    int rc = TL_OK;
-    if (!strcmp(a, "--temp") && !(rc = cli_float(a, v, 0, 100, &f, err)))
-        sp->temp = (float)f;
-    else if (!strcmp(a, "--top-k") && !(rc = cli_int(a, v, 0, 1 << 30, &l, err)))
-        sp->top_k = (int)l;
-    else if (!strcmp(a, "--top-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
-        sp->top_p = (float)f;
-    else if (!strcmp(a, "--min-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
-        sp->min_p = (float)f;
-    else if (!strcmp(a, "--repeat-penalty") && !(rc = cli_float(a, v, 0.01, 100, &f, err)))
-        sp->repeat_penalty = (float)f;
-    else if (!strcmp(a, "--repeat-last-n") && !(rc = cli_int(a, v, 0, 1 << 20, &l, err)))
-        sp->repeat_last_n = (int)l;
-    else if (!strcmp(a, "--seed") && !(rc = cli_int(a, v, 0, 0x7fffffffffffffffL, &l, err)))
-        sp->seed = (uint64_t)l;
-    return rc;
-}
-
-static int is_sampling_flag(const char *a)
-{
-    static const char *const f[] = { "--temp", "--top-k", "--top-p", "--min-p",
-                                     "--repeat-penalty", "--repeat-last-n", "--seed", NULL };
-    for (int i = 0; f[i]; i++)
-        if (!strcmp(a, f[i]))
-            return 1;
-    return 0;
-}
 
 static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error *err)
 {
@@ -92,6 +62,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error
             o->quiet = 1;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
+        } else if (!strcmp(a, "--chat")) {
+            o->chat = 1;
         } else if (a[0] != '-') {
             rc = tl_fail(err, TL_EINVAL, "run: unexpected argument '%s' (try tinyllm run --help)", a);
         } else if ((rc = cli_value(argc, argv, &i, &v, err))) {
@@ -102,6 +74,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error
             o->prompt = v;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
             o->prompt_file = v;
+        } else if (!strcmp(a, "--system")) {
+            o->chat_opts.system = v;
+        } else if (!strcmp(a, "--chat-template")) {
+            o->chat_opts.template_name = v;
+        } else if (!strcmp(a, "--chat-template-file")) {
+            o->chat_opts.template_file = v;
         } else if (!strcmp(a, "--dump-logits")) {
             o->dump_path = v;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
@@ -119,8 +97,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error
                 rc = tl_fail(err, TL_EINVAL, "--stop: the string must have 1 to 256 bytes");
             else
                 o->stops[o->n_stops++] = v;
-        } else if (is_sampling_flag(a)) {
-            rc = parse_sampling(a, v, &o->sp, err);
+        } else if (cli_is_sampling_flag(a)) {
+            rc = cli_sampling(a, v, &o->sp, err);
         } else {
             rc = tl_fail(err, TL_EINVAL, "run: unknown option '%s' (try tinyllm run --help)", a);
         }
@@ -129,6 +107,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error
         rc = tl_fail(err, TL_EINVAL, "run: -m MODEL is required (try tinyllm run --help)");
     if (rc == TL_OK && o->prompt && o->prompt_file)
         rc = tl_fail(err, TL_EINVAL, "run: give -p or -f, not both");
+    if (rc == TL_OK && !o->chat && (o->chat_opts.system || o->chat_opts.template_name || o->chat_opts.template_file))
+        rc = tl_fail(err, TL_EINVAL, "run: --system and --chat-template need --chat");
     return rc;
 }
 
@@ -167,81 +147,6 @@ static int read_prompt(const struct run_opts *o, char **text, struct tl_error *e
     return TL_OK;
 }
 
-/* Generated text on its way to stdout. Text that could still be the start
- * of a stop string is held back until it no longer can be. */
-struct out {
-    struct utf8_stream u8;
-    char               pend[1024];
-    size_t             n_pend;
-    const char *const *stops;
-    int                n_stops;
-    int                closed;     /* stdout is gone (EPIPE): stop quietly */
-};
-
-static void out_write(struct out *o, const char *s, size_t n)
-{
-    if (o->closed || !n)
-        return;
-    if (fwrite(s, 1, n, stdout) != n || fflush(stdout))
-        o->closed = 1;
-}
-
-/* Longest suffix of s[0..n) that is a proper prefix of a stop string. */
-static size_t stop_prefix_len(const struct out *o, const char *s, size_t n)
-{
-    size_t best = 0;
-    for (int i = 0; i < o->n_stops; i++) {
-        size_t sl = strlen(o->stops[i]);
-        for (size_t k = sl - 1 < n ? sl - 1 : n; k > best; k--)
-            if (!memcmp(s + n - k, o->stops[i], k)) {
-                best = k;
-                break;
-            }
-    }
-    return best;
-}
-
-/* Add n bytes of decoded text; returns 1 when a stop string is complete
- * (the text before it has been written, the rest dropped). */
-static int out_push(struct out *o, const char *s, size_t n)
-{
-    char buf[sizeof o->pend];
-    while (n) {
-        size_t take = n < sizeof buf / 2 ? n : sizeof buf / 2;
-        size_t got = utf8_feed(&o->u8, s, take, buf, sizeof buf);
-        s += take;
-        n -= take;
-        if (o->n_pend + got > sizeof o->pend) {      /* only without stop strings */
-            out_write(o, o->pend, o->n_pend);
-            o->n_pend = 0;
-        }
-        memcpy(o->pend + o->n_pend, buf, got);
-        o->n_pend += got;
-        for (int i = 0; i < o->n_stops; i++) {
-            char *hit = memmem(o->pend, o->n_pend, o->stops[i], strlen(o->stops[i]));
-            if (hit) {
-                out_write(o, o->pend, (size_t)(hit - o->pend));
-                o->n_pend = 0;
-                return 1;
-            }
-        }
-        size_t hold = stop_prefix_len(o, o->pend, o->n_pend);
-        out_write(o, o->pend, o->n_pend - hold);
-        memmove(o->pend, o->pend + o->n_pend - hold, hold);
-        o->n_pend = hold;
-    }
-    return 0;
-}
-
-static void out_finish(struct out *o)
-{
-    char buf[16];
-    size_t n = utf8_flush(&o->u8, buf, sizeof buf);
-    out_write(o, o->pend, o->n_pend);
-    out_write(o, buf, n);
-    o->n_pend = 0;
-}
-
 static int dump_rows(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
 {
     FILE *f = ctx;
@@ -265,7 +170,7 @@ struct gen_stats { int n_prompt, n_gen; double t_prompt, t_gen; const char *why;
 static int generate(struct engine *e, struct sampler *smp, const struct run_opts *o, FILE *dump,
                     struct gen_stats *st, struct tl_error *err)
 {
-    struct out out = { .stops = o->stops, .n_stops = o->n_stops };
+    struct out out = { .stops = o->stops, .n_stops = o->n_stops, .f = stdout };
     char piece[1024];
     double t0 = now_s();
     int rc = TL_OK;
@@ -301,6 +206,27 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
     return rc;
 }
 
+/* The prompt's tokens: the text as it is, or with --chat as one user
+ * message (after --system) rendered through the chat template. */
+static int prompt_tokens(struct engine *e, const struct run_opts *o, const char *text,
+                         int32_t **ids, int *n, struct tl_error *err)
+{
+    if (!o->chat)
+        return tokenizer_encode(&e->tok, text, strlen(text), true, true, ids, n, err);
+    struct chat c;
+    int rc = chat_init(&c, e, &o->chat_opts, err);
+    if (rc)
+        return rc;
+    if (o->verbose)
+        fprintf(stderr, "tinyllm: %s\n", c.tmpl.why);
+    if (c.tmpl.warning[0])
+        fprintf(stderr, "tinyllm: warning: %s\n", c.tmpl.warning);
+    if ((rc = chat_add(&c, "user", text, err)) == TL_OK)
+        rc = chat_tokens(&c, ids, n, err);
+    chat_free(&c);
+    return rc;
+}
+
 static void print_verbose(const struct engine *e)
 {
     const struct hparams *hp = &e->model.hp;
@@ -316,7 +242,7 @@ int cmd_run(int argc, char **argv, struct tl_error *err)
     int rc = parse_args(argc, argv, &o, err);
     if (rc || o.help) {
         if (o.help)
-            fputs(usage_text, stdout);
+            printf("%s%s", usage_text, cli_sampling_help);
         return rc;
     }
     char *text = NULL;
@@ -332,7 +258,7 @@ int cmd_run(int argc, char **argv, struct tl_error *err)
         goto out_text;
     if (o.verbose)
         print_verbose(&e);
-    if ((rc = tokenizer_encode(&e.tok, text, strlen(text), true, true, &ids, &n_ids, err)))
+    if ((rc = prompt_tokens(&e, &o, text, &ids, &n_ids, err)))
         goto out;
     if (n_ids == 0) {
         rc = tl_fail(err, TL_EINVAL, "run: the prompt is empty");

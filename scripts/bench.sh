@@ -1,0 +1,57 @@
+#!/bin/sh
+# `make bench`: build random-weight GGUFs of the TinyLlama-1.1B and
+# MobileLLM-125M shapes (once, into models/bench/), run `tinyllm bench` on
+# them and, when LLAMA_BENCH names a llama-bench binary, run it on the same
+# files interleaved with ours and print the ratios.
+#   THREADS (default 2), REPS (default 3), TYPES (default "q4_0 q8_0 f16 q4_k_m"),
+#   SHAPES (default "tinyllama mobilellm"), BUILD (build directory).
+set -eu
+BUILD=${BUILD:-build/$(uname -m)}
+THREADS=${THREADS:-2}
+REPS=${REPS:-3}
+TYPES=${TYPES:-q4_0 q8_0 f16 q4_k_m}
+SHAPES=${SHAPES:-tinyllama mobilellm}
+dir=models/bench
+mkdir -p "$dir"
+
+model_file() {   # shape type -> path, built when absent
+    f="$dir/$1-$2.gguf"
+    if [ ! -f "$f" ]; then
+        case $2 in
+        q4_k_m|q5_k_m|q3_k_m|q6_k)   # mixes come from the quantizer, as users' files do
+            src=$(model_file "$1" f16)
+            ./tinyllm quantize "$src" "$f" "$2" >&2 ;;
+        *)  "$BUILD/tests/tool_mkmodel" "$f" --shape "$1" --type "$2" >&2 ;;
+        esac
+    fi
+    echo "$f"
+}
+
+# "pp512 123.4" lines from llama-bench-style JSON on stdin
+json_ts() {
+    awk -F'[:,]' '/"n_prompt"/ { p = $2 + 0 } /"n_gen"/ { g = $2 + 0 }
+                  /"avg_ts"/ { printf "%s %.2f\n", (p > 0 ? "pp" p : "tg" g), $2 + 0 }'
+}
+
+printf '| model | test | tinyllm t/s |%s\n' "${LLAMA_BENCH:+ llama.cpp t/s | ratio |}"
+printf '| --- | --- | ---: |%s\n' "${LLAMA_BENCH:+ ---: | ---: |}"
+for shape in $SHAPES; do
+    for type in $TYPES; do
+        f=$(model_file "$shape" "$type")
+        ours=$(./tinyllm bench -m "$f" -t "$THREADS" -p 512 -n 128 -r "$REPS" -o json | json_ts)
+        theirs=""
+        if [ -n "${LLAMA_BENCH:-}" ]; then
+            theirs=$("$LLAMA_BENCH" -m "$f" -t "$THREADS" -p 512 -n 128 -r "$REPS" -o json 2>/dev/null | json_ts)
+        fi
+        echo "$ours" | while read -r test ts; do
+            if [ -n "$theirs" ]; then
+                lc=$(echo "$theirs" | awk -v t="$test" '$1 == t { print $2 }')
+                ratio=$(awk -v a="$ts" -v b="$lc" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+                printf '| %s %s | %s | %s | %s | %s |\n' "$shape" "$type" "$test" "$ts" "$lc" "$ratio"
+            else
+                printf '| %s %s | %s | %s |\n' "$shape" "$type" "$test" "$ts"
+            fi
+        done
+    done
+done
+./tinyllm --version
