@@ -72,7 +72,7 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     }
     /* theta_i = pos * scale * base^(-2i / n_rot); LongRoPE divides by a factor per pair */
     const float *factors = NULL;
-    if (m->rope_factors_long && n_ctx > hp->n_ctx_train)
+    if (m->rope_factors_long && n_ctx > hp->n_ctx_orig)
         factors = m->rope_factors_long;
     else if (m->rope_factors_short)
         factors = m->rope_factors_short;
@@ -136,12 +136,12 @@ static float gelu(float x)
 }
 
 /* Rotate the first n_rot dims of one head at position pos. */
-static void rope_head(float *v, const float *inv_freq, int n_rot, int kind, int pos)
+static void rope_head(float *v, const float *inv_freq, int n_rot, int kind, int pos, float mscale)
 {
     int half = n_rot / 2;
     for (int i = 0; i < half; i++) {
         float theta = (float)pos * inv_freq[i];
-        float c = cosf(theta), s = sinf(theta);
+        float c = cosf(theta) * mscale, s = sinf(theta) * mscale;
         int a = kind == ROPE_NEOX ? i : 2 * i;
         int b = kind == ROPE_NEOX ? i + half : 2 * i + 1;
         float x0 = v[a], x1 = v[b];
@@ -199,7 +199,7 @@ static void rope_store_task(void *arg, int ith, int nth)
         int pos = s->n_past + r;
         float *q = s->qkv + (size_t)r * qkv_dim(hp), *k = q + q_dim(hp), *v = k + k_dim(hp);
         for (int h = 0; h < hp->n_head; h++)
-            rope_head(q + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos);
+            rope_head(q + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos, hp->rope_mscale);
         if (prescaled_q(hp))
             for (int i = 0; i < q_dim(hp); i++)
                 q[i] *= 1.0f / sqrtf((float)hp->head_dim);
@@ -208,7 +208,7 @@ static void rope_store_task(void *arg, int ith, int nth)
             round_f16(s->c.k, q + i, tmp, q_dim(hp) - i < s->n_ctx ? q_dim(hp) - i : s->n_ctx);
         for (int h = 0; h < hp->n_head_kv; h++) {
             size_t cell = ((size_t)t->il * hp->n_head_kv + h) * s->n_ctx + pos;
-            rope_head(k + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos);
+            rope_head(k + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos, hp->rope_mscale);
             s->c.k->f32_to_f16(s->kcache + cell * hp->head_dim, k + h * hp->head_dim, hp->head_dim);
             s->c.k->f32_to_f16(s->vcache + cell * hp->head_dim_v, v + h * hp->head_dim_v, hp->head_dim_v);
         }

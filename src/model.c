@@ -88,6 +88,32 @@ static void family_defaults(struct hparams *hp)
     }
 }
 
+/* rope.scaling.*: linear scaling divides positions by the factor; LongRoPE
+ * (phi3) brings per-pair factors as tensors and an attention factor;
+ * "none" turns scaling off. YaRN is refused rather than run wrongly. */
+static int read_rope_scaling(struct loader *L)
+{
+    struct hparams *hp = &L->m->hp;
+    char key[128];
+    struct gguf_str type = { 0 };
+    float factor = 0.0f;
+    int rc;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", L->arch);
+    if ((rc = gguf_get_str(&L->m->gguf, key, &type, false, L->err)) ||
+        (rc = get_float(L, "rope.scaling.factor", &factor, false)))
+        return rc;
+    if (type.ptr && gguf_str_eq(type, "yarn"))
+        return tl_fail(L->err, TL_EUNSUPPORTED, "YaRN rope scaling is not supported yet");
+    bool none = type.ptr && gguf_str_eq(type, "none");
+    hp->rope_freq_scale = factor > 0.0f && !none ? 1.0f / factor : 1.0f;
+    hp->rope_mscale = 1.0f;
+    hp->n_ctx_orig = hp->n_ctx_train;
+    if ((rc = get_float(L, "rope.scaling.attn_factor", &hp->rope_mscale, false)) ||
+        (rc = get_int(L, "rope.scaling.original_context_length", &hp->n_ctx_orig, false, 1, 1 << 24)))
+        return rc;
+    return TL_OK;
+}
+
 static int read_hparams(struct loader *L)
 {
     struct hparams *hp = &L->m->hp;
@@ -121,10 +147,8 @@ static int read_hparams(struct loader *L)
     hp->rope_base = 10000.0f;
     if ((rc = get_float(L, "rope.freq_base", &hp->rope_base, false)))
         return rc;
-    float factor = 0.0f;
-    if ((rc = get_float(L, "rope.scaling.factor", &factor, false)))
+    if ((rc = read_rope_scaling(L)))
         return rc;
-    hp->rope_freq_scale = factor > 0.0f ? 1.0f / factor : 1.0f;
     if ((rc = get_int(L, "attention.sliding_window", &hp->n_swa, false, 0, 1 << 24)))
         return rc;
     family_defaults(hp);

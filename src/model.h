@@ -30,6 +30,8 @@ struct hparams {
     int   n_rot;           /* rotated dims per head (<= head_dim, even) */
     float rope_base;       /* theta base */
     float rope_freq_scale; /* 1 / linear scaling factor */
+    float rope_mscale;     /* rope.scaling.attn_factor: scales cos and sin (LongRoPE) */
+    int   n_ctx_orig;      /* context of the unscaled model: above it LongRoPE uses its long factors */
     float norm_eps;
     int   norm;            /* enum norm_kind */
     int   rope;            /* enum rope_kind */
