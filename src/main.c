@@ -17,7 +17,11 @@ static const struct command commands[] = {
     /* one line per subcommand, kept in this order */
     { "run", cmd_run, "generate text from a prompt" },
     { "tokenize", cmd_tokenize, "print the token ids of a text" },
+    { "chat", cmd_chat, "chat with a model through its chat template" },
+    { "bench", cmd_bench, "measure prompt and generation speed (llama-bench compatible)" },
     { "info", cmd_info, "show a model's architecture, hyper-parameters and tensors" },
+    { "template", cmd_template, "render a chat template for a list of messages" },
+    { "quantize", cmd_quantize, "convert a model to another tensor type" },
 };
 
 static void usage(FILE *f)

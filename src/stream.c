@@ -30,7 +30,8 @@ int out_push(struct out *o, const char *s, size_t n)
 {
     char buf[sizeof o->pend];
     while (n) {
-        size_t take = n < sizeof buf / 2 ? n : sizeof buf / 2;
+        /* utf8_feed may write 3 bytes per input byte (each one a U+FFFD) */
+        size_t take = n < (sizeof buf - 3) / 3 ? n : (sizeof buf - 3) / 3;
         size_t got = utf8_feed(&o->u8, s, take, buf, sizeof buf);
         s += take;
         n -= take;

@@ -20,6 +20,8 @@ enum tok_attr {
     TOKT_USER_DEFINED = 4, TOKT_UNUSED = 5, TOKT_BYTE = 6,
 };
 
+enum { TOK_LSTRIP = 1, TOK_RSTRIP = 2 };
+
 struct tok_hash;   /* private: text -> id, "left right" -> merge rank */
 
 struct tokenizer {
@@ -29,10 +31,12 @@ struct tokenizer {
     char     **text;        /* n_vocab NUL-terminated token texts (heap copies) */
     uint32_t  *len;         /* n_vocab byte lengths of text[] */
     float     *score;       /* n_vocab scores (SPM merge priority), 0 if absent */
-    uint8_t   *type;        /* n_vocab enum tok_attr */
+    uint8_t   *type;        /* n_vocab enum tok_attr, 0 = undefined; eog-looking tokens forced to control as llama.cpp does */
+    uint8_t   *strip;       /* n_vocab TOK_LSTRIP/TOK_RSTRIP bits: whitespace a special token eats on that side */
     int32_t    bos, eos, eot, eom, unk, pad, nl;  /* ids, -1 when the vocab has none */
     bool       add_bos, add_eos;
     bool       add_space_prefix;   /* SPM: prepend a space (tokenizer.ggml.add_space_prefix, default true) */
+    bool       ignore_merges;      /* BPE: a pre-token that is itself a token skips the merges (llama3) */
     int32_t   *eog;         /* end-of-generation ids: eos, eot, eom, <|im_end|>, <|end|>, <end_of_turn>, ... */
     int        n_eog;
     int32_t   *special;     /* ids of control/user-defined tokens, longest text first, for parse_special */
@@ -69,7 +73,11 @@ bool tokenizer_is_eog(const struct tokenizer *t, int32_t id);
 /* Streaming UTF-8: pieces may split a character across tokens. Feed each
  * piece; complete characters are written to out (returns their byte count),
  * an incomplete tail waits in s for the next piece. Invalid sequences are
- * passed through as U+FFFD. utf8_flush emits whatever remains. */
+ * passed through as U+FFFD (one per maximal ill-formed subpart, as in the
+ * WHATWG decoder). utf8_flush emits whatever remains (U+FFFD for a cut-off
+ * tail). out needs room for 3 * len + 3 bytes in the worst case (all bytes
+ * invalid); output that does not fit is dropped at a character boundary.
+ * A zeroed struct utf8_stream is a fresh stream. */
 struct utf8_stream { unsigned char pend[8]; int n; };
 size_t utf8_feed(struct utf8_stream *s, const char *in, size_t len, char *out, size_t cap);
 size_t utf8_flush(struct utf8_stream *s, char *out, size_t cap);
