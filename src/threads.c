@@ -48,6 +48,7 @@ static inline void cpu_relax(int i)
 #endif
 }
 
+#ifndef _OPENMP
 /* Wait until the job generation moves past old: spin, then sleep. */
 static void wait_gen(struct pool *p, unsigned old)
 {
@@ -83,6 +84,7 @@ static void *worker(void *ptr)
         }
     }
 }
+#endif
 
 int pool_init(struct pool **out, int n_threads, struct tl_error *err)
 {
