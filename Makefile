@@ -36,7 +36,7 @@ LIB_OBJ         := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 
 $(BUILD)/kernels_avx2.o:     ISA_FLAGS := -mavx2 -mfma -mf16c
 $(BUILD)/kernels_avx512.o:   ISA_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
-$(BUILD)/kernels_neon_dot.o: ISA_FLAGS := -march=armv8.2-a+fp16+dotprod+i8mm
+$(BUILD)/kernels_neon_dot.o: ISA_FLAGS := -march=armv8.2-a+fp16+dotprod
 
 TEST_SRC := $(wildcard tests/test_*.c)
 # `make test TESTS="oracle kernels"` runs a subset (e.g. under qemu)
@@ -57,7 +57,7 @@ tinyllm: $(BUILD)/tinyllm
 	cp $< $@
 endif
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(BUILD)
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
 
 $(BUILD)/libtinyllm.a: $(LIB_OBJ)
@@ -66,7 +66,7 @@ $(BUILD)/libtinyllm.a: $(LIB_OBJ)
 $(BUILD)/tinyllm: $(BUILD)/main.o $(BUILD)/libtinyllm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h include/*.h) | $(BUILD)
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h include/*.h) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyllm.a
@@ -75,8 +75,8 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyl
 $(BUILD)/tests/tool_%: $(BUILD)/tests/tool_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyllm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD):
-	mkdir -p $(BUILD)/tests
+$(BUILD)/tests:
+	mkdir -p $@
 
 tools: $(TOOL_BIN)
 

@@ -106,14 +106,21 @@ int pool_init(struct pool **out, int n_threads, struct tl_error *err)
         pool_free(p);
         return tl_fail(err, TL_ENOMEM, "out of memory for the thread pool");
     }
+    /* the GEMM kernels keep tiles of up to ~150 KiB on the stack: more than
+     * some libcs (musl: 128 KiB) give a thread by default */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, (size_t)4 << 20);
     for (int i = 0; i < p->n - 1; i++) {
         p->wa[i] = (struct worker_arg){ p, i + 1 };
-        if (pthread_create(&p->tid[i], NULL, worker, &p->wa[i])) {
+        if (pthread_create(&p->tid[i], &attr, worker, &p->wa[i])) {
+            pthread_attr_destroy(&attr);
             p->n = i + 1;
             pool_free(p);
             return tl_fail(err, TL_ENOMEM, "cannot start thread %d", i + 1);
         }
     }
+    pthread_attr_destroy(&attr);
 #endif
     *out = p;
     return TL_OK;

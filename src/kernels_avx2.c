@@ -1,0 +1,1128 @@
+/* kernels_avx2.c: the avx2 kernel set (AVX2, FMA, F16C), built with its ISA
+ * flags (Makefile). The kernels of kernels_avx512.c at 256 bits and without
+ * vpdpbusd: vpmaddubsw multiplies unsigned by signed bytes into 16-bit pair
+ * sums (saturating, so every sum below is kept in range by construction)
+ * and vpmaddwd takes them to 32 bits. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum {
+    TILE = 8,       /* weight rows per repacked tile: one per 32-bit lane */
+    NCOL = 4,       /* activation columns per pass over a tile */
+    CC = 256,       /* activation columns whose block data is prepared at once */
+    FKC = 128,      /* float elements per K chunk of a tile */
+    FCC = 128,      /* float columns converted at once (a 64 KiB panel) */
+};
+
+static inline const void *row_at(const void *base, size_t stride, size_t i)
+{
+    return (const char *)base + i * stride;
+}
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* Decode reads R rows side by side; rows at these sizes (1-4 KiB) are too
+ * short for the hardware prefetcher to get ahead, so each row step asks
+ * for the same bytes of the row R further on. */
+static inline void prefetch_rows(const void *p, size_t stride, int R, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + (size_t)R * stride + o, _MM_HINT_T0);
+}
+
+static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
+INLINE __m256i bcast4(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+static inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Lanes below n set (for vmaskmov). */
+static inline __m256i lanes_below(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
+
+/* 8 elements of a float-type row from element i. */
+INLINE __m256 load_float(int type, const void *p, int i)
+{
+    const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
+    switch (type) {
+    case TL_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128(h));
+    case TL_BF16: /* bf16 is the top half of an f32 */
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
+    default:
+        return _mm256_loadu_ps((const float *)p + i);
+    }
+}
+
+/* The m < 8 elements from i, zero-padded through a copy (no read past a row). */
+INLINE __m256 load_float_tail(int type, const void *p, int i, int m)
+{
+    size_t es = type == TL_F32 ? 4 : 2;
+    uint32_t buf[8] = { 0 };
+    memcpy(buf, (const char *)p + (size_t)i * es, (size_t)m * es);
+    return load_float(type, buf, 0);
+}
+
+/* out[k] = dot(W row r + k, x) for k < R. */
+INLINE void matvec_float_rows(const struct matmul_args *a, int type, const void *x, int r, int R, float *out)
+{
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    const void *w[4];
+    for (int k = 0; k < R; k++)
+        w[k] = row_at(a->w, a->w_row_bytes, (size_t)(r + k));
+    int i = 0;
+    size_t es = type == TL_F32 ? 4 : 2;
+    for (; i + 8 <= a->n; i += 8) {
+        __m256 xv = load_float(type, x, i);
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++) {
+            if (i % 16 == 0)
+                prefetch_rows((const char *)w[k] + (size_t)i * es, a->w_row_bytes, R, 1);
+            acc[k] = _mm256_fmadd_ps(load_float(type, w[k], i), xv, acc[k]);
+        }
+    }
+    if (i < a->n) {
+        __m256 xv = load_float_tail(type, x, i, a->n - i);
+        for (int k = 0; k < R; k++)
+            acc[k] = _mm256_fmadd_ps(load_float_tail(type, w[k], i, a->n - i), xv, acc[k]);
+    }
+    for (int k = 0; k < R; k++)
+        out[k] = hsum(acc[k]);
+}
+
+/* Column c, rows [r0, r1): four rows share each activation load. */
+INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    int r = r0;
+    for (; r + 4 <= r1; r += 4)
+        matvec_float_rows(a, type, x, r, 4, y + r);
+    for (; r < r1; r++)
+        matvec_float_rows(a, type, x, r, 1, y + r);
+}
+
+/* In-register transpose of an 8x8 float matrix: v[k] lane i <- v[i] lane k. */
+static void transpose8(__m256 v[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) { /* u[i+j] lane L: rows i..i+3, element 4L+j */
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int j = 0; j < 4; j++) {
+        v[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+        v[j + 4] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+    }
+}
+
+/* A 16-row tile of a float weight, elements [k0, k0 + kc) as f32:
+ * lane i of w[k][h] = row 8h + i. */
+struct tile_float {
+    __m256 w[FKC][2];
+};
+
+/* Activations of FCC columns for the same K chunk as f32, 8 columns
+ * interleaved: x[g][k][c] = column 8g + c, element k0 + k. */
+struct panel_float {
+    _Alignas(32) float x[FCC / 8][FKC][8];
+};
+
+/* 8 rows (row i at p[i]) from element k0, kc elements, transposed:
+ * out[k * stride] lane i = row i, element k0 + k. */
+INLINE void pack8_float(__m256 *out, size_t stride, int type, const void *const *p, int k0, int kc)
+{
+    for (int k = 0; k < kc; k += 8) {
+        __m256 v[8];
+        int m = imin(8, kc - k);
+        for (int i = 0; i < 8; i++)
+            v[i] = m == 8 ? load_float(type, p[i], k0 + k) : load_float_tail(type, p[i], k0 + k, m);
+        transpose8(v);
+        for (int i = 0; i < m; i++)
+            out[(size_t)(k + i) * stride] = v[i];
+    }
+}
+
+/* Tile rows [r, r + nr); rows past nr repeat the last (never stored). */
+INLINE void pack_float(struct tile_float *t, const struct matmul_args *a, int type, int r, int nr, int k0, int kc)
+{
+    const void *p[16];
+    for (int i = 0; i < 16; i++)
+        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
+    pack8_float(&t->w[0][0], 2, type, p, k0, kc);
+    if (nr > 8)
+        pack8_float(&t->w[0][1], 2, type, p + 8, k0, kc);
+}
+
+/* Columns [c0, c0 + cc), padded to a multiple of 8 with the last column. */
+INLINE void prep_panel(struct panel_float *pf, const struct matmul_args *a, int type, int c0, int cc, int k0, int kc)
+{
+    for (int g = 0; g < (cc + 7) / 8; g++) {
+        const void *p[8];
+        for (int c = 0; c < 8; c++)
+            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(8 * g + c, cc - 1)));
+        pack8_float((__m256 *)pf->x[g], 1, type, p, k0, kc);
+    }
+}
+
+/* acc[h][c] += tile half h * column c over kc elements (H halves of 8
+ * rows); x = the column group's panel from column c0 on. */
+INLINE void tile_float_cols(const struct tile_float *t, const float (*x)[8], int c0, int kc, int H, int C,
+                            __m256 acc[2][4])
+{
+    for (int k = 0; k < kc; k++) {
+        __m256 w0 = t->w[k][0], w1 = t->w[k][1];
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            __m256 b = _mm256_set1_ps(x[k][c0 + c]);
+            acc[0][c] = _mm256_fmadd_ps(w0, b, acc[0][c]);
+            if (H == 2)
+                acc[1][c] = _mm256_fmadd_ps(w1, b, acc[1][c]);
+        }
+    }
+}
+
+/* y for rows [r, r + nr) and C columns from c: load (or zero), accumulate, store. */
+INLINE void run_float_cols(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c, int H, int C)
+{
+    __m256 acc[2][4];
+    __m256i m[2] = { lanes_below(nr), lanes_below(nr - 8) };
+    float *y = a->y + (size_t)c * a->ldy + r;
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < C; j++)
+            acc[h][j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy + 8 * h, m[h]);
+    tile_float_cols(t, (const float (*)[8])pf->x[(c % FCC) / 8], c % 8, kc, H, C, acc);
+    for (int h = 0; h < H; h++)
+        for (int j = 0; j < C; j++)
+            _mm256_maskstore_ps(y + (size_t)j * a->ldy + 8 * h, m[h], acc[h][j]);
+}
+
+/* Every column of one tile for one K chunk: groups of 4, then 1. */
+INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c0, int cc, int H)
+{
+    int c = 0;
+    for (; c + 4 <= cc; c += 4)
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4);
+    for (; c < cc; c++)
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1);
+}
+
+static void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c0, int cc)
+{
+    if (nr > 8)
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2);
+    else
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1);
+}
+
+/* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
+ * once, every 16-row tile packed per chunk. */
+INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
+{
+    struct tile_float t;
+    struct panel_float pf;
+    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
+        int cc = imin(FCC, a->nc - c0);
+        for (int k0 = 0; k0 < a->n; k0 += FKC) {
+            int kc = imin(FKC, a->n - k0);
+            prep_panel(&pf, a, type, c0, cc, k0, kc);
+            for (int r = r0; r < r1; r += 16) {
+                int nr = imin(16, r1 - r);
+                pack_float(&t, a, type, r, nr, k0, kc);
+                run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc);
+            }
+        }
+    }
+}
+
+INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc == 1)
+        matvec_float(a, type, 0, r0, r1);
+    else
+        gemm_float(a, type, r0, r1);
+}
+
+static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
+static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
+static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
+
+/* ---- 32-element types against Q8_0 / Q8_1 activations ----
+ * Weights are made unsigned, u = q + off (Q4_0 nibbles as stored, off 8;
+ * Q5_0 off 16; Q4_1/Q5_1 off 0), and sum(q*x) = sum(u*x) - off*sum(x).
+ * Q8_0 uses the sign trick instead: |w| times x carrying w's sign. A
+ * block's value is d*dx*sum(q*x) (+ m*s with mins). */
+
+INLINE size_t q32_bytes(int type)
+{
+    switch (type) {
+    case TL_Q4_0: return sizeof(struct block_q4_0);
+    case TL_Q4_1: return sizeof(struct block_q4_1);
+    case TL_Q5_0: return sizeof(struct block_q5_0);
+    case TL_Q5_1: return sizeof(struct block_q5_1);
+    default: return sizeof(struct block_q8_0);
+    }
+}
+
+INLINE size_t q32_qs(int type) /* offset of the low bits */
+{
+    switch (type) {
+    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
+    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
+    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
+    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
+    default: return offsetof(struct block_q8_0, qs);
+    }
+}
+
+INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
+INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
+INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
+INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
+/* activation block: Q8_1 for the types with mins, else Q8_0 */
+INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
+INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
+
+/* 32 bits to 32 bytes: byte j is 16 when bit j of h is set (bit 4 of a
+ * 5-bit quant). vpshufb copies byte j/8 of h to byte j, the AND keeps bit
+ * j%8 and the compare widens it to the byte. */
+INLINE __m256i bits_to_16(uint32_t h)
+{
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h),
+                                    _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(16));
+}
+
+/* A weight block as 32 unsigned bytes in element order (Q8_0: its signed
+ * quants). qs holds element j in the low nibble of byte j, j+16 in the high. */
+INLINE __m256i unpack32(int type, const char *w)
+{
+    if (type == TL_Q8_0)
+        return _mm256_loadu_si256((const __m256i *)(w + q32_qs(type)));
+    __m128i q = _mm_loadu_si128((const __m128i *)(w + q32_qs(type)));
+    __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(15));
+    if (q32_five(type))
+        u = _mm256_or_si256(u, bits_to_16(ld32(w + q32_qh(type))));
+    return u;
+}
+
+/* 16-bit pair sums of w (unsigned, or signed for Q8_0) times x. */
+INLINE __m256i pair_dot(int type, __m256i w, __m256i x)
+{
+    if (type == TL_Q8_0) /* |w| * (x with w's sign): at most 2*128*127 per pair */
+        return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_maddubs_epi16(w, x);
+}
+
+enum { MVB = 256 };  /* blocks per K chunk of a prepared activation row */
+
+/* An activation row prepared once per K chunk for decode. */
+struct xprep {
+    __m256i q[MVB];     /* quants */
+    __m256i corr[MVB];  /* off times the quants' pair sums (subtracted) */
+    __m256  d[MVB];     /* dx in every lane */
+    float   s[MVB];     /* Q8_1 d * sum */
+};
+
+INLINE void prep_x(struct xprep *p, int type, const char *x, int nb)
+{
+    __m256i off = _mm256_set1_epi8((char)q32_off(type));
+    for (int b = 0; b < nb; b++, x += act_bytes(type)) {
+        p->q[b] = _mm256_loadu_si256((const __m256i *)(x + act_qs(type)));
+        p->corr[b] = _mm256_maddubs_epi16(off, p->q[b]);
+        p->d[b] = _mm256_set1_ps(_cvtsh_ss(ld16(x)));
+        p->s[b] = q32_mins(type) ? _cvtsh_ss(ld16(x + 2)) : 0.0f;
+    }
+}
+
+/* acc += weight block at w times prepared block b (mins into *accm). */
+INLINE __m256 block_dot(int type, const char *w, const struct xprep *p, int b, __m256 acc, float *accm)
+{
+    __m256i prod = pair_dot(type, unpack32(type, w), p->q[b]);
+    if (q32_off(type))
+        prod = _mm256_sub_epi16(prod, p->corr[b]);
+    __m256i i32 = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
+    __m256 d = _mm256_cvtph_ps(_mm_set1_epi16((short)ld16(w)));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(d, p->d[b]), acc);
+    if (q32_mins(type))
+        *accm += _cvtsh_ss(ld16(w + 2)) * p->s[b];
+    return acc;
+}
+
+/* y[k] (+)= dot of rows r + k (k < R) with the prepared chunk of nb blocks
+ * starting at byte w0 of each row. */
+INLINE void matvec32_rows(const struct matmul_args *a, int type, const struct xprep *p, size_t w0, int nb,
+                          int r, int R, int add, float *y)
+{
+    size_t bs = q32_bytes(type);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + w0;
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    float accm[4] = { 0 };
+    for (int b = 0; b < nb; b++)
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++) {
+            if (b % 2 == 0)
+                prefetch_rows(w + k * a->w_row_bytes + (size_t)b * bs, a->w_row_bytes, R, 1);
+            acc[k] = block_dot(type, w + k * a->w_row_bytes + (size_t)b * bs, p, b, acc[k], &accm[k]);
+        }
+    for (int k = 0; k < R; k++)
+        y[k] = (add ? y[k] : 0.0f) + hsum(acc[k]) + accm[k];
+}
+
+/* Column c, rows [r0, r1), K in chunks of MVB blocks; four rows share
+ * each prepared activation block. */
+INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    struct xprep p;
+    int nb = a->n / QK;
+    const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    for (int b0 = 0; b0 < nb; b0 += MVB) {
+        int kb = imin(MVB, nb - b0);
+        prep_x(&p, type, x + (size_t)b0 * act_bytes(type), kb);
+        size_t w0 = (size_t)b0 * q32_bytes(type);
+        int r = r0;
+        for (; r + 4 <= r1; r += 4)
+            matvec32_rows(a, type, &p, w0, kb, r, 4, b0 > 0, y + r);
+        for (; r < r1; r++)
+            matvec32_rows(a, type, &p, w0, kb, r, 1, b0 > 0, y + r);
+    }
+}
+
+/* ---- K-quants against Q8_K activations ----
+ * decode_k turns one super-block of a row into registers: u[j] holds
+ * elements 32j..32j+31 as unsigned bytes in element order, and element e
+ * is worth sc[e/16] * (u - off) + mn[e/16] (Q4_K/Q5_K sub-blocks of 32
+ * give both 16-halves the same sc and mn). */
+
+struct kdec {
+    __m256i u[8];
+    __m256  sc[2], mn[2];   /* 16-groups 8h..8h+7: d * scale, -dmin * min */
+};
+
+INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
+INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
+
+INLINE size_t k_bytes(int type)
+{
+    switch (type) {
+    case TL_Q2_K: return sizeof(struct block_q2_K);
+    case TL_Q3_K: return sizeof(struct block_q3_K);
+    case TL_Q4_K: return sizeof(struct block_q4_K);
+    case TL_Q5_K: return sizeof(struct block_q5_K);
+    default: return sizeof(struct block_q6_K);
+    }
+}
+
+INLINE __m256i load32(const char *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Sixteen byte values (v) times f as floats, in two vectors of 8. */
+INLINE void scales16(__m128i v, float f, __m256 out[2], int is_signed)
+{
+    __m256i lo = is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+    __m256i hi = is_signed ? _mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)) : _mm256_cvtepu8_epi32(_mm_srli_si128(v, 8));
+    out[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(lo), _mm256_set1_ps(f));
+    out[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(hi), _mm256_set1_ps(f));
+}
+
+/* Q4_K/Q5_K: 6-bit scales and mins of 8 sub-blocks from 12 bytes: j < 4
+ * low 6 bits of bytes j and j+4; j >= 4 nibbles of byte j+4 topped by the
+ * high 2 bits of bytes j-4 and j. Each repeated for both 16-halves. */
+INLINE void decode_scales_k4(const char *b, struct kdec *k)
+{
+    uint32_t s0 = ld32(b + 4), s1 = ld32(b + 8), s2 = ld32(b + 12);
+    uint64_t sc = (s0 & 0x3f3f3f3fu) | (uint64_t)((s2 & 0x0f0f0f0fu) | (s0 >> 2 & 0x30303030u)) << 32;
+    uint64_t mn = (s1 & 0x3f3f3f3fu) | (uint64_t)((s2 >> 4 & 0x0f0f0f0fu) | (s1 >> 2 & 0x30303030u)) << 32;
+    __m128i v = _mm_unpacklo_epi8(_mm_cvtsi64_si128((long long)sc), _mm_cvtsi64_si128((long long)sc));
+    scales16(v, _cvtsh_ss(ld16(b)), k->sc, 0);
+    v = _mm_unpacklo_epi8(_mm_cvtsi64_si128((long long)mn), _mm_cvtsi64_si128((long long)mn));
+    scales16(v, -_cvtsh_ss(ld16(b + 2)), k->mn, 0);
+}
+
+/* Q4_K: qs[32c + l] holds element 64c + l (low nibble) and 64c + 32 + l. */
+INLINE void decode_q4_K(const char *b, struct kdec *k, size_t qs)
+{
+    decode_scales_k4(b, k);
+    __m256i f = _mm256_set1_epi8(15);
+#pragma GCC unroll 8
+    for (int c = 0; c < 4; c++) {
+        __m256i q = load32(b + qs + 32 * c);
+        k->u[2 * c] = _mm256_and_si256(q, f);
+        k->u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), f);
+    }
+}
+
+/* Q5_K: Q4_K plus bit j of qh[l] as bit 4 of element 32j + l. */
+INLINE void decode_q5_K(const char *b, struct kdec *k)
+{
+    decode_q4_K(b, k, offsetof(struct block_q5_K, qs));
+    __m256i qh = load32(b + offsetof(struct block_q5_K, qh)), sixteen = _mm256_set1_epi8(16);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        __m256i bit = j <= 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4);
+        k->u[j] = _mm256_or_si256(k->u[j], _mm256_and_si256(bit, sixteen));
+    }
+}
+
+/* Q6_K: element 128h + 32s + l: low 4 bits from ql[64h + 32(s&1) + l]
+ * (high nibble when s >= 2), high 2 bits from qh[32h + l] >> 2s. */
+INLINE void decode_q6_K(const char *b, struct kdec *k)
+{
+    __m256i f = _mm256_set1_epi8(15), m = _mm256_set1_epi8(0x30);
+#pragma GCC unroll 8
+    for (int h = 0; h < 2; h++) {
+        __m256i qh = load32(b + 128 + 32 * h);
+#pragma GCC unroll 8
+        for (int s = 0; s < 4; s++) {
+            __m256i ql = load32(b + 64 * h + 32 * (s & 1));
+            __m256i lo = s < 2 ? _mm256_and_si256(ql, f) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), f);
+            __m256i hi = s < 2 ? _mm256_slli_epi16(qh, 4 - 2 * s) : _mm256_srli_epi16(qh, 2 * s - 4);
+            k->u[4 * h + s] = _mm256_or_si256(lo, _mm256_and_si256(hi, m));
+        }
+    }
+    scales16(_mm_loadu_si128((const __m128i *)(b + 192)), _cvtsh_ss(ld16(b + 208)), k->sc, 1);
+    k->mn[0] = k->mn[1] = _mm256_setzero_ps();
+}
+
+/* Q2_K: element 128h + 32s + l = qs[32h + l] >> 2s & 3; scales low nibble, mins high. */
+INLINE void decode_q2_K(const char *b, struct kdec *k)
+{
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++)
+        k->u[j] = _mm256_and_si256(_mm256_srli_epi16(load32(b + 16 + 32 * (j / 4)), 2 * (j % 4)), _mm256_set1_epi8(3));
+    __m128i s = _mm_loadu_si128((const __m128i *)b), f = _mm_set1_epi8(15);
+    scales16(_mm_and_si128(s, f), _cvtsh_ss(ld16(b + 80)), k->sc, 0);
+    scales16(_mm_and_si128(_mm_srli_epi16(s, 4), f), -_cvtsh_ss(ld16(b + 82)), k->mn, 0);
+}
+
+/* Q3_K: element 128h + 32s + l = (qs[32h + l] >> 2s & 3) + 4 * hmask bit
+ * (4h + s) of byte l, offset 4; 16 signed 6-bit scales: low nibble of
+ * byte j (j < 8) or j - 8 (high nibble), 2 high bits from byte 8 + j%4. */
+INLINE void decode_q3_K(const char *b, struct kdec *k)
+{
+    __m256i hm = load32(b), four = _mm256_set1_epi8(4);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        int h = j / 4, s = j % 4, hb = 4 * h + s;
+        __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(b + 32 + 32 * h), 2 * s), _mm256_set1_epi8(3));
+        __m256i hi = hb <= 2 ? _mm256_slli_epi16(hm, 2 - hb) : _mm256_srli_epi16(hm, hb - 2);
+        k->u[j] = _mm256_or_si256(q, _mm256_and_si256(hi, four));
+    }
+    __m128i s = _mm_loadl_epi64((const __m128i *)(b + 96)), f = _mm_set1_epi8(15);
+    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f));
+    __m256i hsrc = _mm256_set1_epi32((int)ld32(b + 104)), three = _mm256_set1_epi32(3);
+    __m256i h0 = _mm256_srlv_epi32(hsrc, _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26));
+    __m256i h1 = _mm256_srlv_epi32(hsrc, _mm256_setr_epi32(4, 12, 20, 28, 6, 14, 22, 30));
+    float d = _cvtsh_ss(ld16(b + 108));
+    __m256i sc0 = _mm256_or_si256(_mm256_cvtepu8_epi32(lo), _mm256_slli_epi32(_mm256_and_si256(h0, three), 4));
+    __m256i sc1 = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), _mm256_slli_epi32(_mm256_and_si256(h1, three), 4));
+    k->sc[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sc0, _mm256_set1_epi32(32))), _mm256_set1_ps(d));
+    k->sc[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sc1, _mm256_set1_epi32(32))), _mm256_set1_ps(d));
+    k->mn[0] = k->mn[1] = _mm256_setzero_ps();
+}
+
+INLINE void decode_k(int type, const char *b, struct kdec *k)
+{
+    switch (type) {
+    case TL_Q2_K: decode_q2_K(b, k); break;
+    case TL_Q3_K: decode_q3_K(b, k); break;
+    case TL_Q4_K: decode_q4_K(b, k, offsetof(struct block_q4_K, qs)); break;
+    case TL_Q5_K: decode_q5_K(b, k); break;
+    default: decode_q6_K(b, k); break;
+    }
+}
+
+/* The activation side of one Q8_K block for decode_k's layout. */
+struct kact {
+    __m256i q[8];     /* quants, elements 32j.. */
+    __m256i corr[8];  /* off times the quants' pair sums (subtracted) */
+    __m256  s[2];     /* dx * bsum per 16-group (mins) */
+    float   d;
+};
+
+INLINE void load_kact(int type, const char *x, struct kact *ka)
+{
+    memcpy(&ka->d, x, 4);
+    __m256i bs = _mm256_loadu_si256((const __m256i *)(x + offsetof(struct block_q8_K, bsums)));
+    ka->s[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(bs))), _mm256_set1_ps(ka->d));
+    ka->s[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(bs, 1))), _mm256_set1_ps(ka->d));
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        ka->q[j] = load32(x + offsetof(struct block_q8_K, qs) + 32 * j);
+        if (k_off(type))
+            ka->corr[j] = _mm256_maddubs_epi16(_mm256_set1_epi8((char)k_off(type)), ka->q[j]);
+    }
+}
+
+/* acc += the decoded super-block times the activation block. */
+INLINE __m256 kdot(int type, const struct kdec *k, const struct kact *ka, __m256 acc)
+{
+    __m256 sc[2] = { _mm256_mul_ps(k->sc[0], _mm256_set1_ps(ka->d)), _mm256_mul_ps(k->sc[1], _mm256_set1_ps(ka->d)) };
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) { /* lanes 0-3 of the product: 16-group 2j, lanes 4-7: 2j + 1 */
+        __m256i p = _mm256_maddubs_epi16(k->u[j], ka->q[j]);
+        if (k_off(type))
+            p = _mm256_sub_epi16(p, ka->corr[j]);
+        __m256i idx = _mm256_setr_epi32(2 * (j % 4), 2 * (j % 4), 2 * (j % 4), 2 * (j % 4),
+                                        2 * (j % 4) + 1, 2 * (j % 4) + 1, 2 * (j % 4) + 1, 2 * (j % 4) + 1);
+        __m256 s = _mm256_permutevar8x32_ps(sc[j / 4], idx);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), s, acc);
+    }
+    if (k_mins(type))
+        acc = _mm256_fmadd_ps(k->mn[0], ka->s[0], _mm256_fmadd_ps(k->mn[1], ka->s[1], acc));
+    return acc;
+}
+
+/* y[k] = dot(W row r + k, x) for k < R, x a Q8_K row. */
+INLINE void matvec_k_rows(const struct matmul_args *a, int type, const char *x, int r, int R, float *y)
+{
+    size_t bs = k_bytes(type);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int b = 0; b < a->n / QK_K; b++) {
+        struct kact ka;
+        load_kact(type, x + (size_t)b * sizeof(struct block_q8_K), &ka);
+        for (int k = 0; k < R; k++) {
+            struct kdec kd;
+            prefetch_rows(w + k * a->w_row_bytes + (size_t)b * bs, a->w_row_bytes, R, bs);
+            decode_k(type, w + k * a->w_row_bytes + (size_t)b * bs, &kd);
+            acc[k] = kdot(type, &kd, &ka, acc[k]);
+        }
+    }
+    for (int k = 0; k < R; k++)
+        y[k] = hsum(acc[k]);
+}
+
+/* Column c, rows [r0, r1): two rows share each activation block. */
+INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    int r = r0;
+    for (; r + 2 <= r1; r += 2)
+        matvec_k_rows(a, type, x, r, 2, y + r);
+    for (; r < r1; r++)
+        matvec_k_rows(a, type, x, r, 1, y + r);
+}
+
+/* ---- matrix-matrix products of the quantised types ----
+ * An 8-row tile is repacked so that lane i of every vector is row i: quad
+ * e/4 holds elements e..e+3 of each row as unsigned bytes (Q8_0: signed).
+ * vpmaddubsw against a broadcast of 4 activation bytes gives each lane two
+ * 16-bit pair sums, added up over a group of QG quads before vpmaddwd; to
+ * keep those sums in 16 bits the weights are taken as u - o with o their
+ * midpoint (the group's 16-bit start is -o times the activation pair sums,
+ * and (o - off) * sum(x) is added back in 32 bits). */
+
+enum { KE = 256 };  /* elements per K chunk: 8 blocks of 32 or 1 super-block */
+
+struct tileq {
+    __m256i q[KE / 4];   /* quad e/4: elements e..e+3 of each row */
+    __m256  d[KE / 16];  /* per group: each row's scale */
+    __m256  m[KE / 16];  /* per group: each row's min */
+};
+
+struct colsq {
+    float   d[CC][KE / 16];
+    int32_t corr16[CC][KE / 16];  /* -o * pair sums: low half elements 4q, 4q+1 */
+    int32_t corr32[CC][KE / 16];  /* (o - off) * sum */
+    float   s[CC][KE / 16];
+};
+
+INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
+INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
+INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
+INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
+INLINE size_t xblock_bytes(int type) { return is_k(type) ? sizeof(struct block_q8_K) : act_bytes(type); }
+INLINE int w_off(int type) { return is_k(type) ? k_off(type) : q32_off(type); }
+INLINE int w_mins(int type) { return is_k(type) ? k_mins(type) : q32_mins(type); }
+
+/* The midpoint o of the unsigned weights (see above). */
+INLINE int mid_off(int type)
+{
+    return type == TL_Q5_1 || type == TL_Q5_K ? 16 : w_off(type);
+}
+
+/* Byte offset of activation element e (from a block start) in its row. */
+INLINE size_t act_pos(int type, int e)
+{
+    if (is_k(type))
+        return (size_t)(e / QK_K) * sizeof(struct block_q8_K) + offsetof(struct block_q8_K, qs) + (size_t)(e % QK_K);
+    return (size_t)(e / QK) * act_bytes(type) + act_qs(type) + (size_t)(e % QK);
+}
+
+/* out[j] 128-bit lane L = dword j of l[0..3] lane L (4x4 dword transposes). */
+INLINE void transpose_4x4(const __m256i l[4], __m256i out[4])
+{
+    __m256i t0 = _mm256_unpacklo_epi32(l[0], l[1]), t1 = _mm256_unpackhi_epi32(l[0], l[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(l[2], l[3]), t3 = _mm256_unpackhi_epi32(l[2], l[3]);
+    out[0] = _mm256_unpacklo_epi64(t0, t2);
+    out[1] = _mm256_unpackhi_epi64(t0, t2);
+    out[2] = _mm256_unpacklo_epi64(t1, t3);
+    out[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+/* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < 8, j < 4):
+ * l[k] holds rows k and k+4, so the in-lane transpose puts rows 4L..4L+3
+ * in 128-bit lane L. */
+INLINE void transpose_8x4(const char *const *p, size_t off, __m256i out[4])
+{
+    __m256i l[4];
+    for (int k = 0; k < 4; k++)
+        l[k] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(p[k + 4] + off)),
+                                _mm_loadu_si128((const __m128i *)(p[k] + off)));
+    transpose_4x4(l, out);
+}
+
+/* Block b (of 32 elements) of the 8 rows at p[i]: group b of the tile. */
+INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
+{
+    size_t bs = q32_bytes(type), qs = q32_qs(type);
+    const char *p[TILE];
+    uint16_t d[TILE], m[TILE];
+    uint32_t h[TILE];
+    for (int i = 0; i < TILE; i++) {
+        p[i] = rows[i] + (size_t)b * bs;
+        d[i] = ld16(p[i]);
+        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
+        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
+    }
+    t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+    t->m[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)m));
+    __m256i *q = t->q + 8 * b;
+    if (type == TL_Q8_0) {
+        transpose_8x4(p, qs, q);
+        transpose_8x4(p, qs + 16, q + 4);
+        return;
+    }
+    __m256i v[4], f = _mm256_set1_epi8(15);
+    transpose_8x4(p, qs, v);
+    for (int j = 0; j < 4; j++) {
+        q[j] = _mm256_and_si256(v[j], f);
+        q[j + 4] = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), f);
+    }
+    if (q32_five(type)) {
+        /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
+         * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
+        __m256i hv = _mm256_loadu_si256((const __m256i *)h);
+        for (int j = 0; j < 8; j++) {
+            __m256i s = _mm256_and_si256(_mm256_srli_epi32(hv, 4 * j), _mm256_set1_epi32(15));
+            s = _mm256_and_si256(_mm256_mullo_epi32(s, _mm256_set1_epi32(0x00204081)), _mm256_set1_epi32(0x01010101));
+            q[j] = _mm256_or_si256(q[j], _mm256_slli_epi32(s, 4));
+        }
+    }
+}
+
+/* Super-block sb of the 8 rows at p[i]: decoded row by row, then the
+ * bytes transposed 16 at a time and the 8x16 scales and mins in registers. */
+INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int sb)
+{
+    char u[TILE][QK_K];
+    const char *p[TILE];
+    __m256 sc[2][8], mn[2][8];
+    for (int i = 0; i < TILE; i++) {
+        struct kdec k;
+        decode_k(type, rows[i] + (size_t)sb * k_bytes(type), &k);
+        for (int j = 0; j < 8; j++)
+            _mm256_storeu_si256((__m256i *)(u[i] + 32 * j), k.u[j]);
+        for (int h = 0; h < 2; h++) {
+            sc[h][i] = k.sc[h];
+            mn[h][i] = k.mn[h];
+        }
+        p[i] = u[i];
+    }
+    for (int h = 0; h < 2; h++) { /* sc[h][g] lane i = row i, 16-group 8h + g */
+        transpose8(sc[h]);
+        transpose8(mn[h]);
+    }
+    int qg = qgroup(type), ng = QK_K / (4 * qg);
+    for (int g = 0; g < ng; g++) {
+        int g16 = g * qg / 4;
+        t->d[sb * ng + g] = sc[g16 / 8][g16 % 8];
+        t->m[sb * ng + g] = mn[g16 / 8][g16 % 8];
+    }
+    for (int c = 0; c < QK_K / 16; c++)
+        transpose_8x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
+}
+
+/* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
+INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
+{
+    const char *rows[TILE];
+    for (int i = 0; i < TILE; i++)
+        rows[i] = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)))
+                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type);
+    for (int b = 0; b < ke / wblock_elems(type); b++) {
+        if (is_k(type))
+            packk_block(t, type, rows, b);
+        else
+            pack32_block(t, type, rows, b);
+    }
+}
+
+/* Group data of columns [c0, c0 + cc), elements [e0, e0 + ke). */
+INLINE void prep_colsq(struct colsq *ci, const struct matmul_args *a, int type, int c0, int cc, int e0, int ke)
+{
+    int ge = 4 * qgroup(type), ng = ke / ge, o = mid_off(type);
+    for (int c = 0; c < cc; c++) {
+        const char *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
+        for (int g = 0; g < ng; g++) {
+            int e = e0 + g * ge, lo = 0, hi = 0;
+            const int8_t *q = (const int8_t *)(x + act_pos(type, e));
+            for (int i = 0; i < ge; i += 4) {
+                lo += q[i] + q[i + 1];
+                hi += q[i + 2] + q[i + 3];
+            }
+            ci->corr16[c][g] = (int32_t)((uint32_t)(uint16_t)(-o * lo) | (uint32_t)(uint16_t)(-o * hi) << 16);
+            ci->corr32[c][g] = (o - w_off(type)) * (lo + hi);
+            if (is_k(type)) {
+                memcpy(&ci->d[c][g], x + (size_t)(e / QK_K) * sizeof(struct block_q8_K), 4);
+                ci->s[c][g] = ci->d[c][g] * (float)(lo + hi);
+            } else {
+                const char *xb = x + (size_t)(e / QK) * act_bytes(type);
+                ci->d[c][g] = _cvtsh_ss(ld16(xb));
+                ci->s[c][g] = q32_mins(type) ? _cvtsh_ss(ld16(xb + 2)) : 0.0f;
+            }
+        }
+    }
+}
+
+/* acc[c] += tile * column cf + c over ng groups; x[cf + c] points at that
+ * column's chunk. */
+INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char *const *x, int ng,
+                       int type, int cf, int C, __m256 *acc)
+{
+    int qg = qgroup(type);
+    __m256i ones = _mm256_set1_epi16(1);
+    for (int g = 0; g < ng; g++) {
+        __m256i s[NCOL];
+        size_t o = act_pos(type, g * 4 * qg);
+        for (int c = 0; c < C; c++)
+            s[c] = type == TL_Q8_0 ? _mm256_setzero_si256() : _mm256_set1_epi32(ci->corr16[cf + c][g]);
+        for (int j = 0; j < qg; j++) {
+            __m256i w = t->q[g * qg + j];
+            if (type == TL_Q8_0) { /* pair sums reach 2*128*127: to 32 bits at once */
+                __m256i aw = _mm256_sign_epi8(w, w);
+#pragma GCC unroll 4
+                for (int c = 0; c < C; c++) {
+                    __m256i xs = _mm256_sign_epi8(bcast4(x[cf + c] + o + 4 * j), w);
+                    s[c] = _mm256_add_epi32(s[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
+                }
+            } else {
+#pragma GCC unroll 4
+                for (int c = 0; c < C; c++)
+                    s[c] = _mm256_add_epi16(s[c], _mm256_maddubs_epi16(w, bcast4(x[cf + c] + o + 4 * j)));
+            }
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < C; c++) {
+            __m256i i32 = type == TL_Q8_0 ? s[c] : _mm256_madd_epi16(s[c], ones);
+            if (mid_off(type) != w_off(type))
+                i32 = _mm256_add_epi32(i32, _mm256_set1_epi32(ci->corr32[cf + c][g]));
+            __m256 sc = _mm256_mul_ps(t->d[g], _mm256_set1_ps(ci->d[cf + c][g]));
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), sc, acc[c]);
+            if (w_mins(type))
+                acc[c] = _mm256_fmadd_ps(t->m[g], _mm256_set1_ps(ci->s[cf + c][g]), acc[c]);
+        }
+    }
+}
+
+/* y rows [r, r + nr) of C columns from c (index within the chunk). */
+INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int c, int C)
+{
+    __m256 acc[NCOL];
+    __m256i m = lanes_below(nr);
+    float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
+    for (int j = 0; j < C; j++)
+        acc[j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy, m);
+    tileq_cols(t, ci, x, ng, type, c, C, acc);
+    for (int j = 0; j < C; j++)
+        _mm256_maskstore_ps(y + (size_t)j * a->ldy, m, acc[j]);
+}
+
+/* Every column of one tile for one K chunk: groups of 4, then 1. */
+INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc)
+{
+    int c = 0;
+    for (; c + NCOL <= cc; c += NCOL)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
+    for (; c < cc; c++)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
+}
+
+/* nc > 1: activation group data prepared per (CC columns, KE elements)
+ * chunk, each 8-row tile packed per chunk and run against every column. */
+INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
+{
+    struct tileq t;
+    struct colsq ci;
+    const char *x[CC];
+    int ge = 4 * qgroup(type);
+    for (int c0 = 0; c0 < a->nc; c0 += CC) {
+        int cc = imin(CC, a->nc - c0);
+        for (int e0 = 0; e0 < a->n; e0 += KE) {
+            int ke = imin(KE, a->n - e0);
+            prep_colsq(&ci, a, type, c0, cc, e0, ke);
+            for (int c = 0; c < cc; c++)
+                x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
+                     + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
+            for (int r = r0; r < r1; r += TILE) {
+                int nr = imin(TILE, r1 - r);
+                packq(&t, a, type, r, nr, e0, ke);
+                runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc);
+            }
+        }
+    }
+}
+
+INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc > 1)
+        gemmq(a, type, r0, r1);
+    else if (is_k(type))
+        matvec_k(a, type, 0, r0, r1);
+    else
+        matvec32(a, type, 0, r0, r1);
+}
+
+static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
+static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
+static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
+static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
+static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
+static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
+static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
+static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
+static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
+static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+
+/* ---- activation conversion ---- */
+
+static inline float hmax(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+static inline int hsum_i32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
+}
+
+static inline __m256 absf(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+/* roundf (half away from zero) of each lane, as an int32: the fraction
+ * v - trunc(v) is exact, so comparing it with 0.5 decides the tie. */
+static inline __m256i round_away(__m256 v)
+{
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 up = _mm256_cmp_ps(absf(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, one)));
+}
+
+/* 32 int32 (q[0..3], 8 each) saturated to bytes in order: the two packs
+ * interleave 128-bit lanes, the dword permute puts them back. */
+static inline __m256i pack_i8(const __m256i q[4])
+{
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* One 32-element block as quant_q8_block does it: d = amax/127, q =
+ * roundf(x/d) written to qs; returns d, sets *sum to sum(q). */
+static inline float q8_block(const float *x, int8_t *qs, int *sum)
+{
+    __m256 v[4], am = _mm256_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+        v[j] = _mm256_loadu_ps(x + 8 * j);
+        am = _mm256_max_ps(am, absf(v[j]));
+    }
+    float amax = hmax(am), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    __m256i q[4];
+    for (int j = 0; j < 4; j++)
+        q[j] = round_away(_mm256_mul_ps(v[j], _mm256_set1_ps(id)));
+    _mm256_storeu_si256((__m256i *)qs, pack_i8(q));
+    *sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    return d;
+}
+
+static void quantize_q8_0(const float *x, void *y, int n)
+{
+    struct block_q8_0 *b = y;
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        int sum;
+        b[i].d = _cvtss_sh(q8_block(x, b[i].qs, &sum), 0);
+    }
+}
+
+static void quantize_q8_1(const float *x, void *y, int n)
+{
+    struct block_q8_1 *b = y;
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        int sum;
+        float d = q8_block(x, b[i].qs, &sum);
+        b[i].d = _cvtss_sh(d, 0);
+        b[i].s = _cvtss_sh((float)sum * d, 0);
+    }
+}
+
+/* Q8_K: d = max/-127 with max the first value of largest magnitude,
+ * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
+static void quantize_q8_K(const float *x, void *y, int n)
+{
+    struct block_q8_K *b = y;
+    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 am = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8)
+            am = _mm256_max_ps(am, absf(_mm256_loadu_ps(x + j)));
+        float amax = hmax(am), max = 0;
+        if (!amax) {
+            memset(&b[i], 0, sizeof b[i]);
+            continue;
+        }
+        for (int j = 0; j < QK_K; j += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(absf(_mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (hit) {
+                max = x[j + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        float iscale = -127.f / max;
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i q[4];
+            for (int l = 0; l < 4; l++) {
+                q[l] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + j + 8 * l)));
+                q[l] = _mm256_min_epi32(q[l], _mm256_set1_epi32(127));
+            }
+            _mm256_storeu_si256((__m256i *)(b[i].qs + j), pack_i8(q));
+            b[i].bsums[j / 16] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
+            b[i].bsums[j / 16 + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
+        }
+        b[i].d = 1 / iscale;
+    }
+}
+
+static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
+
+static void quantize_f16(const float *x, void *y, int n)
+{
+    uint16_t *h = y;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++)
+        h[i] = fp32_to_fp16(x[i]);
+}
+
+/* Round to nearest even on the f32 bits; NaN keeps its top bits, quieted. */
+static void quantize_bf16(const float *x, void *y, int n)
+{
+    uint16_t *h = y;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+        __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff))), 16);
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40)), nan);
+        __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(h + i), p);
+    }
+    for (; i < n; i++)
+        h[i] = fp32_to_bf16(x[i]);
+}
+
+/* ---- attention over the F16 KV cache ---- */
+
+static float dot_f16_f32(const uint16_t *k, const float *q, int n)
+{
+    __m256 acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), _mm256_loadu_ps(q + i), acc);
+    float s = hsum(acc);
+    for (; i < n; i++)
+        s += fp16_to_fp32(k[i]) * q[i];
+    return s;
+}
+
+static void axpy_f16(float *y, float a, const uint16_t *v, int n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_fmadd_ps(av, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))), _mm256_loadu_ps(y + i));
+        _mm256_storeu_ps(y + i, r);
+    }
+    for (; i < n; i++)
+        y[i] += a * fp16_to_fp32(v[i]);
+}
+
+static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
+
+static void f16_to_f32(float *y, const uint16_t *x, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++)
+        y[i] = fp16_to_fp32(x[i]);
+}
+
+const struct kernels kernels_avx2 = {
+    .name = "avx2",
+    .needs = CPU_AVX2,
+    .matmul = {
+        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
+        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
+        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
+        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
+        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
+    },
+    .quantize = {
+        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
+        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
+    },
+    .dot_f16_f32 = dot_f16_f32,
+    .axpy_f16 = axpy_f16,
+    .f32_to_f16 = f32_to_f16,
+    .f16_to_f32 = f16_to_f32,
+};

@@ -1,0 +1,1184 @@
+/* kernels_avx512.c: the avx512 kernel set (AVX-512 F/BW/VL/DQ + VNNI), built
+ * with its ISA flags (Makefile). Decode (nc == 1) streams four weight rows at
+ * a time; prompt products (nc > 1) repack 16-row tiles so that one vector
+ * lane is one weight row and activations arrive as broadcasts. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum {
+    TILE = 16,      /* weight rows per repacked tile: one per 32-bit lane */
+    NCOL = 8,       /* activation columns per pass over a tile */
+    CC = 256,       /* activation columns whose block data is prepared at once */
+    FKC = 128,      /* float elements per K chunk of a tile */
+    FCC = 256,      /* float columns converted at once (a 128 KiB panel) */
+};
+
+static inline const void *row_at(const void *base, size_t stride, size_t i)
+{
+    return (const char *)base + i * stride;
+}
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* Decode reads R rows side by side; rows at these sizes (1-4 KiB) are too
+ * short for the hardware prefetcher to get ahead, so each row step asks
+ * for the same bytes of the row R further on. */
+static inline void prefetch_rows(const void *p, size_t stride, int R, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + (size_t)R * stride + o, _MM_HINT_T0);
+}
+
+/* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
+INLINE __m512i bcast4(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
+
+/* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
+
+/* 16 elements of a float-type row from element i; lanes outside m are 0. */
+INLINE __m512 load_float(int type, const void *p, int i, __mmask16 m)
+{
+    const uint16_t *h = (const uint16_t *)p + i;
+    switch (type) {
+    case TL_F16:
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h));
+    case TL_BF16: /* bf16 is the top half of an f32 */
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h)), 16));
+    default:
+        return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+    }
+}
+
+/* out[k] = dot(W row r + k, x) for k < R. */
+INLINE void matvec_float_rows(const struct matmul_args *a, int type, const void *x, int r, int R, float *out)
+{
+    __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
+    int i = 0;
+    const void *w[4];
+    size_t es = type == TL_F32 ? 4 : 2;
+    for (int k = 0; k < R; k++)
+        w[k] = row_at(a->w, a->w_row_bytes, (size_t)(r + k));
+    for (; i + 16 <= a->n; i += 16) {
+        __m512 xv = load_float(type, x, i, 0xffff);
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++) {
+            prefetch_rows((const char *)w[k] + (size_t)i * es, a->w_row_bytes, R, 1);
+            acc[k] = _mm512_fmadd_ps(load_float(type, w[k], i, 0xffff), xv, acc[k]);
+        }
+    }
+    if (i < a->n) {
+        __mmask16 m = tail_mask(a->n - i);
+        __m512 xv = load_float(type, x, i, m);
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++)
+            acc[k] = _mm512_fmadd_ps(load_float(type, w[k], i, m), xv, acc[k]);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < R; k++)
+        out[k] = _mm512_reduce_add_ps(acc[k]);
+}
+
+/* Column c, rows [r0, r1): four rows share each activation load. */
+INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    int r = r0;
+    for (; r + 4 <= r1; r += 4)
+        matvec_float_rows(a, type, x, r, 4, y + r);
+    for (; r < r1; r++)
+        matvec_float_rows(a, type, x, r, 1, y + r);
+}
+
+/* In-register transpose of a 16x16 float matrix: v[k] lane i <- v[i] lane k.
+ * Stage 1-2 build 4x4 blocks inside 128-bit lanes, stage 3-4 move lanes. */
+static void transpose16(__m512 v[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* u[i+j] lane l: rows i..i+3, element 4l+j */
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int j = 0; j < 4; j++) { /* t: lanes (rows 0-3 | 4-7 or 8-11 | 12-15) of two elements */
+        t[j] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);       /* k = j, 8+j */
+        t[j + 4] = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xdd);   /* k = 4+j, 12+j */
+        t[j + 8] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        t[j + 12] = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xdd);
+    }
+    for (int j = 0; j < 4; j++) {
+        v[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+        v[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+        v[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
+        v[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xdd);
+    }
+}
+
+/* A 32-row tile of a float weight, elements [k0, k0 + kc) as f32:
+ * lane i of w[k][h] = row 16h + i. */
+struct tile_float {
+    __m512 w[FKC][2];
+};
+
+/* Activations of FCC columns for the same K chunk as f32, 16 columns
+ * interleaved: x[g][k][c] = column 16g + c, element k0 + k. All the
+ * broadcasts of one k then come from one 64-byte line. */
+struct panel_float {
+    _Alignas(64) float x[FCC / 16][FKC][16];
+};
+
+/* 16 rows of a float-type matrix (row i at p[i]) from element k0, kc
+ * elements, transposed: out[k * stride] lane i = row i, element k0 + k. */
+INLINE void pack16_float(__m512 *out, size_t stride, int type, const void *const *p, int k0, int kc)
+{
+    for (int k = 0; k < kc; k += 32) { /* 32 elements per row at once: whole cache lines */
+        __m512 v[16], u[16];
+        __mmask16 m0 = tail_mask(imin(16, kc - k)), m1 = tail_mask(imax(0, imin(16, kc - k - 16)));
+        for (int i = 0; i < 16; i++) {
+            v[i] = load_float(type, p[i], k0 + k, m0);
+            u[i] = load_float(type, p[i], k0 + k + 16, m1);
+        }
+        transpose16(v);
+        for (int i = 0; i < 16 && k + i < kc; i++)
+            out[(size_t)(k + i) * stride] = v[i];
+        if (k + 16 >= kc)
+            break;
+        transpose16(u);
+        for (int i = 0; i < 16 && k + 16 + i < kc; i++)
+            out[(size_t)(k + 16 + i) * stride] = u[i];
+    }
+}
+
+/* Tile rows [r, r + nr); rows past nr repeat the last (never stored). */
+INLINE void pack_float(struct tile_float *t, const struct matmul_args *a, int type, int r, int nr, int k0, int kc)
+{
+    const void *p[32];
+    for (int i = 0; i < 32; i++)
+        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
+    pack16_float(&t->w[0][0], 2, type, p, k0, kc);
+    if (nr > 16)
+        pack16_float(&t->w[0][1], 2, type, p + 16, k0, kc);
+}
+
+/* Columns [c0, c0 + cc), padded to a multiple of 16 with the last column. */
+INLINE void prep_panel(struct panel_float *pf, const struct matmul_args *a, int type, int c0, int cc, int k0, int kc)
+{
+    for (int g = 0; g < (cc + 15) / 16; g++) {
+        const void *p[16];
+        for (int c = 0; c < 16; c++)
+            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(16 * g + c, cc - 1)));
+        pack16_float((__m512 *)pf->x[g], 1, type, p, k0, kc);
+    }
+}
+
+/* acc[h][c] += tile half h * column c over kc elements (H halves of 16
+ * rows); x = the column group's panel from column c0 on. One broadcast
+ * feeds both halves. */
+INLINE void tile_float_cols(const struct tile_float *t, const float (*x)[16], int c0, int kc, int H, int C,
+                            __m512 acc[2][8])
+{
+    for (int k = 0; k < kc; k++) {
+        __m512 w0 = t->w[k][0], w1 = t->w[k][1];
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            __m512 b = _mm512_set1_ps(x[k][c0 + c]);
+            acc[0][c] = _mm512_fmadd_ps(w0, b, acc[0][c]);
+            if (H == 2)
+                acc[1][c] = _mm512_fmadd_ps(w1, b, acc[1][c]);
+        }
+    }
+}
+
+/* y for rows [r, r + nr) and C columns from c: load (or zero), accumulate, store. */
+INLINE void run_float_cols(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c, int H, int C)
+{
+    __m512 acc[2][8];
+    __mmask16 m[2] = { tail_mask(imin(nr, 16)), tail_mask(imax(nr - 16, 0)) };
+    float *y = a->y + (size_t)c * a->ldy + r;
+#pragma GCC unroll 2
+    for (int h = 0; h < H; h++)
+#pragma GCC unroll 8
+        for (int j = 0; j < C; j++)
+            acc[h][j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[h], y + (size_t)j * a->ldy + 16 * h);
+    tile_float_cols(t, (const float (*)[16])pf->x[(c % FCC) / 16], c % 16, kc, H, C, acc);
+#pragma GCC unroll 2
+    for (int h = 0; h < H; h++)
+#pragma GCC unroll 8
+        for (int j = 0; j < C; j++)
+            _mm512_mask_storeu_ps(y + (size_t)j * a->ldy + 16 * h, m[h], acc[h][j]);
+}
+
+/* Every column of one tile for one K chunk: groups of 8, 4, then 1. */
+INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c0, int cc, int H)
+{
+    int c = 0;
+    for (; c + 8 <= cc; c += 8)
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 8);
+    for (; c + 4 <= cc; c += 4)
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4);
+    for (; c < cc; c++)
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1);
+}
+
+static void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c0, int cc)
+{
+    if (nr > 16)
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2);
+    else
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1);
+}
+
+/* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
+ * once, every 16-row tile packed per chunk. */
+INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
+{
+    struct tile_float t;
+    struct panel_float pf;
+    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
+        int cc = imin(FCC, a->nc - c0);
+        for (int k0 = 0; k0 < a->n; k0 += FKC) {
+            int kc = imin(FKC, a->n - k0);
+            prep_panel(&pf, a, type, c0, cc, k0, kc);
+            for (int r = r0; r < r1; r += 2 * TILE) {
+                int nr = imin(2 * TILE, r1 - r);
+                pack_float(&t, a, type, r, nr, k0, kc);
+                run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc);
+            }
+        }
+    }
+}
+
+INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc == 1)
+        matvec_float(a, type, 0, r0, r1);
+    else
+        gemm_float(a, type, r0, r1);
+}
+
+static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
+static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
+static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
+
+/* ---- 32-element types against Q8_0 / Q8_1 activations ----
+ * vpdpbusd multiplies unsigned by signed bytes, so each weight block is made
+ * unsigned, u = q + off (Q4_0 nibbles as stored, off 8; Q5_0 off 16; Q8_0
+ * q ^ 0x80, off 128; Q4_1/Q5_1 are unsigned, off 0), and
+ * sum(q*x) = sum(u*x) - off*sum(x), the activation sum taken once per
+ * activation block. A block's value is d*dx*sum(q*x) (+ m*s with mins). */
+
+INLINE size_t q32_bytes(int type)
+{
+    switch (type) {
+    case TL_Q4_0: return sizeof(struct block_q4_0);
+    case TL_Q4_1: return sizeof(struct block_q4_1);
+    case TL_Q5_0: return sizeof(struct block_q5_0);
+    case TL_Q5_1: return sizeof(struct block_q5_1);
+    default: return sizeof(struct block_q8_0);
+    }
+}
+
+INLINE size_t q32_qs(int type) /* offset of the low bits */
+{
+    switch (type) {
+    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
+    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
+    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
+    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
+    default: return offsetof(struct block_q8_0, qs);
+    }
+}
+
+INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : type == TL_Q8_0 ? 128 : 0; }
+INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
+INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
+INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
+/* activation block: Q8_1 for the types with mins, else Q8_0 */
+INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
+INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
+
+/* ---- decode: groups of G blocks (4; Q8_0: 2) per step ----
+ * Two 64-byte loads cover a group (A at its start, B ending at its end) and
+ * one vpermt2w gathers the quants, another the scales: word i of A is
+ * index i, word i of B index 32 + i. Layout of a group in a vector:
+ *   G = 4: 16 bytes per block, v[16j + e] = qs[e] of block j, so the low
+ *          nibbles are elements 0-15 and the high ones 16-31;
+ *   G = 2: 32 bytes per block (Q8_0 quants in element order).
+ * The activation row is prepared once in the same layout, with its scales
+ * and -off * sum(x) spread over each block's lanes. */
+
+enum { MVG = 64 };  /* groups per K chunk of a prepared activation row */
+
+INLINE int q32_group(int type) { return type == TL_Q8_0 ? 2 : 4; }
+
+struct xprep {
+    __m512i q[MVG][2];  /* G = 4: elements 0-15 | 16-31 of each block; G = 2: q[g][0] */
+    __m512i corr[MVG];  /* lanes sum to -off * sum(x) per block */
+    __m512  d[MVG];     /* activation scale of each lane's block */
+    __m512  s[MVG];     /* Q8_1 d * sum, in the first lane of each block */
+};
+
+/* vpermt2w indices for one group of a weight type. */
+struct gidx {
+    __m512i q, d, m, h; /* quants; scales and mins (16 lanes); qh words lo0-3, hi0-3 */
+};
+
+/* Index of the word at byte P of a group of bytes gb loaded as A | B. */
+static inline uint16_t word_at(int P, int gb) { return (uint16_t)(P + 1 < 64 ? P / 2 : 32 + (P - (gb - 64)) / 2); }
+
+static void make_gidx(int type, struct gidx *ix)
+{
+    int G = q32_group(type), bs = (int)q32_bytes(type), gb = G * bs, qs = (int)q32_qs(type);
+    uint16_t q[32], d[32] = { 0 }, m[32] = { 0 }, h[32] = { 0 };
+    for (int w = 0; w < 32; w++) /* word w: block w / (32 / G), its qs word w % (32 / G) */
+        q[w] = word_at(w / (32 / G) * bs + qs + 2 * (w % (32 / G)), gb);
+    for (int l = 0; l < 16; l++) {
+        d[l] = word_at(l / (16 / G) * bs, gb);
+        m[l] = word_at(l / (16 / G) * bs + 2, gb);
+    }
+    for (int j = 0; j < 4 && q32_five(type); j++) {
+        h[j] = word_at(j * bs + (int)q32_qh(type), gb);
+        h[j + 4] = word_at(j * bs + (int)q32_qh(type) + 2, gb);
+    }
+    ix->q = _mm512_loadu_si512(q);
+    ix->d = _mm512_loadu_si512(d);
+    ix->m = _mm512_loadu_si512(m);
+    ix->h = _mm512_loadu_si512(h);
+}
+
+/* Groups [0, ng) of activation blocks from x (nb blocks left in the row;
+ * blocks past them are zero). */
+INLINE void prep_x(struct xprep *p, int type, const char *x, int nb, int ng)
+{
+    int G = q32_group(type);
+    size_t xb = act_bytes(type);
+    __m512i off = _mm512_set1_epi8((char)q32_off(type)), z = _mm512_setzero_si512();
+    for (int g = 0; g < ng; g++) {
+        float d[16] = { 0 }, s[16] = { 0 };
+        memset(p->q[g], 0, sizeof p->q[g]);
+        for (int j = 0; j < G && g * G + j < nb; j++) {
+            const char *b = x + (size_t)(g * G + j) * xb, *qs = b + act_qs(type);
+            if (G == 4) {
+                memcpy((char *)&p->q[g][0] + 16 * j, qs, 16);
+                memcpy((char *)&p->q[g][1] + 16 * j, qs + 16, 16);
+            } else {
+                memcpy((char *)&p->q[g][0] + 32 * j, qs, 32);
+            }
+            for (int l = 0; l < 16 / G; l++)
+                d[j * 16 / G + l] = _cvtsh_ss(ld16(b));
+            s[j * 16 / G] = q32_mins(type) ? _cvtsh_ss(ld16(b + 2)) : 0.0f;
+        }
+        p->d[g] = _mm512_loadu_ps(d);
+        p->s[g] = _mm512_loadu_ps(s);
+        __m512i t = _mm512_dpbusd_epi32(z, off, p->q[g][0]);
+        if (G == 4)
+            t = _mm512_dpbusd_epi32(t, off, p->q[g][1]);
+        p->corr[g] = _mm512_sub_epi32(z, t);
+    }
+}
+
+/* acc += the group at w (one weight row) times prepared group g. */
+INLINE __m512 group_dot(int type, const struct gidx *ix, const char *w, const struct xprep *p, int g, __m512 acc)
+{
+    int gb = q32_group(type) * (int)q32_bytes(type);
+    __m512i A = _mm512_loadu_si512(w), B = _mm512_loadu_si512(w + gb - 64);
+    __m512i v = _mm512_permutex2var_epi16(A, ix->q, B), f = _mm512_set1_epi8(15), dot;
+    if (type == TL_Q8_0) {
+        dot = _mm512_dpbusd_epi32(p->corr[g], _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)), p->q[g][0]);
+    } else {
+        __m512i lo = _mm512_and_si512(v, f), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
+        if (q32_five(type)) { /* bit e of qh: bit 4 of element e */
+            __m128i h = _mm512_castsi512_si128(_mm512_permutex2var_epi16(A, ix->h, B));
+            __m512i sixteen = _mm512_set1_epi8(16);
+            lo = _mm512_mask_add_epi8(lo, (__mmask64)_mm_cvtsi128_si64(h), lo, sixteen);
+            hi = _mm512_mask_add_epi8(hi, (__mmask64)_mm_extract_epi64(h, 1), hi, sixteen);
+        }
+        dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(p->corr[g], lo, p->q[g][0]), hi, p->q[g][1]);
+    }
+    __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(A, ix->d, B)));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, p->d[g]), acc);
+    if (q32_mins(type)) {
+        __m512 m = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(A, ix->m, B)));
+        acc = _mm512_fmadd_ps(m, p->s[g], acc);
+    }
+    return acc;
+}
+
+/* y[k] (+)= dot of rows r + k (k < R) with the prepared chunk: groups
+ * [0, ng) from byte w0 of each row, of which nb blocks are real. A partial
+ * last group is copied, zero-padded, so no load passes a row's end. */
+INLINE void matvec32_rows(const struct matmul_args *a, int type, const struct gidx *ix, const struct xprep *p,
+                          size_t w0, int nb, int ng, int r, int R, int add, float *y)
+{
+    int G = q32_group(type);
+    size_t gb = (size_t)G * q32_bytes(type);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + w0;
+    __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
+    int full = nb / G;
+    for (int g = 0; g < full; g++) {
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++) {
+            prefetch_rows(w + k * a->w_row_bytes + (size_t)g * gb, a->w_row_bytes, R, 1);
+            acc[k] = group_dot(type, ix, w + k * a->w_row_bytes + (size_t)g * gb, p, g, acc[k]);
+        }
+    }
+    if (full < ng) {
+        char t[4 * sizeof(struct block_q5_1)];
+        for (int k = 0; k < R; k++) {
+            memset(t, 0, sizeof t);
+            memcpy(t, w + k * a->w_row_bytes + (size_t)full * gb, (size_t)(nb - full * G) * q32_bytes(type));
+            acc[k] = group_dot(type, ix, t, p, full, acc[k]);
+        }
+    }
+    for (int k = 0; k < R; k++)
+        y[k] = (add ? y[k] : 0.0f) + _mm512_reduce_add_ps(acc[k]);
+}
+
+/* Column c, rows [r0, r1), K in chunks of MVG groups; four rows share
+ * each prepared activation load. */
+INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    struct xprep p;
+    struct gidx ix;
+    int G = q32_group(type), nb = a->n / QK;
+    const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    make_gidx(type, &ix);
+    for (int b0 = 0; b0 < nb; b0 += MVG * G) {
+        int kb = imin(MVG * G, nb - b0), ng = (kb + G - 1) / G;
+        prep_x(&p, type, x + (size_t)b0 * act_bytes(type), kb, ng);
+        size_t w0 = (size_t)b0 * q32_bytes(type);
+        int r = r0;
+        for (; r + 4 <= r1; r += 4)
+            matvec32_rows(a, type, &ix, &p, w0, kb, ng, r, 4, b0 > 0, y + r);
+        for (; r < r1; r++)
+            matvec32_rows(a, type, &ix, &p, w0, kb, ng, r, 1, b0 > 0, y + r);
+    }
+}
+
+/* ---- K-quants against Q8_K activations ----
+ * decode_k turns one super-block of a row into registers: u[j] holds 64
+ * elements as unsigned bytes, element e worth d * sc[e/16] * (u - off) -
+ * dmin * mn[e/16], with integer scales and mins per 16 elements (the
+ * 32-element sub-blocks of Q4_K/Q5_K repeat theirs). u[j] is elements
+ * 64j..64j+63 in order, except for Q4_K/Q5_K whose nibbles stay as stored:
+ * u[j] = elements 128(j/2) + 32(j%2) + 0..31 then the same + 64, and the
+ * activations are permuted to match. vpmaddubsw makes 16-bit pair sums
+ * (at most 2*63*127) and vpdpwssd applies the scale words to them. */
+
+struct kdec {
+    __m512i u[4];
+    __m256i sc, mn;   /* 16 words each: scale and min of each 16 elements */
+    float   d, dmin;
+};
+
+INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
+INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
+INLINE int k_stored_order(int type) { return type == TL_Q4_K || type == TL_Q5_K; }
+
+INLINE size_t k_bytes(int type)
+{
+    switch (type) {
+    case TL_Q2_K: return sizeof(struct block_q2_K);
+    case TL_Q3_K: return sizeof(struct block_q3_K);
+    case TL_Q4_K: return sizeof(struct block_q4_K);
+    case TL_Q5_K: return sizeof(struct block_q5_K);
+    default: return sizeof(struct block_q6_K);
+    }
+}
+
+/* 32 bytes at p in both halves of a vector. */
+INLINE __m512i bcast32(const char *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
+
+/* v >> s0 in bytes 0-31 and v >> s1 in bytes 32-63 (64-bit shifts: callers
+ * mask away the bits that cross into a neighbouring byte). */
+INLINE __m512i srl_halves(__m512i v, int s0, int s1)
+{
+    return _mm512_srlv_epi64(v, _mm512_setr_epi64(s0, s0, s0, s0, s1, s1, s1, s1));
+}
+
+/* A byte mask selecting bit b0 in bytes 0-31 and bit b1 in bytes 32-63. */
+INLINE __m512i bit_halves(int b0, int b1)
+{
+    return _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << b0)), _mm256_set1_epi8((char)(1 << b1)), 1);
+}
+
+/* Swap the middle 256-bit quarters of a and b: stored Q4_K/Q5_K nibble
+ * order <-> element order (the map is its own inverse). */
+INLINE void swap_quarters(__m512i *a, __m512i *b)
+{
+    __m512i t = _mm512_shuffle_i64x2(*a, *b, 0x44);
+    *b = _mm512_shuffle_i64x2(*a, *b, 0xee);
+    *a = t;
+}
+
+/* Eight byte values of v, each repeated for both 16-halves, as 16 words. */
+INLINE __m256i words8x2(uint64_t v)
+{
+    __m128i b = _mm_cvtsi64_si128((long long)v);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(b, b));
+}
+
+/* Q4_K/Q5_K: 6-bit scales and mins of 8 sub-blocks from 12 bytes: j < 4
+ * low 6 bits of bytes j and j+4; j >= 4 nibbles of byte j+4 topped by the
+ * high 2 bits of bytes j-4 and j (scalar: it runs beside the vector work). */
+INLINE void decode_scales_k4(const char *b, struct kdec *k)
+{
+    uint32_t s0 = ld32(b + 4), s1 = ld32(b + 8), s2 = ld32(b + 12);
+    uint64_t sc = (s0 & 0x3f3f3f3fu) | (uint64_t)((s2 & 0x0f0f0f0fu) | (s0 >> 2 & 0x30303030u)) << 32;
+    uint64_t mn = (s1 & 0x3f3f3f3fu) | (uint64_t)((s2 >> 4 & 0x0f0f0f0fu) | (s1 >> 2 & 0x30303030u)) << 32;
+    k->sc = words8x2(sc);
+    k->mn = words8x2(mn);
+    k->d = _cvtsh_ss(ld16(b));
+    k->dmin = _cvtsh_ss(ld16(b + 2));
+}
+
+/* Q4_K: qs[32c + l] holds element 64c + l (low nibble) and 64c + 32 + l;
+ * Q5_K adds bit 2c (low) or 2c+1 (high) of qh[l] as bit 4. */
+INLINE void decode_q45_K(int type, const char *b, struct kdec *k)
+{
+    size_t qs = type == TL_Q4_K ? offsetof(struct block_q4_K, qs) : offsetof(struct block_q5_K, qs);
+    __m512i f = _mm512_set1_epi8(15);
+    decode_scales_k4(b, k);
+#pragma GCC unroll 4
+    for (int h = 0; h < 2; h++) {
+        __m512i q = _mm512_loadu_si512(b + qs + 64 * h);
+        k->u[2 * h] = _mm512_and_si512(q, f);
+        k->u[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), f);
+    }
+    if (type == TL_Q5_K) {
+        __m512i qh = bcast32(b + offsetof(struct block_q5_K, qh)), sixteen = _mm512_set1_epi8(16);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) { /* u[j] halves: c = 2(j/2) and 2(j/2)+1, low or high nibble j%2 */
+            int c = 2 * (j / 2), hi = j % 2;
+            __mmask64 hb = _mm512_test_epi8_mask(qh, bit_halves(2 * c + hi, 2 * c + 2 + hi));
+            k->u[j] = _mm512_mask_add_epi8(k->u[j], hb, k->u[j], sixteen);
+        }
+    }
+}
+
+/* Q6_K: element 128h + 32s + l: low 4 bits from ql[64h + 32(s&1) + l]
+ * (high nibble when s >= 2), high 2 bits from qh[32h + l] >> 2s. */
+INLINE void decode_q6_K(const char *b, struct kdec *k)
+{
+    __m512i f = _mm512_set1_epi8(15), m = _mm512_set1_epi8(0x30);
+#pragma GCC unroll 4
+    for (int h = 0; h < 2; h++) {
+        __m512i ql = _mm512_loadu_si512(b + 64 * h), qh = bcast32(b + 128 + 32 * h);
+        __m512i h01 = _mm512_and_si512(_mm512_sllv_epi64(qh, _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2)), m);
+        __m512i h23 = _mm512_and_si512(srl_halves(qh, 0, 2), m);
+        k->u[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, f), h01);
+        k->u[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), f), h23);
+    }
+    k->sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+    k->mn = _mm256_setzero_si256();
+    k->d = _cvtsh_ss(ld16(b + 208));
+    k->dmin = 0;
+}
+
+/* Q2_K: element 128h + 32s + l = qs[32h + l] >> 2s & 3; scales low nibble, mins high. */
+INLINE void decode_q2_K(const char *b, struct kdec *k)
+{
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m512i q = bcast32(b + 16 + 32 * (j / 2));
+        k->u[j] = _mm512_and_si512(srl_halves(q, 4 * (j % 2), 4 * (j % 2) + 2), _mm512_set1_epi8(3));
+    }
+    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b)), f = _mm256_set1_epi16(15);
+    k->sc = _mm256_and_si256(s, f);
+    k->mn = _mm256_srli_epi16(s, 4);
+    k->d = _cvtsh_ss(ld16(b + 80));
+    k->dmin = _cvtsh_ss(ld16(b + 82));
+}
+
+/* Q3_K: element 128h + 32s + l = (qs[32h + l] >> 2s & 3) + 4 * hmask bit
+ * (4h + s) of byte l, offset 4; 16 signed 6-bit scales: low nibble of
+ * byte j (j < 8) or j - 8 (high nibble), 2 high bits from byte 8 + j%4. */
+INLINE void decode_q3_K(const char *b, struct kdec *k)
+{
+    __m512i hm = bcast32(b), four = _mm512_set1_epi8(4);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        int h = j / 2, s0 = 2 * (j % 2);
+        __m512i q = _mm512_and_si512(srl_halves(bcast32(b + 32 + 32 * h), 2 * s0, 2 * s0 + 2), _mm512_set1_epi8(3));
+        __mmask64 hb = _mm512_test_epi8_mask(hm, bit_halves(4 * h + s0, 4 * h + s0 + 1));
+        k->u[j] = _mm512_mask_add_epi8(q, hb, q, four);
+    }
+    __m128i s = _mm_loadl_epi64((const __m128i *)(b + 96)), f = _mm_set1_epi8(15);
+    __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f)));
+    __m256i hi = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(b + 104)), _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26));
+    __m256i hi2 = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(b + 104)), _mm256_setr_epi32(4, 12, 20, 28, 6, 14, 22, 30));
+    hi = _mm256_packus_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(3)), _mm256_and_si256(hi2, _mm256_set1_epi32(3)));
+    hi = _mm256_permute4x64_epi64(hi, 0xd8); /* packus interleaves 128-bit lanes */
+    k->sc = _mm256_sub_epi16(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi16(32));
+    k->mn = _mm256_setzero_si256();
+    k->d = _cvtsh_ss(ld16(b + 108));
+    k->dmin = 0;
+}
+
+INLINE void decode_k(int type, const char *b, struct kdec *k)
+{
+    switch (type) {
+    case TL_Q2_K: decode_q2_K(b, k); break;
+    case TL_Q3_K: decode_q3_K(b, k); break;
+    case TL_Q4_K: case TL_Q5_K: decode_q45_K(type, b, k); break;
+    default: decode_q6_K(b, k); break;
+    }
+}
+
+/* The activation side of one Q8_K block, in decode_k's order for type. */
+struct kact {
+    __m512i q[4];     /* quants */
+    __m256i bsum;     /* 16 words: sums of each 16 quants */
+    float   d;
+};
+
+INLINE void load_kact(int type, const char *x, struct kact *ka)
+{
+    memcpy(&ka->d, x, 4);
+    ka->bsum = _mm256_loadu_si256((const __m256i *)(x + offsetof(struct block_q8_K, bsums)));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+        ka->q[j] = _mm512_loadu_si512(x + offsetof(struct block_q8_K, qs) + 64 * j);
+    if (k_stored_order(type)) {
+        swap_quarters(&ka->q[0], &ka->q[1]);
+        swap_quarters(&ka->q[2], &ka->q[3]);
+    }
+}
+
+/* vpermw index giving each pair-sum word of u[j] its 16-group's scale:
+ * word w covers the element pair at 2w of u[j]'s layout. */
+INLINE __m512i scale_idx(int type, int j)
+{
+    uint16_t idx[32];
+    for (int w = 0; w < 32; w++) {
+        int e = k_stored_order(type) ? 128 * (j / 2) + 32 * (j % 2) + 64 * (w / 16) + 2 * (w % 16) : 64 * j + 2 * w;
+        idx[w] = (uint16_t)(e / 16);
+    }
+    return _mm512_loadu_si512(idx);
+}
+
+/* acc += the decoded super-block times the activation block:
+ * dx * (d * sum_g sc_g * (dot_g - off * bsum_g) - dmin * sum_g mn_g * bsum_g). */
+INLINE __m512 kdot(int type, const struct kdec *k, const struct kact *ka, const __m512i *idx, __m512 acc)
+{
+    __m512i s = _mm512_setzero_si512(), sc = _mm512_castsi256_si512(k->sc);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(k->u[j], ka->q[j]), _mm512_permutexvar_epi16(idx[j], sc));
+    if (k_off(type)) {
+        __m256i c = _mm256_mullo_epi32(_mm256_madd_epi16(k->sc, ka->bsum), _mm256_set1_epi32(k_off(type)));
+        s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(c));
+    }
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(k->d * ka->d), acc);
+    if (k_mins(type)) {
+        __m512i m = _mm512_zextsi256_si512(_mm256_madd_epi16(k->mn, ka->bsum));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(m), _mm512_set1_ps(-k->dmin * ka->d), acc);
+    }
+    return acc;
+}
+
+/* y[k] = dot(W row r + k, x) for k < R, x a Q8_K row. */
+INLINE void matvec_k_rows(const struct matmul_args *a, int type, const char *x, int r, int R, float *y)
+{
+    size_t bs = k_bytes(type);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+    __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
+    __m512i idx[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+        idx[j] = scale_idx(type, j);
+    for (int b = 0; b < a->n / QK_K; b++) {
+        struct kact ka;
+        load_kact(type, x + (size_t)b * sizeof(struct block_q8_K), &ka);
+#pragma GCC unroll 4
+        for (int k = 0; k < R; k++) {
+            struct kdec kd;
+            prefetch_rows(w + k * a->w_row_bytes + (size_t)b * bs, a->w_row_bytes, R, bs);
+            decode_k(type, w + k * a->w_row_bytes + (size_t)b * bs, &kd);
+            acc[k] = kdot(type, &kd, &ka, idx, acc[k]);
+        }
+    }
+    for (int k = 0; k < R; k++)
+        y[k] = _mm512_reduce_add_ps(acc[k]);
+}
+
+/* Column c, rows [r0, r1): four rows share each activation block. */
+INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    int r = r0;
+    for (; r + 4 <= r1; r += 4)
+        matvec_k_rows(a, type, x, r, 4, y + r);
+    for (; r < r1; r++)
+        matvec_k_rows(a, type, x, r, 1, y + r);
+}
+
+/* ---- matrix-matrix products of the quantised types ----
+ * A 16-row tile is repacked so that lane i of every vector is row i: quad
+ * e/4 holds elements e..e+3 of each row as unsigned bytes, and vpdpbusd
+ * against a broadcast of 4 activation bytes finishes one group of QG
+ * quads per lane before its scale applies: QG = 8 for the 32-element
+ * blocks and the Q4_K/Q5_K sub-blocks, 4 for the 16-element sub-blocks of
+ * Q2_K/Q3_K/Q6_K. An activation group brings its scale dx, the integer
+ * correction -off * sum(x) and dx * sum(x) for the weight's mins. */
+
+enum { KE = 256 };  /* elements per K chunk: 8 blocks of 32 or 1 super-block */
+
+struct tileq {
+    __m512i q[KE / 4];   /* quad e/4: elements e..e+3 of each row */
+    __m512  d[KE / 16];  /* per group: each row's scale */
+    __m512  m[KE / 16];  /* per group: each row's min */
+};
+
+struct colsq {
+    float   d[CC][KE / 16];
+    int32_t corr[CC][KE / 16];
+    float   s[CC][KE / 16];
+};
+
+INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
+INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
+INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
+INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
+INLINE size_t xblock_bytes(int type) { return is_k(type) ? sizeof(struct block_q8_K) : act_bytes(type); }
+
+/* Byte offset of activation element e (from a block start) in its row. */
+INLINE size_t act_pos(int type, int e)
+{
+    if (is_k(type))
+        return (size_t)(e / QK_K) * sizeof(struct block_q8_K) + offsetof(struct block_q8_K, qs) + (size_t)(e % QK_K);
+    return (size_t)(e / QK) * act_bytes(type) + act_qs(type) + (size_t)(e % QK);
+}
+
+/* out[j] 128-bit lane L = dword j of l[0..3] lane L (4x4 dword transposes). */
+INLINE void transpose_4x4(const __m512i l[4], __m512i out[4])
+{
+    __m512i t0 = _mm512_unpacklo_epi32(l[0], l[1]), t1 = _mm512_unpackhi_epi32(l[0], l[1]);
+    __m512i t2 = _mm512_unpacklo_epi32(l[2], l[3]), t3 = _mm512_unpackhi_epi32(l[2], l[3]);
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+/* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < 16, j < 4):
+ * lanes of l[k] hold rows k, k+4, k+8, k+12, so the in-lane transpose puts
+ * rows 4L..4L+3 in 128-bit lane L. */
+INLINE void transpose_16x4(const char *const *p, size_t off, __m512i out[4])
+{
+    __m512i l[4];
+    for (int k = 0; k < 4; k++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p[k] + off)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p[k + 4] + off)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p[k + 8] + off)), 2);
+        l[k] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p[k + 12] + off)), 3);
+    }
+    transpose_4x4(l, out);
+}
+
+/* Block b (of 32 elements) of the 16 rows at p[i]: group b of the tile. */
+INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
+{
+    size_t bs = q32_bytes(type), qs = q32_qs(type);
+    const char *p[TILE];
+    uint16_t d[TILE], m[TILE];
+    uint32_t h[TILE];
+    for (int i = 0; i < TILE; i++) {
+        p[i] = rows[i] + (size_t)b * bs;
+        d[i] = ld16(p[i]);
+        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
+        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
+    }
+    t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
+    t->m[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)m));
+    __m512i *q = t->q + 8 * b;
+    if (type == TL_Q8_0) {
+        transpose_16x4(p, qs, q);
+        transpose_16x4(p, qs + 16, q + 4);
+        for (int j = 0; j < 8; j++)
+            q[j] = _mm512_xor_si512(q[j], _mm512_set1_epi8((char)0x80));
+        return;
+    }
+    __m512i v[4], f = _mm512_set1_epi8(15);
+    transpose_16x4(p, qs, v);
+    for (int j = 0; j < 4; j++) {
+        q[j] = _mm512_and_si512(v[j], f);
+        q[j + 4] = _mm512_and_si512(_mm512_srli_epi32(v[j], 4), f);
+    }
+    if (q32_five(type)) {
+        /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
+         * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
+        __m512i hv = _mm512_loadu_si512(h);
+        for (int j = 0; j < 8; j++) {
+            __m512i s = _mm512_and_si512(_mm512_srli_epi32(hv, 4 * j), _mm512_set1_epi32(15));
+            s = _mm512_and_si512(_mm512_mullo_epi32(s, _mm512_set1_epi32(0x00204081)), _mm512_set1_epi32(0x01010101));
+            q[j] = _mm512_or_si512(q[j], _mm512_slli_epi32(s, 4));
+        }
+    }
+}
+
+/* Super-block sb of the 16 rows at p[i]: decoded row by row (in element
+ * order, scales times d and mins times -dmin as floats), then the bytes
+ * transposed 16 at a time and the 16x16 scales and mins in registers. */
+INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int sb)
+{
+    char u[TILE][QK_K];
+    const char *p[TILE];
+    __m512 sc[16], mn[16];
+    for (int i = 0; i < TILE; i++) {
+        struct kdec k;
+        decode_k(type, rows[i] + (size_t)sb * k_bytes(type), &k);
+        if (k_stored_order(type)) {
+            swap_quarters(&k.u[0], &k.u[1]);
+            swap_quarters(&k.u[2], &k.u[3]);
+        }
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_si512(u[i] + 64 * j, k.u[j]);
+        sc[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(k.sc)), _mm512_set1_ps(k.d));
+        mn[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(k.mn)), _mm512_set1_ps(-k.dmin));
+        p[i] = u[i];
+    }
+    transpose16(sc);
+    transpose16(mn);
+    int qg = qgroup(type), ng = QK_K / (4 * qg);
+    for (int g = 0; g < ng; g++) { /* sc[16-group] lane i = row i */
+        t->d[sb * ng + g] = sc[g * qg / 4];
+        t->m[sb * ng + g] = mn[g * qg / 4];
+    }
+    for (int c = 0; c < QK_K / 16; c++)
+        transpose_16x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
+}
+
+/* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
+INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
+{
+    const char *rows[TILE];
+    for (int i = 0; i < TILE; i++)
+        rows[i] = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)))
+                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type);
+    for (int b = 0; b < ke / wblock_elems(type); b++) {
+        if (is_k(type))
+            packk_block(t, type, rows, b);
+        else
+            pack32_block(t, type, rows, b);
+    }
+}
+
+/* Sum of 32 signed bytes: sad against 0 of the bytes biased to unsigned. */
+static inline int sum_i8x32(const char *p)
+{
+    __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), _mm256_set1_epi8((char)0x80));
+    __m256i s = _mm256_sad_epu8(v, _mm256_setzero_si256());
+    __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (int)(_mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1)) - 32 * 128;
+}
+
+/* Group data of columns [c0, c0 + cc), elements [e0, e0 + ke). */
+INLINE void prep_colsq(struct colsq *ci, const struct matmul_args *a, int type, int c0, int cc, int e0, int ke)
+{
+    int ge = 4 * qgroup(type), ng = ke / ge;
+    for (int c = 0; c < cc; c++) {
+        const char *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
+        for (int g = 0; g < ng; g++) {
+            int e = e0 + g * ge;
+            if (is_k(type)) {
+                const char *xb = x + (size_t)(e / QK_K) * sizeof(struct block_q8_K);
+                const char *bsum = xb + offsetof(struct block_q8_K, bsums) + (e % QK_K) / 16 * 2;
+                int sum = (int16_t)ld16(bsum) + (ge == 32 ? (int16_t)ld16(bsum + 2) : 0);
+                memcpy(&ci->d[c][g], xb, 4);
+                ci->s[c][g] = ci->d[c][g] * (float)sum;
+                ci->corr[c][g] = -k_off(type) * sum;
+            } else {
+                const char *xb = x + (size_t)(e / QK) * act_bytes(type);
+                ci->d[c][g] = _cvtsh_ss(ld16(xb));
+                ci->s[c][g] = q32_mins(type) ? _cvtsh_ss(ld16(xb + 2)) : 0.0f;
+                ci->corr[c][g] = q32_off(type) ? -q32_off(type) * sum_i8x32(xb + act_qs(type)) : 0;
+            }
+        }
+    }
+}
+
+/* acc[c] += tile * column cf + c over ng groups; x[cf + c] points at that
+ * column's chunk. QG vpdpbusd finish a group in every lane, then its scale
+ * (and min) apply. */
+INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char *const *x, int ng,
+                       int type, int cf, int C, __m512 *acc)
+{
+    int qg = qgroup(type), mins = is_k(type) ? k_mins(type) : q32_mins(type);
+    for (int g = 0; g < ng; g++) {
+        __m512i s[NCOL];
+        size_t o = act_pos(type, g * 4 * qg);
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            s[c] = _mm512_set1_epi32(ci->corr[cf + c][g]);
+#pragma GCC unroll 8
+        for (int j = 0; j < qg; j++) {
+            __m512i w = t->q[g * qg + j];
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++)
+                s[c] = _mm512_dpbusd_epi32(s[c], w, bcast4(x[cf + c] + o + 4 * j));
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            __m512 sc = _mm512_mul_ps(t->d[g], _mm512_set1_ps(ci->d[cf + c][g]));
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]), sc, acc[c]);
+            if (mins)
+                acc[c] = _mm512_fmadd_ps(t->m[g], _mm512_set1_ps(ci->s[cf + c][g]), acc[c]);
+        }
+    }
+}
+
+/* y rows [r, r + nr) of C columns from c (index within the chunk). */
+INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int c, int C)
+{
+    __m512 acc[NCOL];
+    __mmask16 m = tail_mask(nr);
+    float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
+    for (int j = 0; j < C; j++)
+        acc[j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, y + (size_t)j * a->ldy);
+    tileq_cols(t, ci, x, ng, type, c, C, acc);
+    for (int j = 0; j < C; j++)
+        _mm512_mask_storeu_ps(y + (size_t)j * a->ldy, m, acc[j]);
+}
+
+/* Every column of one tile for one K chunk: groups of 8, 4, then 1. */
+INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc)
+{
+    int c = 0;
+    for (; c + NCOL <= cc; c += NCOL)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
+    for (; c + 4 <= cc; c += 4)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 4);
+    for (; c < cc; c++)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
+}
+
+/* nc > 1: activation group data prepared per (CC columns, KE elements)
+ * chunk, each 16-row tile packed per chunk and run against every column. */
+INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
+{
+    struct tileq t;
+    struct colsq ci;
+    const char *x[CC];
+    int ge = 4 * qgroup(type);
+    for (int c0 = 0; c0 < a->nc; c0 += CC) {
+        int cc = imin(CC, a->nc - c0);
+        for (int e0 = 0; e0 < a->n; e0 += KE) {
+            int ke = imin(KE, a->n - e0);
+            prep_colsq(&ci, a, type, c0, cc, e0, ke);
+            for (int c = 0; c < cc; c++)
+                x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
+                     + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
+            for (int r = r0; r < r1; r += TILE) {
+                int nr = imin(TILE, r1 - r);
+                packq(&t, a, type, r, nr, e0, ke);
+                runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc);
+            }
+        }
+    }
+}
+
+INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc > 1)
+        gemmq(a, type, r0, r1);
+    else if (is_k(type))
+        matvec_k(a, type, 0, r0, r1);
+    else
+        matvec32(a, type, 0, r0, r1);
+}
+
+static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
+static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
+static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
+static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
+static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
+static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
+static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
+static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
+static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
+static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+
+/* ---- activation conversion ---- */
+
+/* roundf (half away from zero) of each lane, as an int32: the fraction
+ * v - trunc(v) is exact, so comparing it with 0.5 decides the tie. */
+static inline __m512i round_away(__m512 v)
+{
+    __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
+}
+
+/* One 32-element block as quant_q8_block does it: d = amax/127, q =
+ * roundf(x/d) written to qs; returns d, sets *sum to sum(q). */
+static inline float q8_block(const float *x, int8_t *qs, int *sum)
+{
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    __m512i q0 = round_away(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
+    __m512i q1 = round_away(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtsepi32_epi8(q1));
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    return d;
+}
+
+static void quantize_q8_0(const float *x, void *y, int n)
+{
+    struct block_q8_0 *b = y;
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        int sum;
+        b[i].d = _cvtss_sh(q8_block(x, b[i].qs, &sum), 0);
+    }
+}
+
+static void quantize_q8_1(const float *x, void *y, int n)
+{
+    struct block_q8_1 *b = y;
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        int sum;
+        float d = q8_block(x, b[i].qs, &sum);
+        b[i].d = _cvtss_sh(d, 0);
+        b[i].s = _cvtss_sh((float)sum * d, 0);
+    }
+}
+
+/* Q8_K: d = max/-127 with max the first value of largest magnitude,
+ * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
+static void quantize_q8_K(const float *x, void *y, int n)
+{
+    struct block_q8_K *b = y;
+    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 am = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16)
+            am = _mm512_max_ps(am, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        float amax = _mm512_reduce_max_ps(am), max = 0;
+        if (!amax) {
+            memset(&b[i], 0, sizeof b[i]);
+            continue;
+        }
+        for (int j = 0; j < QK_K; j += 16) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) {
+                max = x[j + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        float iscale = -127.f / max;
+        for (int j = 0; j < QK_K; j += 16) {
+            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_set1_ps(iscale), _mm512_loadu_ps(x + j)));
+            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtsepi32_epi8(q));
+            b[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        b[i].d = 1 / iscale;
+    }
+}
+
+static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
+
+static void quantize_f16(const float *x, void *y, int n)
+{
+    uint16_t *h = y;
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(imin(16, n - i));
+        __m256i v = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_mask_storeu_epi16(h + i, m, v);
+    }
+}
+
+/* Round to nearest even on the f32 bits; NaN keeps its top bits, quieted. */
+static void quantize_bf16(const float *x, void *y, int n)
+{
+    uint16_t *h = y;
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(imin(16, n - i));
+        __m512i u = _mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + i));
+        __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+        _mm256_mask_storeu_epi16(h + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
+
+/* ---- attention over the F16 KV cache ---- */
+
+static float dot_f16_f32(const uint16_t *k, const float *q, int n)
+{
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(imin(16, n - i));
+        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + i)), _mm512_maskz_loadu_ps(m, q + i), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+static void axpy_f16(float *y, float a, const uint16_t *v, int n)
+{
+    __m512 av = _mm512_set1_ps(a);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(imin(16, n - i));
+        __m512 r = _mm512_fmadd_ps(av, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i)), _mm512_maskz_loadu_ps(m, y + i));
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+}
+
+static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
+
+static void f16_to_f32(float *y, const uint16_t *x, int n)
+{
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = tail_mask(imin(16, n - i));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i)));
+    }
+}
+
+const struct kernels kernels_avx512 = {
+    .name = "avx512",
+    .needs = CPU_AVX512 | CPU_AVX512VNNI,
+    .matmul = {
+        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
+        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
+        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
+        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
+        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
+    },
+    .quantize = {
+        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
+        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
+    },
+    .dot_f16_f32 = dot_f16_f32,
+    .axpy_f16 = axpy_f16,
+    .f32_to_f16 = f32_to_f16,
+    .f16_to_f32 = f16_to_f32,
+};
