@@ -1,6 +1,7 @@
 /* test_tokenizer.c: SPM and BPE encoding and decoding on small vocabularies
  * built here, llama.cpp's tokenizer vectors for the vocabularies in
- * ../shared/vocab, the oracle prompts, and the streaming UTF-8 repair. */
+ * ../shared/vocab, llama.cpp's ids for the BPE pre-tokenizer names, the
+ * oracle prompts, and the streaming UTF-8 repair. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -345,7 +346,8 @@ static void gpt2_char(unsigned b, char *out)
     }
 }
 
-static int bpe_vocab(struct tokenizer *t, const char *pre, struct tl_error *err)
+/* pre NULL: no tokenizer.ggml.pre key; bos_key: write bos/eos_token_id */
+static int bpe_vocab(struct tokenizer *t, const char *pre, bool bos_key, struct tl_error *err)
 {
     static char chars[256][3];
     const char *tok[B_N];
@@ -363,7 +365,7 @@ static int bpe_vocab(struct tokenizer *t, const char *pre, struct tl_error *err)
     type[B_EOT] = 3;
     gguf_writer_init(&w);
     rc = gguf_writer_set_str(&w, "tokenizer.ggml.model", "gpt2", err);
-    if (!rc)
+    if (!rc && pre)
         rc = gguf_writer_set_str(&w, "tokenizer.ggml.pre", pre, err);
     if (!rc)
         rc = gguf_writer_set_arr_str(&w, "tokenizer.ggml.tokens", tok, B_N, err);
@@ -371,9 +373,9 @@ static int bpe_vocab(struct tokenizer *t, const char *pre, struct tl_error *err)
         rc = gguf_writer_set_arr(&w, "tokenizer.ggml.token_type", GGUF_I32, type, B_N, err);
     if (!rc)
         rc = gguf_writer_set_arr_str(&w, "tokenizer.ggml.merges", merges, 3, err);
-    if (!rc)
+    if (!rc && bos_key)
         rc = gguf_writer_set_u32(&w, "tokenizer.ggml.bos_token_id", B_EOT, err);
-    if (!rc)
+    if (!rc && bos_key)
         rc = gguf_writer_set_u32(&w, "tokenizer.ggml.eos_token_id", B_EOT, err);
     if (!rc)
         rc = load_from_writer(t, &w, err);
@@ -385,7 +387,7 @@ static void bpe_basics(void)
 {
     struct tokenizer t;
     struct tl_error err = { 0 };
-    if (bpe_vocab(&t, "gpt-2", &err))
+    if (bpe_vocab(&t, "gpt-2", true, &err))
         SKIP("cannot build the vocabulary: %s", err.msg);
     CHECK(t.model == TOK_BPE && !t.add_bos && !t.add_eos && !t.ignore_merges, "defaults");
     CHECK(t.nl == '\n' && t.eot == B_EOT && t.n_eog == 1 && tokenizer_is_eog(&t, B_EOT), "ids");
@@ -404,7 +406,7 @@ static void bpe_llama3_pre(void)
 {
     struct tokenizer t;
     struct tl_error err = { 0 };
-    if (bpe_vocab(&t, "llama-bpe", &err))
+    if (bpe_vocab(&t, "llama-bpe", true, &err))
         SKIP("cannot build the vocabulary: %s", err.msg);
     CHECK(t.add_bos && t.ignore_merges, "llama3 defaults");
     /* the whole pre-token is a token: taken as is, merges ignored */
@@ -417,7 +419,7 @@ static void bpe_pieces(void)
 {
     struct tokenizer t;
     struct tl_error err = { 0 };
-    if (bpe_vocab(&t, "gpt-2", &err))
+    if (bpe_vocab(&t, "gpt-2", true, &err))
         SKIP("cannot build the vocabulary: %s", err.msg);
     CHECK(piece_is(&t, B_GAB, false, " ab"), "Ġab");
     CHECK(piece_is(&t, '\n', false, "\n") && piece_is(&t, 0xC3, false, "\xc3"), "bytes");
@@ -659,6 +661,304 @@ static void oracle_prompt_tokens(void)
     CHECK(checked > 0, "no oracle references found");
 }
 
+/* ---- every pre-tokenizer name against llama.cpp ----
+ * The ids are what llama.cpp (Feb 2025) gives for ../shared's gpt-2
+ * vocabulary with tokenizer.ggml.pre set to each name, add_special off and
+ * parse_special on. Each text has one "*" row (the ids most names share)
+ * and one row per other outcome, naming its pre names; "(absent)" is a
+ * file without the key. */
+struct pre_case {
+    int         text;    /* index into pre_texts */
+    const char *names;   /* space-separated pre names, or "*" for the rest */
+    const char *ids;
+};
+
+static const char *const pre_names[] = {
+    "(absent)", "chatglm-bpe", "default", "gpt-2", "phi-2", "llama3", "llama-bpe", "qwen2",
+    "stablelm2", "smollm", "starcoder", "deepseek-llm", "deepseek-coder", "falcon", "refact",
+    "mpt", "olmo", "command-r", "deepseek-v3", "poro-chat", "viking", "tekken", "chameleon",
+    "exaone", "minerva-7b", "bloom", "jais",
+};
+/* names for which llama.cpp adds BOS by default, and those that also skip
+ * the merges of a pre-token that is a token */
+static const char pre_bos_names[] = "llama3 llama-bpe tekken chameleon";
+static const char pre_ignore_merges_names[] = "llama3 llama-bpe tekken";
+
+static const char *const pre_texts[] = {
+    /*  0 */ "Hello world",
+    /*  1 */ " Hello World! How's it going?",
+    /*  2 */ "I'm you're WE'VE they'll he'd 'T can't 'Re 'rE 's's",
+    /*  3 */ "12345 1234567 3.14159 1,000,000 x86_64 0x1F",
+    /*  4 */ "   lead\t\ttabs  \n\n\n  trail   ",
+    /*  5 */ "line1\r\nline2\r\n\r\n end",
+    /*  6 */ "日本語、漢字。中文，混合English123",
+    /*  7 */ "한국어 Привет, мир! ΣΊΣ",
+    /*  8 */ "مرحبا، हिन्दी। ไทย",
+    /*  9 */ "emoji 🙂👍🏽 👨\xe2\x80\x8d👧 🇯🇵! 🦙.cpp 1️⃣",
+    /* 10 */ "café naïve Straße ÀÉÎ HTTPServer iPhone camelCase ǅemal",
+    /* 11 */ "~tilde `back` $dollar ^caret |pipe| <tag> !!! ??? ... --- ***",
+    /* 12 */ "µs ﬁ Ｈｉ！ ｶﾀ ‘q’ “d” «g»",
+    /* 13 */ "٣٤٥ ½ ² Ⅻ ① ０１ 3333333333",
+    /* 14 */ "def f(x):\n    return x**2  # sq\n\nint main(void) {\n\treturn 0;\n}\n",
+    /* 15 */ "\xff\xfe bad \xc3( \xe2\x82 \xf0\x9f\x98 \xc0\x80 \xc0\xafx \xed\xa0\x80 z",
+    /* 16 */ "ctrl\x01\x02 zwsp\xe2\x80\x8bjoin \xef\xbb\xbf_bom nbsp\xc2\xa0x \xe3\x80\x80y e\xcc\x81 a\xcc\x80\xcc\x80",
+    /* 17 */ "a<|endoftext|>b <|endoftext|> <|endoftext",
+    /* 18 */ "",
+    /* 19 */ "U.S.A. e.g. (paren) a|b x.y, z! w? v… 。、।، IMGIMGABZ",
+    /* 20 */ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    /* 21 */ "\n \n\n \t\n",
+};
+static const struct pre_case pre_cases[] = {
+    { 0, "*", "15496 995" },
+    { 1, "*", "18435 2159 0 1374 338 340 1016 30" },
+    { 1, "(absent) default deepseek-llm deepseek-coder falcon chameleon", "18435 2159 0 1374 6 82 340 1016 30" },
+    { 2, "*", "40 1101 345 821 12887 6 6089 484 1183 339 1549 705 51 460 470 705 3041 705 81 36 705 82 338" },
+    { 2, "(absent) default falcon chameleon",
+      "40 6 76 345 6 260 12887 6 6089 484 6 297 339 6 67 220 6 51 460 6 83 220 6 3041 220 6 81 36 220 6 82 6 82" },
+    { 2, "poro-chat viking bloom",
+      "40 1101 345 821 12887 6 6089 484 1183 339 1549 705 51 460 470 705 3041 705 81 36 220 338 338" },
+    { 2, "deepseek-llm deepseek-coder",
+      "40 6 76 345 6 260 12887 6 6089 484 6 297 339 6 67 705 51 460 6 83 705 3041 705 81 36 705 82 6 82" },
+    { 3, "*",
+      "16 17 18 19 20 220 16 17 18 19 20 21 22 220 18 13 16 19 16 20 24 220 16 11 15 15 15 11 15 15 15 2124 23 "
+      "21 62 21 19 220 15 87 16 37" },
+    { 3, "gpt-2 phi-2 mpt olmo poro-chat bloom jais",
+      "10163 2231 17031 2231 3134 513 13 1415 19707 352 11 830 11 830 2124 4521 62 2414 657 87 16 37" },
+    { 3, "(absent) chatglm-bpe default llama3 llama-bpe deepseek-v3",
+      "10163 2231 220 10163 29228 22 220 18 13 23756 3270 220 16 11 830 11 830 2124 4521 62 2414 220 15 87 16 "
+      "37" },
+    { 3, "deepseek-llm",
+      "10163 2231 220 10163 2231 3134 220 18 13 1415 19707 220 16 11 830 11 830 2124 4521 62 2414 220 15 87 16 "
+      "37" },
+    { 3, "falcon",
+      "10163 2231 220 10163 29228 22 513 13 23756 3270 352 11 830 11 830 2124 4521 62 2414 657 87 16 37" },
+    { 4, "*", "220 220 1085 197 197 8658 82 220 220 628 198 220 8025 220 220 220" },
+    { 4, "deepseek-llm deepseek-coder", "220 220 1085 197 197 8658 82 220 220 198 198 198 220 8025 220 220 220" },
+    { 4, "chameleon", "220 220 1085 197 197 8658 82 220 220 198 198 198 220 220 9535 346 220 220 220" },
+    { 5, "*", "1370 16 201 198 1370 17 201 198 201 198 886" },
+    { 6, "*",
+      "33768 98 17312 105 45739 252 23513 162 120 95 27764 245 16764 40792 23877 229 171 120 234 162 115 115 "
+      "28938 230 15823 10163" },
+    { 6, "qwen2 stablelm2 smollm starcoder deepseek-coder refact command-r viking tekken chameleon exaone minerva-7b",
+      "33768 98 17312 105 45739 252 23513 162 120 95 27764 245 16764 40792 23877 229 171 120 234 162 115 115 "
+      "28938 230 15823 16 17 18" },
+    { 7, "*",
+      "47991 250 166 113 255 168 244 112 12466 253 21169 18849 38857 16843 20375 11 12466 120 18849 21169 0 "
+      "7377 96 138 232 138 96" },
+    { 8, "*",
+      "25405 26897 148 255 39848 12919 148 234 28225 117 11976 123 11976 101 24231 235 11976 99 24231 222 24231 "
+      "97 220 31479 226 19567 245 19567 95" },
+    { 8, "deepseek-llm",
+      "25405 26897 148 255 39848 34247 234 220 11976 117 11976 123 11976 101 24231 235 11976 99 24231 222 24231 "
+      "97 220 31479 226 19567 245 19567 95" },
+    { 8, "deepseek-coder",
+      "25405 26897 148 255 39848 12919 148 234 220 11976 117 11976 123 11976 101 24231 235 11976 99 24231 222 "
+      "24231 97 220 31479 226 19567 245 19567 95" },
+    { 9, "*",
+      "368 31370 32485 41840 235 8582 237 121 50169 101 447 235 41840 100 12520 229 107 8582 229 113 0 12520 99 "
+      "247 13 20322 220 16 37929 158 225 96" },
+    { 9, "gpt-2 phi-2 falcon mpt olmo poro-chat bloom jais",
+      "368 31370 32485 41840 235 8582 237 121 50169 101 447 235 41840 100 12520 229 107 8582 229 113 0 12520 99 "
+      "247 13 20322 352 37929 158 225 96" },
+    { 10, "*",
+      "66 1878 2634 41492 15195 39683 68 6184 222 38351 127 236 38288 18497 7133 41021 20448 220 131 227 368 "
+      "282" },
+    { 10, "deepseek-llm",
+      "66 1878 2634 12385 26884 303 15195 39683 68 6184 222 38351 127 236 38288 18497 7133 41021 20448 220 131 "
+      "227 368 282" },
+    { 10, "tekken",
+      "66 1878 2634 41492 15195 39683 68 6184 222 38351 127 236 38288 18497 1312 6132 41021 20448 220 131 227 "
+      "368 282" },
+    { 11, "*",
+      "93 83 44725 4600 1891 63 720 22569 10563 6651 83 930 34360 91 1279 12985 29 220 10185 34913 2644 11420 "
+      "17202" },
+    { 11, "(absent) default",
+      "93 83 44725 4600 1891 63 220 3 22569 220 61 6651 83 220 91 34360 91 220 27 12985 29 220 10185 220 28358 "
+      "220 986 220 6329 220 8162" },
+    { 11, "falcon",
+      "93 83 44725 220 63 1891 63 220 3 22569 220 61 6651 83 220 91 34360 91 220 27 12985 29 220 10185 220 "
+      "28358 220 986 220 6329 220 8162" },
+    { 11, "chameleon",
+      "93 83 44725 220 63 1891 63 220 3 22569 220 61 6651 83 220 91 34360 91 220 27 12985 29 220 0 0 0 220 30 "
+      "30 30 220 13 13 13 220 12 12 12 220 9 9 9" },
+    { 12, "*",
+      "126 113 82 27332 105 223 27332 120 101 171 121 231 171 120 223 27332 121 114 171 122 222 564 246 80 447 "
+      "247 564 250 67 447 251 21110 70 17730" },
+    { 12, "(absent) default falcon chameleon",
+      "126 113 82 27332 105 223 27332 120 101 171 121 231 171 120 223 27332 121 114 171 122 222 220 447 246 80 "
+      "447 247 220 447 250 67 447 251 220 24328 70 17730" },
+    { 12, "deepseek-llm deepseek-coder",
+      "126 113 82 27332 105 223 27332 120 101 171 121 231 171 120 223 27332 121 114 171 122 222 220 447 246 80 "
+      "447 247 220 447 250 67 447 251 21110 70 17730" },
+    { 13, "*",
+      "149 96 149 97 149 98 220 23141 220 31185 220 158 227 104 220 158 239 254 220 171 120 238 171 120 239 220 "
+      "18 18 18 18 18 18 18 18 18 18" },
+    { 13, "gpt-2 phi-2 mpt olmo poro-chat bloom jais",
+      "149 96 149 97 149 98 25208 1587 110 2343 227 104 2343 239 254 27332 120 238 171 120 239 23460 24840 "
+      "20370" },
+    { 13, "(absent) chatglm-bpe default llama3 llama-bpe deepseek-v3",
+      "149 96 149 97 149 98 220 23141 220 31185 220 158 227 104 220 158 239 254 220 171 120 238 171 120 239 220 "
+      "20370 20370 20370 18" },
+    { 13, "deepseek-llm",
+      "149 96 149 97 149 98 220 23141 220 31185 220 158 227 104 220 158 239 254 220 171 120 238 171 120 239 220 "
+      "24840 24840 2091" },
+    { 13, "falcon",
+      "149 96 149 97 149 98 25208 1587 110 2343 227 104 2343 239 254 27332 120 238 171 120 239 220 20370 20370 "
+      "20370 18" },
+    { 14, "*",
+      "4299 277 7 87 2599 198 220 220 220 1441 2124 1174 17 220 1303 19862 198 198 600 1388 7 19382 8 1391 198 "
+      "197 7783 220 15 26 198 92 198" },
+    { 14, "chatglm-bpe llama3 llama-bpe qwen2 stablelm2 deepseek-v3 tekken",
+      "4299 277 7 87 2599 198 220 220 220 1441 2124 1174 17 220 1303 19862 628 600 1388 7 19382 8 1391 198 197 "
+      "7783 220 15 26 198 92 198" },
+    { 14, "gpt-2 phi-2 mpt olmo jais",
+      "4299 277 7 87 2599 198 220 220 220 1441 2124 1174 17 220 1303 19862 198 198 600 1388 7 19382 8 1391 198 "
+      "197 7783 657 26 198 92 198" },
+    { 14, "(absent) default",
+      "4299 277 7 87 2599 198 220 220 220 1441 2124 1174 17 220 220 2 19862 198 198 600 1388 7 19382 8 220 90 "
+      "198 197 7783 220 15 26 198 92 198" },
+    { 14, "poro-chat bloom",
+      "4299 277 7 87 8 25 198 220 220 220 1441 2124 1174 17 220 1303 19862 628 600 1388 7 19382 8 1391 198 197 "
+      "7783 657 26 198 92 198" },
+    { 14, "falcon",
+      "4299 277 7 87 2599 198 220 220 220 1441 2124 1174 17 220 220 2 19862 198 198 600 1388 7 19382 8 220 90 "
+      "198 197 7783 657 26 198 92 198" },
+    { 14, "viking",
+      "4299 277 7 87 8 25 198 220 220 220 1441 2124 1174 17 220 1303 19862 628 600 1388 7 19382 8 1391 198 197 "
+      "7783 220 15 26 198 92 198" },
+    { 14, "chameleon",
+      "4299 277 7 87 8 25 198 220 220 220 220 7783 2124 9 9 17 220 220 2 19862 198 198 600 1388 7 19382 8 220 "
+      "90 198 197 7783 220 15 26 198 92 198" },
+    { 15, "*", "6353 2089 20543 7 220 6353 220 48585 220 188 1220 87 220 169 254 222 1976" },
+    { 15, "(absent) default falcon chameleon",
+      "6353 2089 20543 7 220 6353 220 48585 220 188 220 14 87 220 169 254 222 1976" },
+    { 16, "*",
+      "44755 189 190 1976 86 2777 9525 22179 27332 119 123 62 65 296 299 24145 1849 87 220 5099 222 88 304 136 "
+      "223 257 136 222 136 222" },
+    { 16, "deepseek-v3",
+      "44755 189 190 1976 86 2777 9525 22179 220 171 119 123 62 65 296 299 24145 1849 87 220 5099 222 88 304 "
+      "136 223 257 136 222 136 222" },
+    { 17, "*", "64 50256 65 220 50256 1279 91 437 1659 5239" },
+    { 17, "(absent) default falcon chameleon", "64 50256 65 220 50256 220 27 91 437 1659 5239" },
+    { 18, "*", "" },
+    { 19, "*",
+      "52 13 50 13 32 13 304 13 70 13 357 11730 8 257 91 65 2124 13 88 11 1976 0 266 30 410 1399 220 16764 "
+      "23513 24231 97 148 234 8959 38 3955 38 6242 57" },
+    { 19, "(absent) default falcon",
+      "52 13 50 13 32 13 304 13 70 13 220 7 11730 8 257 91 65 2124 13 88 11 1976 0 266 30 410 1399 220 16764 "
+      "23513 24231 97 148 234 8959 38 3955 38 6242 57" },
+    { 19, "chameleon",
+      "52 13 50 13 32 13 304 13 70 13 220 7 11730 8 257 91 65 2124 13 88 11 1976 0 266 30 410 1399 220 16764 "
+      "23513 24231 97 148 234 220 3955 38 3955 38 6242 57" },
+    { 20, "*", "24794 24794 24794 24794 24794 24794 24794 24794 24794 24794" },
+    { 21, "*", "198 220 628 220 197 198" },
+    { 21, "deepseek-llm deepseek-coder chameleon", "198 220 198 198 220 197 198" },
+};
+
+/* Whether name is a word of the space-separated list. */
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return true;
+    return false;
+}
+
+/* The row for (text, name): the row naming it, else the text's "*" row. */
+static const struct pre_case *pre_expect(int text, const char *name)
+{
+    const struct pre_case *star = NULL;
+    for (size_t i = 0; i < sizeof pre_cases / sizeof pre_cases[0]; i++) {
+        if (pre_cases[i].text != text)
+            continue;
+        if (in_list(pre_cases[i].names, name))
+            return &pre_cases[i];
+        if (!strcmp(pre_cases[i].names, "*"))
+            star = &pre_cases[i];
+    }
+    return star;
+}
+
+/* What llama.cpp derives from the name, seen on the small BPE vocabulary:
+ * the BOS default when the file names none (11 for BPE, none for
+ * chatglm-bpe) and the flags. Then gpt2 takes over the name's settings.
+ * Returns the failures. */
+static int pre_flags(struct tokenizer *gpt2, const char *name)
+{
+    struct tokenizer t;
+    struct tl_error err = { 0 };
+    const char *key = strcmp(name, "(absent)") ? name : NULL;
+    bool bos = in_list(pre_bos_names, name), im = in_list(pre_ignore_merges_names, name);
+    int32_t bos_default = strcmp(name, "chatglm-bpe") ? 11 : -1;
+    int bad = 0;
+    if (bpe_vocab(&t, key, false, &err))
+        goto fail;
+    if (t.bos != bos_default) {
+        printf("  pre %s without bos_token_id: bos %d, want %d\n", name, t.bos, bos_default);
+        bad++;
+    }
+    tokenizer_free(&t);
+    if (bpe_vocab(&t, key, true, &err))
+        goto fail;
+    if (t.add_bos != bos || t.ignore_merges != im || t.add_eos) {
+        printf("  pre %s: add_bos %d ignore_merges %d add_eos %d\n", name, t.add_bos, t.ignore_merges, t.add_eos);
+        bad++;
+    }
+    gpt2->pre = t.pre;
+    gpt2->add_bos = t.add_bos;
+    gpt2->ignore_merges = t.ignore_merges;
+    tokenizer_free(&t);
+    return bad;
+fail:
+    printf("  pre %s: %s\n", name, err.msg);
+    return bad + 1;
+}
+
+/* Every text with pre name on the gpt-2 vocabulary; returns the failures. */
+static int pre_check_name(struct tokenizer *t, const char *name)
+{
+    int32_t want[128];
+    int bad = pre_flags(t, name), n_texts = (int)(sizeof pre_texts / sizeof pre_texts[0]);
+    for (int i = 0; i < n_texts; i++) {
+        const struct pre_case *c = pre_expect(i, name);
+        int n = c ? parse_ids(c->ids, want, 128) : 0;
+        if (!c || !enc_is(t, pre_texts[i], strlen(pre_texts[i]), false, true, want, n)) {
+            printf("  pre %s, text %d\n", name, i);
+            bad++;
+        }
+    }
+    /* add_special: BOS in front exactly when the name asks for it */
+    static const int32_t hello[3] = { 50256, 15496, 995 };
+    bool bos = in_list(pre_bos_names, name);
+    bad += !enc_is(t, pre_texts[0], strlen(pre_texts[0]), true, true, hello + !bos, 3 - !bos);
+    return bad;
+}
+
+/* The gpt-2 vocabulary is loaded once and given each name's settings
+ * (pre_flags) instead of being reloaded per name: keeps this fast under
+ * ASan and qemu. */
+static void pre_tokenizers_vs_llama_cpp(void)
+{
+    char path[512];
+    const char *dir = test_shared_dir();
+    struct tokenizer t;
+    struct tl_error err = { 0 };
+    size_t n_names = sizeof pre_names / sizeof pre_names[0];
+    int bad = 0;
+    if (!dir)
+        SKIP("../shared is absent");
+    snprintf(path, sizeof path, "%s/vocab/ggml-vocab-gpt-2.gguf", dir);
+    if (load_file(&t, path, &err))
+        SKIP("cannot load %s: %s", path, err.msg);
+    for (size_t i = 0; i < n_names; i++)
+        bad += pre_check_name(&t, pre_names[i]);
+    printf("  %zu pre names x %zu texts: %d mismatches with llama.cpp\n", n_names,
+           sizeof pre_texts / sizeof pre_texts[0], bad);
+    CHECK(bad == 0, "%d mismatches", bad);
+    tokenizer_free(&t);
+}
+
 /* ---- streaming UTF-8 ---- */
 
 static bool feed_is(const char *a, size_t na, const char *b, size_t nb, const char *want)
@@ -726,6 +1026,7 @@ int main(void)
     RUN_TEST(vocab_gpt2_pre_qwen2);
     RUN_TEST(vocab_special_ids);
     RUN_TEST(oracle_prompt_tokens);
+    RUN_TEST(pre_tokenizers_vs_llama_cpp);
     RUN_TEST(utf8_stream_splits);
     RUN_TEST(utf8_stream_invalid);
     return test_finish();
