@@ -26,13 +26,16 @@ static inline const void *row_at(const void *base, size_t stride, size_t i)
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 
-/* Decode reads R rows side by side; rows at these sizes (1-4 KiB) are too
- * short for the hardware prefetcher to get ahead, so each row step asks
- * for the same bytes of the row R further on. */
-static inline void prefetch_rows(const void *p, size_t stride, int R, size_t bytes)
+/* Decode reads each thread's rows as one sequential stream, one row after
+ * the next, and asks for the bytes PREFETCH_AHEAD further on (see
+ * kernels_avx512.c: without it a core streams half its bandwidth). Inline
+ * asm because GCC 12 drops _mm_prefetch from these loops. */
+enum { PREFETCH_AHEAD = 8192 };
+
+static inline void prefetch_ahead(const void *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64)
-        _mm_prefetch((const char *)p + (size_t)R * stride + o, _MM_HINT_T0);
+        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + PREFETCH_AHEAD + o)));
 }
 
 static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -84,43 +87,33 @@ INLINE __m256 load_float_tail(int type, const void *p, int i, int m)
     return load_float(type, buf, 0);
 }
 
-/* out[k] = dot(W row r + k, x) for k < R. */
-INLINE void matvec_float_rows(const struct matmul_args *a, int type, const void *x, int r, int R, float *out)
+/* dot(W row r, x), 32 elements (one or two cache lines) a step. */
+INLINE float matvec_float_row(const struct matmul_args *a, int type, const void *x, int r)
 {
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    const void *w[4];
-    for (int k = 0; k < R; k++)
-        w[k] = row_at(a->w, a->w_row_bytes, (size_t)(r + k));
-    int i = 0;
+    const char *w = row_at(a->w, a->w_row_bytes, (size_t)r);
     size_t es = type == TL_F32 ? 4 : 2;
-    for (; i + 8 <= a->n; i += 8) {
-        __m256 xv = load_float(type, x, i);
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    int i = 0;
+    for (; i + 32 <= a->n; i += 32) {
+        prefetch_ahead(w + (size_t)i * es, 32 * es);
 #pragma GCC unroll 4
-        for (int k = 0; k < R; k++) {
-            if (i % 16 == 0)
-                prefetch_rows((const char *)w[k] + (size_t)i * es, a->w_row_bytes, R, 1);
-            acc[k] = _mm256_fmadd_ps(load_float(type, w[k], i), xv, acc[k]);
-        }
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(load_float(type, w, i + 8 * k), load_float(type, x, i + 8 * k), acc[k]);
     }
-    if (i < a->n) {
-        __m256 xv = load_float_tail(type, x, i, a->n - i);
-        for (int k = 0; k < R; k++)
-            acc[k] = _mm256_fmadd_ps(load_float_tail(type, w[k], i, a->n - i), xv, acc[k]);
-    }
-    for (int k = 0; k < R; k++)
-        out[k] = hsum(acc[k]);
+    for (; i + 8 <= a->n; i += 8)
+        acc[0] = _mm256_fmadd_ps(load_float(type, w, i), load_float(type, x, i), acc[0]);
+    if (i < a->n)
+        acc[1] = _mm256_fmadd_ps(load_float_tail(type, w, i, a->n - i), load_float_tail(type, x, i, a->n - i), acc[1]);
+    return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-/* Column c, rows [r0, r1): four rows share each activation load. */
+/* Column c, rows [r0, r1). */
 INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
     const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
     float *y = a->y + (size_t)c * a->ldy;
-    int r = r0;
-    for (; r + 4 <= r1; r += 4)
-        matvec_float_rows(a, type, x, r, 4, y + r);
-    for (; r < r1; r++)
-        matvec_float_rows(a, type, x, r, 1, y + r);
+    for (int r = r0; r < r1; r++)
+        y[r] = matvec_float_row(a, type, x, r);
 }
 
 /* In-register transpose of an 8x8 float matrix: v[k] lane i <- v[i] lane k. */
@@ -381,28 +374,25 @@ INLINE __m256 block_dot(int type, const char *w, const struct xprep *p, int b, _
     return acc;
 }
 
-/* y[k] (+)= dot of rows r + k (k < R) with the prepared chunk of nb blocks
- * starting at byte w0 of each row. */
-INLINE void matvec32_rows(const struct matmul_args *a, int type, const struct xprep *p, size_t w0, int nb,
-                          int r, int R, int add, float *y)
+/* dot of row r with the prepared chunk of nb blocks from byte w0 of the row. */
+INLINE float matvec32_row(const struct matmul_args *a, int type, const struct xprep *p, size_t w0, int nb, int r)
 {
     size_t bs = q32_bytes(type);
     const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + w0;
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    float accm[4] = { 0 };
-    for (int b = 0; b < nb; b++)
-#pragma GCC unroll 4
-        for (int k = 0; k < R; k++) {
-            if (b % 2 == 0)
-                prefetch_rows(w + k * a->w_row_bytes + (size_t)b * bs, a->w_row_bytes, R, 1);
-            acc[k] = block_dot(type, w + k * a->w_row_bytes + (size_t)b * bs, p, b, acc[k], &accm[k]);
-        }
-    for (int k = 0; k < R; k++)
-        y[k] = (add ? y[k] : 0.0f) + hsum(acc[k]) + accm[k];
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float accm = 0.0f;
+    int b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        prefetch_ahead(w + (size_t)b * bs, 2 * bs);
+        acc0 = block_dot(type, w + (size_t)b * bs, p, b, acc0, &accm);
+        acc1 = block_dot(type, w + (size_t)(b + 1) * bs, p, b + 1, acc1, &accm);
+    }
+    if (b < nb)
+        acc0 = block_dot(type, w + (size_t)b * bs, p, b, acc0, &accm);
+    return hsum(_mm256_add_ps(acc0, acc1)) + accm;
 }
 
-/* Column c, rows [r0, r1), K in chunks of MVB blocks; four rows share
- * each prepared activation block. */
+/* Column c, rows [r0, r1), K in chunks of MVB blocks. */
 INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
     struct xprep p;
@@ -413,11 +403,8 @@ INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r
         int kb = imin(MVB, nb - b0);
         prep_x(&p, type, x + (size_t)b0 * act_bytes(type), kb);
         size_t w0 = (size_t)b0 * q32_bytes(type);
-        int r = r0;
-        for (; r + 4 <= r1; r += 4)
-            matvec32_rows(a, type, &p, w0, kb, r, 4, b0 > 0, y + r);
-        for (; r < r1; r++)
-            matvec32_rows(a, type, &p, w0, kb, r, 1, b0 > 0, y + r);
+        for (int r = r0; r < r1; r++)
+            y[r] = (b0 > 0 ? y[r] : 0.0f) + matvec32_row(a, type, &p, w0, kb, r);
     }
 }
 
@@ -605,36 +592,30 @@ INLINE __m256 kdot(int type, const struct kdec *k, const struct kact *ka, __m256
     return acc;
 }
 
-/* y[k] = dot(W row r + k, x) for k < R, x a Q8_K row. */
-INLINE void matvec_k_rows(const struct matmul_args *a, int type, const char *x, int r, int R, float *y)
+/* dot(W row r, x), x a Q8_K row. */
+INLINE float matvec_k_row(const struct matmul_args *a, int type, const char *x, int r)
 {
     size_t bs = k_bytes(type);
     const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < a->n / QK_K; b++) {
         struct kact ka;
+        struct kdec kd;
+        prefetch_ahead(w + (size_t)b * bs, bs);
         load_kact(type, x + (size_t)b * sizeof(struct block_q8_K), &ka);
-        for (int k = 0; k < R; k++) {
-            struct kdec kd;
-            prefetch_rows(w + k * a->w_row_bytes + (size_t)b * bs, a->w_row_bytes, R, bs);
-            decode_k(type, w + k * a->w_row_bytes + (size_t)b * bs, &kd);
-            acc[k] = kdot(type, &kd, &ka, acc[k]);
-        }
+        decode_k(type, w + (size_t)b * bs, &kd);
+        acc = kdot(type, &kd, &ka, acc);
     }
-    for (int k = 0; k < R; k++)
-        y[k] = hsum(acc[k]);
+    return hsum(acc);
 }
 
-/* Column c, rows [r0, r1): two rows share each activation block. */
+/* Column c, rows [r0, r1). */
 INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
     const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
     float *y = a->y + (size_t)c * a->ldy;
-    int r = r0;
-    for (; r + 2 <= r1; r += 2)
-        matvec_k_rows(a, type, x, r, 2, y + r);
-    for (; r < r1; r++)
-        matvec_k_rows(a, type, x, r, 1, y + r);
+    for (int r = r0; r < r1; r++)
+        y[r] = matvec_k_row(a, type, x, r);
 }
 
 /* ---- matrix-matrix products of the quantised types ----
