@@ -393,22 +393,10 @@ INLINE void prep_x(struct xprep *p, int type, const char *x, int nb, int ng)
     }
 }
 
-/* acc += the group at w (one weight row) times prepared group g. */
-INLINE __m512 group_dot(int type, const struct gidx *ix, const char *w, const struct xprep *p, int g, __m512 acc)
+/* acc += the group loaded as A | B times prepared group g. */
+INLINE __m512 group_dot_ab(int type, const struct gidx *ix, __m512i A, __m512i B, const struct xprep *p, int g,
+                           __m512 acc)
 {
-    int gb = q32_group(type) * (int)q32_bytes(type);
-    __m512i A = _mm512_loadu_si512(w), B;
-    if (gb - 64 == 4)
-        B = _mm512_castsi128_si512(_mm_cvtsi32_si128((int)ld32(w + 64)));
-    else if (gb - 64 == 8)
-        B = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
-    else if (gb - 64 == 16)
-        B = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + 64)));
-    else if (gb - 64 == 24)
-        B = _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w + 64))),
-                                                           _mm_loadl_epi64((const __m128i *)(w + 80)), 1));
-    else
-        B = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 64)));
     __m512i v = _mm512_permutex2var_epi16(A, ix->q, B), f = _mm512_set1_epi8(15), dot;
     if (type == TL_Q8_0) {
         dot = _mm512_dpbusd_epi32(p->corr[g], _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)), p->q[g][0]);
@@ -431,9 +419,28 @@ INLINE __m512 group_dot(int type, const struct gidx *ix, const char *w, const st
     return acc;
 }
 
+/* acc += the group at w (one weight row) times prepared group g. */
+INLINE __m512 group_dot(int type, const struct gidx *ix, const char *w, const struct xprep *p, int g, __m512 acc)
+{
+    int gb = q32_group(type) * (int)q32_bytes(type);
+    __m512i A = _mm512_loadu_si512(w), B;
+    if (gb - 64 == 4)
+        B = _mm512_castsi128_si512(_mm_cvtsi32_si128((int)ld32(w + 64)));
+    else if (gb - 64 == 8)
+        B = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
+    else if (gb - 64 == 16)
+        B = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + 64)));
+    else if (gb - 64 == 24)
+        B = _mm512_castsi256_si512(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w + 64))),
+                                                           _mm_loadl_epi64((const __m128i *)(w + 80)), 1));
+    else
+        B = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 64)));
+    return group_dot_ab(type, ix, A, B, p, g, acc);
+}
+
 /* dot of row r with the prepared chunk: groups [0, ng) from byte w0 of
- * the row, of which nb blocks are real. A partial last group is copied,
- * zero-padded, so no load passes a row's end. */
+ * the row, of which nb blocks are real. A partial last group is loaded
+ * masked, zero-padded, so no load passes a row's end. */
 INLINE float matvec32_row(const struct matmul_args *a, int type, const struct gidx *ix, const struct xprep *p,
                           size_t w0, int nb, int ng, int r)
 {
@@ -450,9 +457,11 @@ INLINE float matvec32_row(const struct matmul_args *a, int type, const struct gi
     if (g < full)
         acc0 = group_dot(type, ix, w + (size_t)g * gb, p, g, acc0);
     if (full < ng) {
-        char t[4 * sizeof(struct block_q5_1)] = { 0 };
-        memcpy(t, w + (size_t)full * gb, (size_t)(nb - full * G) * q32_bytes(type));
-        acc1 = group_dot(type, ix, t, p, full, acc1);
+        const char *t = w + (size_t)full * gb;
+        int tb = (nb - full * G) * (int)q32_bytes(type);   /* 18..72 bytes */
+        __m512i A = _mm512_maskz_loadu_epi8(tb >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << tb) - 1, t);
+        __m512i B = tb > 64 ? _mm512_maskz_loadu_epi8(((__mmask64)1 << (tb - 64)) - 1, t + 64) : _mm512_setzero_si512();
+        acc1 = group_dot_ab(type, ix, A, B, p, full, acc1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
