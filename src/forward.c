@@ -24,6 +24,19 @@ static bool prescaled_q(const struct hparams *hp)
 }
 static int up_rows(const struct hparams *hp) { return hp->arch == ARCH_PHI3 ? 2 * hp->n_ff : hp->n_ff; }
 
+/* Attention is computed per (KV head, block of ATT_QB tokens): the G query
+ * heads sharing that KV head, for every token of the block, form the nq =
+ * G * tokens rows of two F16 matrix products against the cache. */
+enum { ATT_QB = 16 };
+static int group_size(const struct hparams *hp) { return hp->n_head / hp->n_head_kv; }
+/* floats of per-thread attention scratch: for nq rows, scores (f32) and
+ * weights (f16) over n_ctx positions, queries (f16) and outputs (f32) */
+static size_t att_scratch(const struct hparams *hp, int n_ctx)
+{
+    size_t nq = (size_t)group_size(hp) * ATT_QB;
+    return nq * ((size_t)n_ctx + (size_t)n_ctx / 2 + 1 + (size_t)hp->head_dim / 2 + 1 + (size_t)hp->head_dim_v) + 64;
+}
+
 /* ---------------------------------------------------------------- state */
 
 static void *alloc_floats(size_t n, int *fail)
@@ -58,8 +71,7 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     s->att = alloc_floats(B * (size_t)hp->n_head * (size_t)hp->head_dim_v, &fail);
     s->ffa = alloc_floats(B * (size_t)up_rows(hp), &fail);
     s->ffb = alloc_floats(B * (size_t)hp->n_ff, &fail);
-    /* per thread: n_ctx scores, then n_ctx f16 (as n_ctx / 2 floats) */
-    s->scores = alloc_floats((size_t)pool_size(pool) * (size_t)(2 * n_ctx), &fail);
+    s->scores = alloc_floats((size_t)pool_size(pool) * att_scratch(hp, n_ctx), &fail);
     s->logits = alloc_floats((size_t)hp->n_vocab, &fail);
     s->logits_cap = 1;
     int max_in = max3(hp->n_embd, hp->n_ff, hp->n_head * hp->head_dim_v);
@@ -203,62 +215,99 @@ static void rope_store_task(void *arg, int ith, int nth)
         if (prescaled_q(hp))
             for (int i = 0; i < q_dim(hp); i++)
                 q[i] *= 1.0f / sqrtf((float)hp->head_dim);
-        uint16_t *tmp = (uint16_t *)(s->scores + (size_t)ith * 2 * s->n_ctx);
+        uint16_t *tmp = (uint16_t *)(s->scores + (size_t)ith * att_scratch(hp, s->n_ctx));
         for (int i = 0; i < q_dim(hp); i += s->n_ctx)   /* tmp holds n_ctx halves */
             round_f16(s->c.k, q + i, tmp, q_dim(hp) - i < s->n_ctx ? q_dim(hp) - i : s->n_ctx);
         for (int h = 0; h < hp->n_head_kv; h++) {
-            size_t cell = ((size_t)t->il * hp->n_head_kv + h) * s->n_ctx + pos;
+            size_t head = (size_t)t->il * hp->n_head_kv + h;
             rope_head(k + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos, hp->rope_mscale);
-            s->c.k->f32_to_f16(s->kcache + cell * hp->head_dim, k + h * hp->head_dim, hp->head_dim);
-            s->c.k->f32_to_f16(s->vcache + cell * hp->head_dim_v, v + h * hp->head_dim_v, hp->head_dim_v);
+            s->c.k->f32_to_f16(s->kcache + (head * s->n_ctx + pos) * hp->head_dim, k + h * hp->head_dim, hp->head_dim);
+            s->c.k->f32_to_f16(tmp, v + h * hp->head_dim_v, hp->head_dim_v);
+            for (int e = 0; e < hp->head_dim_v; e++)   /* V is stored transposed */
+                s->vcache[(head * hp->head_dim_v + e) * s->n_ctx + pos] = tmp[e];
         }
     }
 }
 
-/* One (token, head) of causal attention: att = softmax(q.K^T / sqrt(d)) V
- * over the cached positions this token may see. As llama.cpp with its f16
- * cache, q and the attention weights are rounded to f16 before they meet
- * K and V: every later activation rounding (to bf16 or Q8) amplifies small
- * differences here, so reproducing them keeps us on its numbers. */
-static void attend(struct state *s, int il, int r, int h, float *scores)
+/* Causal attention of tokens [t0, t1) of the batch for query heads
+ * [h0, h0 + hn) of one KV head's group: att = softmax(q.K^T / sqrt(d)) V
+ * over the positions each token may see. Row i = (t - t0) * hn + j of each
+ * product is query head h0 + j of token t. As llama.cpp with its f16 cache, q and the
+ * attention weights are rounded to f16 before they meet K and V: every
+ * later activation rounding (to bf16 or Q8) amplifies small differences
+ * here, so reproducing them keeps us on its numbers. */
+static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, float *scratch)
 {
     const struct hparams *hp = &s->m->hp;
     const struct kernels *k = s->c.k;
-    int pos = s->n_past + r, kvh = h / (hp->n_head / hp->n_head_kv);
-    int j0 = hp->n_swa > 0 && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0;
-    size_t head = ((size_t)il * hp->n_head_kv + kvh) * s->n_ctx;
-    const uint16_t *K = s->kcache + head * hp->head_dim, *V = s->vcache + head * hp->head_dim_v;
-    const float *q = s->qkv + (size_t)r * qkv_dim(hp) + h * hp->head_dim;
-    uint16_t *tmp = (uint16_t *)(scores + s->n_ctx);
-    float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hp->head_dim), mx = -INFINITY;
-    double sum = 0.0;
-    for (int j = j0; j <= pos; j++) {
-        scores[j] = k->dot_f16_f32(K + (size_t)j * hp->head_dim, q, hp->head_dim) * scale;
-        mx = scores[j] > mx ? scores[j] : mx;
+    int G = hn, nq = (t1 - t0) * G, hd = hp->head_dim, hdv = hp->head_dim_v, kvh = h0 / group_size(hp);
+    int p0 = s->n_past + t0, last = s->n_past + t1 - 1;     /* first token's and last token's positions */
+    int j0 = hp->n_swa > 0 && p0 >= hp->n_swa ? p0 - hp->n_swa + 1 : 0, nj = last + 1 - j0;
+    size_t head = (size_t)il * hp->n_head_kv + kvh;
+    float *S = scratch, *O = S + (size_t)nq * nj;
+    uint16_t *P = (uint16_t *)(O + (size_t)nq * hdv), *Q = P + (size_t)nq * nj;
+    for (int t = t0; t < t1; t++)
+        for (int g = 0; g < G; g++)
+            k->f32_to_f16(Q + (size_t)((t - t0) * G + g) * hd,
+                          s->qkv + (size_t)t * qkv_dim(hp) + (size_t)(h0 + g) * hd, hd);
+    /* S[i][j - j0] = K[j] . Q[i] */
+    struct matmul_args kq = {
+        .y = S, .ldy = (size_t)nj, .w = s->kcache + (head * s->n_ctx + j0) * hd, .w_row_bytes = (size_t)hd * 2,
+        .x = Q, .x_row_bytes = (size_t)hd * 2, .n = hd, .nc = nq,
+    };
+    k->matmul[TL_F16](&kq, 0, nj);
+    float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hd);
+    for (int i = 0; i < nq; i++) {
+        int pos = p0 + i / G;
+        int lo = (hp->n_swa > 0 && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0) - j0, hi = pos - j0;  /* [lo, hi] */
+        float *row = S + (size_t)i * nj, mx = -INFINITY;
+        double sum = 0.0;
+        for (int j = lo; j <= hi; j++) {
+            row[j] *= scale;
+            mx = row[j] > mx ? row[j] : mx;
+        }
+        for (int j = lo; j <= hi; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < nj; j++)
+            row[j] = j >= lo && j <= hi ? row[j] * inv : 0.0f;
+        k->f32_to_f16(P + (size_t)i * nj, row, nj);
     }
-    for (int j = j0; j <= pos; j++) {
-        scores[j] = expf(scores[j] - mx);
-        sum += scores[j];
+    /* O[i][e] = sum_j P[i][j] V[j][e], V stored transposed: row e of Vt */
+    struct matmul_args pv = {
+        .y = O, .ldy = (size_t)hdv, .w = s->vcache + head * hdv * s->n_ctx + j0, .w_row_bytes = (size_t)s->n_ctx * 2,
+        .x = P, .x_row_bytes = (size_t)nj * 2, .n = nj, .nc = nq,
+    };
+    k->matmul[TL_F16](&pv, 0, hdv);
+    for (int i = 0; i < nq; i++) {
+        int t = t0 + i / G, h = h0 + i % G;
+        memcpy(s->att + ((size_t)t * hp->n_head + h) * hdv, O + (size_t)i * hdv, (size_t)hdv * sizeof *O);
     }
-    float inv = (float)(1.0 / sum);
-    for (int j = j0; j <= pos; j++)
-        scores[j] *= inv;
-    round_f16(k, scores + j0, tmp, pos + 1 - j0);
-    float *out = s->att + (size_t)r * hp->n_head * hp->head_dim_v + h * hp->head_dim_v;
-    memset(out, 0, (size_t)hp->head_dim_v * sizeof *out);
-    for (int j = j0; j <= pos; j++)
-        k->axpy_f16(out, scores[j], V + (size_t)j * hp->head_dim_v, hp->head_dim_v);
 }
 
-/* (token, head) pairs dealt round-robin: later tokens see more positions,
- * so contiguous slices would load the last thread most. */
+/* (token block, slice of hn heads of a group) units dealt round-robin:
+ * later blocks see more positions, so contiguous slices would load the
+ * last thread most. A group is split into slices (hn a divisor of G) only
+ * when there are too few units to keep every thread busy, as in decode. */
 static void attention_task(void *arg, int ith, int nth)
 {
     const struct rows_task *t = arg;
     const struct hparams *hp = &t->s->m->hp;
-    float *scores = t->s->scores + (size_t)ith * 2 * t->s->n_ctx;
-    for (int u = ith; u < t->n * hp->n_head; u += nth)
-        attend(t->s, t->il, u / hp->n_head, u % hp->n_head, scores);
+    float *scratch = t->s->scores + (size_t)ith * att_scratch(hp, t->s->n_ctx);
+    int G = group_size(hp), blocks = (t->n + ATT_QB - 1) / ATT_QB, hn = G;
+    while (hn > 1 && blocks * hp->n_head / hn < 2 * nth) {
+        int d = hn - 1;
+        while (G % d)
+            d--;
+        hn = d;
+    }
+    int slices = hp->n_head / hn;
+    for (int u = ith; u < blocks * slices; u += nth) {
+        int b = u / slices, t1 = (b + 1) * ATT_QB < t->n ? (b + 1) * ATT_QB : t->n;
+        attend(t->s, t->il, (u % slices) * hn, hn, b * ATT_QB, t1, scratch);
+    }
 }
 
 /* The FFN's nonlinearity, row by row: ffb or ffa becomes the input of Wdown. */

@@ -16,7 +16,8 @@ struct state {
     int       n_batch;    /* most tokens per forward() call */
     int       n_past;     /* positions filled so far */
     uint16_t *kcache;     /* f16 [n_layer][n_head_kv][n_ctx][head_dim] */
-    uint16_t *vcache;     /* f16 [n_layer][n_head_kv][n_ctx][head_dim_v] */
+    uint16_t *vcache;     /* f16 [n_layer][n_head_kv][head_dim_v][n_ctx]: transposed,
+                             so softmax weights times V is a matrix product */
     float    *inv_freq;   /* [n_rot/2] RoPE frequencies (scaling applied) */
     /* batch buffers, n_batch rows each */
     float    *x;          /* [n_embd] residual stream */
@@ -25,7 +26,7 @@ struct state {
     float    *att;        /* [n_head * head_dim_v] attention output */
     float    *ffa, *ffb;  /* [n_ff] (ffa: [2 n_ff] for fused gate+up) */
     float    *y;          /* [n_embd] block output before the residual add */
-    float    *scores;     /* [n_threads][n_ctx] attention weights */
+    float    *scores;     /* per thread: attention scratch (forward.c att_scratch) */
     float    *logits;     /* [logits_cap][n_vocab] */
     int       logits_cap; /* rows allocated in logits */
     int       n_logits;   /* rows of logits the last forward() wrote */

@@ -29,10 +29,6 @@ static void merge(const struct kernels *set, struct kernels *k)
         if (!k->quantize[t])
             k->quantize[t] = s->quantize[t];
     }
-    if (!k->dot_f16_f32)
-        k->dot_f16_f32 = s->dot_f16_f32;
-    if (!k->axpy_f16)
-        k->axpy_f16 = s->axpy_f16;
     if (!k->f32_to_f16)
         k->f32_to_f16 = s->f32_to_f16;
     if (!k->f16_to_f32)

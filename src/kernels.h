@@ -41,9 +41,7 @@ struct kernels {
     matmul_fn   matmul[TL_TYPE_COUNT];       /* by weight type */
     quantize_fn quantize[TL_TYPE_COUNT];     /* by activation type */
 
-    /* attention over the F16 KV cache (n = head size) */
-    float (*dot_f16_f32)(const uint16_t *k, const float *q, int n);   /* sum k[i]*q[i] */
-    void  (*axpy_f16)(float *y, float a, const uint16_t *v, int n);   /* y += a*v */
+    /* f16 <-> f32 rows (the KV cache and the attention operands) */
     void  (*f32_to_f16)(uint16_t *y, const float *x, int n);
     void  (*f16_to_f32)(float *y, const uint16_t *x, int n);
 };

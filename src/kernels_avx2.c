@@ -1051,31 +1051,7 @@ static void quantize_bf16(const float *x, void *y, int n)
         h[i] = fp32_to_bf16(x[i]);
 }
 
-/* ---- attention over the F16 KV cache ---- */
-
-static float dot_f16_f32(const uint16_t *k, const float *q, int n)
-{
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i))), _mm256_loadu_ps(q + i), acc);
-    float s = hsum(acc);
-    for (; i < n; i++)
-        s += fp16_to_fp32(k[i]) * q[i];
-    return s;
-}
-
-static void axpy_f16(float *y, float a, const uint16_t *v, int n)
-{
-    __m256 av = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 r = _mm256_fmadd_ps(av, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))), _mm256_loadu_ps(y + i));
-        _mm256_storeu_ps(y + i, r);
-    }
-    for (; i < n; i++)
-        y[i] += a * fp16_to_fp32(v[i]);
-}
+/* ---- f16 conversion (KV cache, attention operands) ---- */
 
 static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
 
@@ -1102,8 +1078,6 @@ const struct kernels kernels_avx2 = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
     },
-    .dot_f16_f32 = dot_f16_f32,
-    .axpy_f16 = axpy_f16,
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
 };

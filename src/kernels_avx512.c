@@ -1130,27 +1130,7 @@ static void quantize_bf16(const float *x, void *y, int n)
     }
 }
 
-/* ---- attention over the F16 KV cache ---- */
-
-static float dot_f16_f32(const uint16_t *k, const float *q, int n)
-{
-    __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(imin(16, n - i));
-        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, k + i)), _mm512_maskz_loadu_ps(m, q + i), acc);
-    }
-    return _mm512_reduce_add_ps(acc);
-}
-
-static void axpy_f16(float *y, float a, const uint16_t *v, int n)
-{
-    __m512 av = _mm512_set1_ps(a);
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = tail_mask(imin(16, n - i));
-        __m512 r = _mm512_fmadd_ps(av, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + i)), _mm512_maskz_loadu_ps(m, y + i));
-        _mm512_mask_storeu_ps(y + i, m, r);
-    }
-}
+/* ---- f16 conversion (KV cache, attention operands) ---- */
 
 static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
 
@@ -1176,8 +1156,6 @@ const struct kernels kernels_avx512 = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
     },
-    .dot_f16_f32 = dot_f16_f32,
-    .axpy_f16 = axpy_f16,
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
 };

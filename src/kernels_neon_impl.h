@@ -529,28 +529,7 @@ static void quantize_bf16(const float *x, void *y, int n)
         h[i] = fp32_to_bf16(x[i]);
 }
 
-/* ---- attention over the F16 KV cache ---- */
-
-static float dot_f16_f32(const uint16_t *k, const float *q, int n)
-{
-    float32x4_t acc = vdupq_n_f32(0);
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        acc = vfmaq_f32(acc, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(k + i))), vld1q_f32(q + i));
-    float s = vaddvq_f32(acc);
-    for (; i < n; i++)
-        s += fp16_to_fp32(k[i]) * q[i];
-    return s;
-}
-
-static void axpy_f16(float *y, float a, const uint16_t *v, int n)
-{
-    int i = 0;
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(v + i))), a));
-    for (; i < n; i++)
-        y[i] += a * fp16_to_fp32(v[i]);
-}
+/* ---- f16 conversion (KV cache, attention operands) ---- */
 
 static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
 
@@ -577,8 +556,6 @@ const struct kernels NEON_SET = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
     },
-    .dot_f16_f32 = dot_f16_f32,
-    .axpy_f16 = axpy_f16,
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
 };

@@ -364,27 +364,7 @@ static void quantize_q8_0(const float *x, void *y, int n) { quantize_row(TL_Q8_0
 static void quantize_q8_1(const float *x, void *y, int n) { quantize_row(TL_Q8_1, x, y, n); }
 static void quantize_q8_K(const float *x, void *y, int n) { quantize_row(TL_Q8_K, x, y, n); }
 
-/* ---- attention over the F16 KV cache ---- */
-
-static float dot_f16_f32(const uint16_t *k, const float *q, int n)
-{
-    float acc[8] = { 0 }, s = 0;
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += half_to_float(k[i + l]) * q[i + l];
-    for (; i < n; i++)
-        s += half_to_float(k[i]) * q[i];
-    for (int l = 0; l < 8; l++)
-        s += acc[l];
-    return s;
-}
-
-static void axpy_f16(float *y, float a, const uint16_t *v, int n)
-{
-    for (int i = 0; i < n; i++)
-        y[i] += a * half_to_float(v[i]);
-}
+/* ---- f16 conversion (KV cache, attention operands) ---- */
 
 static void f32_to_f16(uint16_t *y, const float *x, int n)
 {
@@ -412,8 +392,6 @@ const struct kernels kernels_scalar = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
     },
-    .dot_f16_f32 = dot_f16_f32,
-    .axpy_f16 = axpy_f16,
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
 };

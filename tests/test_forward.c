@@ -113,7 +113,11 @@ static void kernel_sets_agree(void)
                 continue;
             float *got = eval_rows(path, 8, 2, *ks);
             double d = got ? max_rel_diff(got, ref, (size_t)N_TOK * 512) : 1.0;
-            CHECK(d < 2e-3, "%s with %s differs from scalar by %.3g", name, *ks, d);
+            /* kernel sets sum in different orders; with quantized weights a
+             * last-bit difference can flip an f16 attention weight or a Q8
+             * activation rounding, so those get the oracle's quantized bound */
+            double tol = type_info(types[t])->block_elems > 1 ? 2e-2 : 2e-3;
+            CHECK(d < tol, "%s with %s differs from scalar by %.3g", name, *ks, d);
             free(got);
         }
         free(ref);
