@@ -32,10 +32,15 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
  * asm because GCC 12 drops _mm_prefetch from these loops. */
 enum { PREFETCH_AHEAD = 8192 };
 
-static inline void prefetch_ahead(const void *p, size_t bytes)
+static inline void prefetch_span(const void *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64)
-        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + PREFETCH_AHEAD + o)));
+        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + o)));
+}
+
+static inline void prefetch_ahead(const void *p, size_t bytes)
+{
+    prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
 }
 
 static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -252,6 +257,11 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
             for (int r = r0; r < r1; r += 16) {
                 int nr = imin(16, r1 - r);
                 pack_float(&t, a, type, r, nr, k0, kc);
+                /* the next tile's rows come from DRAM as 16 short streams:
+                 * ask for them while this one computes */
+                for (int i = 0; i < imin(16, r1 - r - nr); i++)
+                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i))
+                                  + (size_t)k0 * (type == TL_F32 ? 4 : 2), (size_t)kc * (type == TL_F32 ? 4 : 2));
                 run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc);
             }
         }
@@ -881,9 +891,13 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
             for (int c = 0; c < cc; c++)
                 x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
                      + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
+            size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
             for (int r = r0; r < r1; r += TILE) {
                 int nr = imin(TILE, r1 - r);
                 packq(&t, a, type, r, nr, e0, ke);
+                for (int i = 0; i < imin(TILE, r1 - r - nr); i++)   /* the next tile, as in gemm_float */
+                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i))
+                                  + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb);
                 runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc);
             }
         }

@@ -36,10 +36,15 @@ static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); retur
  * these loops once the weight type is a constant. */
 enum { PREFETCH_AHEAD = 8192 };
 
-static inline void prefetch_ahead(const void *p, size_t bytes)
+static inline void prefetch_span(const void *p, size_t bytes)
 {
     for (size_t o = 0; o < bytes; o += 64)
-        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + PREFETCH_AHEAD + o)));
+        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + o)));
+}
+
+static inline void prefetch_ahead(const void *p, size_t bytes)
+{
+    prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
 }
 
 /* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
@@ -246,6 +251,7 @@ static void run_float_tile(const struct tile_float *t, const struct panel_float 
  * once, every 16-row tile packed per chunk. */
 INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
 {
+    size_t es = type == TL_F32 ? 4 : 2;
     struct tile_float t;
     struct panel_float pf;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
@@ -256,6 +262,11 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
             for (int r = r0; r < r1; r += 2 * TILE) {
                 int nr = imin(2 * TILE, r1 - r);
                 pack_float(&t, a, type, r, nr, k0, kc);
+                /* the next tile's 32 rows come from DRAM as 32 short streams:
+                 * ask for them while this one computes */
+                for (int i = 0; i < imin(2 * TILE, r1 - r - nr); i++)
+                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i)) + (size_t)k0 * es,
+                                  (size_t)kc * es);
                 run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc);
             }
         }
@@ -994,9 +1005,13 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
             for (int c = 0; c < cc; c++)
                 x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
                      + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
+            size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
             for (int r = r0; r < r1; r += TILE) {
                 int nr = imin(TILE, r1 - r);
                 packq(&t, a, type, r, nr, e0, ke);
+                for (int i = 0; i < imin(TILE, r1 - r - nr); i++)   /* the next tile, as in gemm_float */
+                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i))
+                                  + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb);
                 runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc);
             }
         }
