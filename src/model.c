@@ -160,6 +160,22 @@ static int read_hparams(struct loader *L)
     return rc;
 }
 
+/* A supported tensor whose data the kernels may read in place: a small
+ * general.alignment can leave it on an odd address, and f32 values and the
+ * f16 fields of quant blocks are read as such. */
+static int check_tensor(struct loader *L, const char *name, const struct gguf_tensor *t)
+{
+    const struct type_info *ti = type_info(t->type);
+    if (!ti || !ti->supported)
+        return tl_fail(L->err, TL_EUNSUPPORTED, "tensor %s has type %s, which tinyllm does not support",
+                       name, ti ? ti->name : "unknown");
+    uintptr_t natural = t->type == TL_F32 ? 4 : 2;
+    if ((uintptr_t)t->data % natural)
+        return tl_fail(L->err, TL_EFORMAT, "tensor %s data is not %u-byte aligned (general.alignment %llu)",
+                       name, (unsigned)natural, (unsigned long long)L->m->gguf.alignment);
+    return TL_OK;
+}
+
 /* Find a 2-D weight with ne = {n_in, n_out}. n_out < 0 accepts any row
  * count up to MAX_VOCAB (the vocabulary, learned from token_embd). */
 static int find_weight(struct loader *L, const char *name, int n_in, int n_out,
@@ -169,10 +185,9 @@ static int find_weight(struct loader *L, const char *name, int n_in, int n_out,
     memset(w, 0, sizeof *w);
     if (!t)
         return required ? tl_fail(L->err, TL_EFORMAT, "tensor %s is missing", name) : TL_OK;
-    const struct type_info *ti = type_info(t->type);
-    if (!ti || !ti->supported)
-        return tl_fail(L->err, TL_EUNSUPPORTED, "tensor %s has type %s, which tinyllm does not support",
-                       name, ti ? ti->name : "unknown");
+    int rc = check_tensor(L, name, t);
+    if (rc)
+        return rc;
     bool rows_ok = n_out < 0 ? t->ne[1] >= 1 && t->ne[1] <= MAX_VOCAB : t->ne[1] == n_out;
     if (t->n_dims > 2 || t->ne[0] != n_in || !rows_ok)
         return tl_fail(L->err, TL_EFORMAT, "tensor %s has shape [%lld, %lld], expected [%d, %d]",
@@ -193,10 +208,9 @@ static int find_vec(struct loader *L, const char *name, int n, bool required, co
     *out = NULL;
     if (!t)
         return required ? tl_fail(L->err, TL_EFORMAT, "tensor %s is missing", name) : TL_OK;
-    const struct type_info *ti = type_info(t->type);
-    if (!ti || !ti->supported)
-        return tl_fail(L->err, TL_EUNSUPPORTED, "tensor %s has type %s, which tinyllm does not support",
-                       name, ti ? ti->name : "unknown");
+    int rc = check_tensor(L, name, t);
+    if (rc)
+        return rc;
     if (t->n_dims != 1 || t->ne[0] != n)
         return tl_fail(L->err, TL_EFORMAT, "tensor %s has %u dims and ne[0] = %lld, expected [%d]",
                        name, t->n_dims, (long long)t->ne[0], n);
