@@ -260,8 +260,9 @@ static int attr_path(struct jctx *c, const struct jnode *n, const struct jval *o
         bool digits = len > 0;
         int64_t idx = 0;
         for (size_t i = 0; i < len && digits; i++) {
-            digits = p[i] >= '0' && p[i] <= '9' && idx < INT64_MAX / 10;
-            idx = idx * 10 + (p[i] - '0');
+            digits = p[i] >= '0' && p[i] <= '9' && idx < INT64_MAX / 10;   /* too long: a key */
+            if (digits)
+                idx = idx * 10 + (p[i] - '0');
         }
         if (digits)
             key = jv_int(idx);

@@ -387,6 +387,13 @@ static void hostile_sizes(void)
     const char *ok = "{% for i in range(100000) %}{{ i % 10 }}{% endfor %}";
     CHECK(render_one(ok, strlen(ok), &out, &n, &err) == TL_OK && n == 100000 && out[99999] == '9', "big but fine");
     free(out);
+    /* an attribute path with a number past int64 is a key, not an index (found by fuzzing) */
+    const char *huge = "{{ messages | map(attribute='777777777777777777777777role') | list | length }}"
+                       "{{ messages | map(attribute='0.777777777777777777777777') | list | length }}";
+    out = NULL;
+    int rc = render_one(huge, strlen(huge), &out, &n, &err);
+    CHECK(rc == TL_OK || rc == TL_EFORMAT, "huge attribute index: rc %d %s", rc, err.msg);
+    free(out);
 }
 
 static void hostile_syntax(void)
