@@ -1,0 +1,56 @@
+#!/bin/sh
+# Coverage-guided fuzzing of the parsers with libFuzzer (clang), under
+# AddressSanitizer and UBSan:
+#   scripts/fuzz.sh model|template|tokenizer [SECONDS]     (default 300)
+# model: GGUF files through loading and a forward pass; template: chat
+# templates through the Jinja renderer; tokenizer: text through the
+# vocabularies of ../shared/vocab. Findings land in build/fuzz/findings-TARGET/
+# (reproduce with build/fuzz/fuzz_TARGET FILE); the corpus grows in
+# build/fuzz/corpus-TARGET/ from seeds taken from tests/ and ../shared.
+set -eu
+target=${1:-}
+secs=${2:-300}
+case $target in model|template|tokenizer) ;; *) echo "usage: $0 model|template|tokenizer [SECONDS]" >&2; exit 2 ;; esac
+CC=${FUZZ_CC:-clang}
+command -v "$CC" >/dev/null || { echo "$0: $CC not found (apt-get install clang)" >&2; exit 1; }
+out=build/fuzz
+mkdir -p "$out/obj" "$out/corpus-$target" "$out/findings-$target"
+flags="-O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+objs=""
+for f in src/*.c; do
+    b=$(basename "$f" .c)
+    case $b in
+    main|kernels_neon|kernels_neon_dot) continue ;;
+    kernels_avx2) isa="-mavx2 -mfma -mf16c" ;;
+    kernels_avx512) isa="-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni" ;;
+    *) isa="" ;;
+    esac
+    o="$out/obj/$b.o"
+    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find src include -name '*.h' -newer "$o")" ]; then
+        $CC $flags -fsanitize=fuzzer-no-link $isa -c "$f" -o "$o"
+    fi
+    objs="$objs $o"
+done
+$CC $flags -fsanitize=fuzzer "tests/fuzz/fuzz_$target.c" $objs -lm -lpthread -o "$out/fuzz_$target"
+
+corpus="$out/corpus-$target"
+case $target in
+model)
+    for f in ../shared/oracle/models/llama-mini-q4_0.gguf ../shared/oracle/models/gemma-mini-q8_0.gguf \
+             ../shared/oracle/models/phi2-mini-q4_k_m.gguf ../shared/models/llama-2-tiny-random.gguf; do
+        [ -f "$f" ] && cp -n "$f" "$corpus/" || true
+    done
+    maxlen=3000000 ;;
+template)
+    cp -n tests/templates/*.jinja "$corpus/"
+    maxlen=20000 ;;
+tokenizer)
+    TINYLLM_FUZZ_VOCABS=$(ls ../shared/vocab/*.gguf 2>/dev/null | tr '\n' ':')
+    [ -n "$TINYLLM_FUZZ_VOCABS" ] || { echo "$0: the tokenizer target needs ../shared/vocab" >&2; exit 1; }
+    export TINYLLM_FUZZ_VOCABS
+    cp -n README.md tests/templates/*.json "$corpus/"
+    maxlen=4096 ;;
+esac
+ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1} \
+    "$out/fuzz_$target" "$corpus" -max_total_time="$secs" -max_len=$maxlen -timeout=10 \
+    -rss_limit_mb=4096 -artifact_prefix="$out/findings-$target/" -print_final_stats=1
