@@ -24,9 +24,9 @@ static bool prescaled_q(const struct hparams *hp)
 }
 static int up_rows(const struct hparams *hp) { return hp->arch == ARCH_PHI3 ? 2 * hp->n_ff : hp->n_ff; }
 
-/* Attention is computed per (KV head, block of ATT_QB tokens): the G query
- * heads sharing that KV head, for every token of the block, form the nq =
- * G * tokens rows of two F16 matrix products against the cache. */
+/* Attention is computed per block of ATT_QB tokens and KV head: the query
+ * heads sharing that KV head (G of them, or a slice), for every token of
+ * the block, are the rows of two F16 matrix products against the cache. */
 enum { ATT_QB = 16 };
 static int group_size(const struct hparams *hp) { return hp->n_head / hp->n_head_kv; }
 /* floats of per-thread attention scratch: for nq rows, scores (f32) and
@@ -232,24 +232,22 @@ static void rope_store_task(void *arg, int ith, int nth)
 /* Causal attention of tokens [t0, t1) of the batch for query heads
  * [h0, h0 + hn) of one KV head's group: att = softmax(q.K^T / sqrt(d)) V
  * over the positions each token may see. Row i = (t - t0) * hn + j of each
- * product is query head h0 + j of token t. As llama.cpp with its f16 cache, q and the
- * attention weights are rounded to f16 before they meet K and V: every
- * later activation rounding (to bf16 or Q8) amplifies small differences
- * here, so reproducing them keeps us on its numbers. */
+ * product is query head h0 + j of token t. As llama.cpp with its f16
+ * cache, q and the attention weights are rounded to f16 before they meet K
+ * and V: every later activation rounding (to bf16 or Q8) amplifies small
+ * differences here, so reproducing them keeps us on its numbers. */
 static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, float *scratch)
 {
     const struct hparams *hp = &s->m->hp;
     const struct kernels *k = s->c.k;
-    int G = hn, nq = (t1 - t0) * G, hd = hp->head_dim, hdv = hp->head_dim_v, kvh = h0 / group_size(hp);
+    int nq = (t1 - t0) * hn, hd = hp->head_dim, hdv = hp->head_dim_v, kvh = h0 / group_size(hp);
     int p0 = s->n_past + t0, last = s->n_past + t1 - 1;     /* first token's and last token's positions */
     int j0 = hp->n_swa > 0 && p0 >= hp->n_swa ? p0 - hp->n_swa + 1 : 0, nj = last + 1 - j0;
     size_t head = (size_t)il * hp->n_head_kv + kvh;
     float *S = scratch, *O = S + (size_t)nq * nj;
     uint16_t *P = (uint16_t *)(O + (size_t)nq * hdv), *Q = P + (size_t)nq * nj;
-    for (int t = t0; t < t1; t++)
-        for (int g = 0; g < G; g++)
-            k->f32_to_f16(Q + (size_t)((t - t0) * G + g) * hd,
-                          s->qkv + (size_t)t * qkv_dim(hp) + (size_t)(h0 + g) * hd, hd);
+    for (int i = 0; i < nq; i++)
+        k->f32_to_f16(Q + (size_t)i * hd, s->qkv + (size_t)(t0 + i / hn) * qkv_dim(hp) + (size_t)(h0 + i % hn) * hd, hd);
     /* S[i][j - j0] = K[j] . Q[i] */
     struct matmul_args kq = {
         .y = S, .ldy = (size_t)nj, .w = s->kcache + (head * s->n_ctx + j0) * hd, .w_row_bytes = (size_t)hd * 2,
@@ -258,7 +256,7 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, floa
     k->matmul[TL_F16](&kq, 0, nj);
     float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hd);
     for (int i = 0; i < nq; i++) {
-        int pos = p0 + i / G;
+        int pos = p0 + i / hn;
         int lo = (hp->n_swa > 0 && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0) - j0, hi = pos - j0;  /* [lo, hi] */
         float *row = S + (size_t)i * nj, mx = -INFINITY;
         double sum = 0.0;
@@ -282,7 +280,7 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, floa
     };
     k->matmul[TL_F16](&pv, 0, hdv);
     for (int i = 0; i < nq; i++) {
-        int t = t0 + i / G, h = h0 + i % G;
+        int t = t0 + i / hn, h = h0 + i % hn;
         memcpy(s->att + ((size_t)t * hp->n_head + h) * hdv, O + (size_t)i * hdv, (size_t)hdv * sizeof *O);
     }
 }

@@ -247,6 +247,7 @@ static void run_float_tile(const struct tile_float *t, const struct panel_float 
  * once, every 16-row tile packed per chunk. */
 INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
 {
+    size_t es = type == TL_F32 ? 4 : 2;
     struct tile_float t;
     struct panel_float pf;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
@@ -260,8 +261,8 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
                 /* the next tile's rows come from DRAM as 16 short streams:
                  * ask for them while this one computes */
                 for (int i = 0; i < imin(16, r1 - r - nr); i++)
-                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i))
-                                  + (size_t)k0 * (type == TL_F32 ? 4 : 2), (size_t)kc * (type == TL_F32 ? 4 : 2));
+                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i)) + (size_t)k0 * es,
+                                  (size_t)kc * es);
                 run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc);
             }
         }

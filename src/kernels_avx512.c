@@ -1,7 +1,7 @@
 /* kernels_avx512.c: the avx512 kernel set (AVX-512 F/BW/VL/DQ + VNNI), built
- * with its ISA flags (Makefile). Decode (nc == 1) streams four weight rows at
- * a time; prompt products (nc > 1) repack 16-row tiles so that one vector
- * lane is one weight row and activations arrive as broadcasts. */
+ * with its ISA flags (Makefile). Decode (nc == 1) streams the weight rows one
+ * after another; prompt products (nc > 1) repack 16-row tiles so that one
+ * vector lane is one weight row and activations arrive as broadcasts. */
 #include <immintrin.h>
 #include <string.h>
 
