@@ -30,7 +30,7 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
  * the next, and asks for the bytes PREFETCH_AHEAD further on (see
  * kernels_avx512.c: without it a core streams half its bandwidth). Inline
  * asm because GCC 12 drops _mm_prefetch from these loops. */
-enum { PREFETCH_AHEAD = 8192 };
+enum { PREFETCH_AHEAD = 4096 };
 
 static inline void prefetch_span(const void *p, size_t bytes)
 {

@@ -34,7 +34,7 @@ static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); retur
  * (measured with tool_kbench: 4-row interleaving or no software prefetch
  * both cost 30-50%). Inline asm because GCC 12 drops _mm_prefetch from
  * these loops once the weight type is a constant. */
-enum { PREFETCH_AHEAD = 8192 };
+enum { PREFETCH_AHEAD = 4096 };
 
 static inline void prefetch_span(const void *p, size_t bytes)
 {
@@ -73,32 +73,44 @@ INLINE __m512 load_float(int type, const void *p, int i, __mmask16 m)
     }
 }
 
-/* dot(W row r, x), 32 elements (one or two cache lines) a step. */
-INLINE float matvec_float_row(const struct matmul_args *a, int type, const void *x, int r)
+enum { MVK = 4096 };  /* elements per K chunk of a decode activation row */
+
+/* dot of row r, elements [k0, k0 + kc), with xf: those elements of the
+ * activation row as f32. 32 weights (one or two cache lines) a step. */
+INLINE float matvec_float_row(const struct matmul_args *a, int type, const float *xf, int k0, int kc, int r)
 {
-    const char *w = row_at(a->w, a->w_row_bytes, (size_t)r);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)k0 * (type == TL_F32 ? 4 : 2);
     size_t es = type == TL_F32 ? 4 : 2;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int i = 0;
-    for (; i + 32 <= a->n; i += 32) {
+    for (; i + 32 <= kc; i += 32) {
         prefetch_ahead(w + (size_t)i * es, 32 * es);
-        acc0 = _mm512_fmadd_ps(load_float(type, w, i, 0xffff), load_float(type, x, i, 0xffff), acc0);
-        acc1 = _mm512_fmadd_ps(load_float(type, w, i + 16, 0xffff), load_float(type, x, i + 16, 0xffff), acc1);
+        acc0 = _mm512_fmadd_ps(load_float(type, w, i, 0xffff), _mm512_loadu_ps(xf + i), acc0);
+        acc1 = _mm512_fmadd_ps(load_float(type, w, i + 16, 0xffff), _mm512_loadu_ps(xf + i + 16), acc1);
     }
-    for (; i < a->n; i += 16) {
-        __mmask16 m = tail_mask(imin(16, a->n - i));
-        acc0 = _mm512_fmadd_ps(load_float(type, w, i, m), load_float(type, x, i, m), acc0);
+    for (; i < kc; i += 16) {
+        __mmask16 m = tail_mask(imin(16, kc - i));
+        acc0 = _mm512_fmadd_ps(load_float(type, w, i, m), _mm512_maskz_loadu_ps(m, xf + i), acc0);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-/* Column c, rows [r0, r1). */
+/* Column c, rows [r0, r1), K in chunks of MVK: the activation chunk is
+ * widened to f32 once, so a row step converts only its weights. */
 INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
+    _Alignas(64) float xf[MVK];
     const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
     float *y = a->y + (size_t)c * a->ldy;
-    for (int r = r0; r < r1; r++)
-        y[r] = matvec_float_row(a, type, x, r);
+    for (int k0 = 0; k0 < a->n; k0 += MVK) {
+        int kc = imin(MVK, a->n - k0);
+        for (int i = 0; i < kc; i += 16) {
+            __mmask16 m = tail_mask(imin(16, kc - i));
+            _mm512_mask_storeu_ps(xf + i, m, load_float(type, x, k0 + i, m));
+        }
+        for (int r = r0; r < r1; r++)
+            y[r] = (k0 > 0 ? y[r] : 0.0f) + matvec_float_row(a, type, xf, k0, kc, r);
+    }
 }
 
 /* In-register transpose of a 16x16 float matrix: v[k] lane i <- v[i] lane k.
