@@ -314,21 +314,26 @@ static void ffn_act_task(void *arg, int ith, int nth)
     const struct rows_task *t = arg;
     struct state *s = t->s;
     const struct hparams *hp = &s->m->hp;
-    int lo, hi, n_ff = hp->n_ff;
-    pool_split(t->n, 1, ith, nth, &lo, &hi);
+    int lo, hi, i0 = 0, i1 = hp->n_ff, n_ff = hp->n_ff;
+    if (t->n == 1) {   /* one token: split its elements instead */
+        lo = 0, hi = 1;
+        pool_split(n_ff, 64, ith, nth, &i0, &i1);
+    } else {
+        pool_split(t->n, 1, ith, nth, &lo, &hi);
+    }
     for (int r = lo; r < hi; r++) {
         float *a = s->ffa + (size_t)r * up_rows(hp), *b = s->ffb + (size_t)r * n_ff;
         if (hp->arch == ARCH_PHI3)          /* fused [gate | up] in ffa -> ffb */
-            for (int i = 0; i < n_ff; i++)
+            for (int i = i0; i < i1; i++)
                 b[i] = silu(a[i]) * a[n_ff + i];
         else if (hp->ffn == FFN_SWIGLU)     /* gate in ffa, up in ffb */
-            for (int i = 0; i < n_ff; i++)
+            for (int i = i0; i < i1; i++)
                 b[i] = silu(a[i]) * b[i];
         else if (hp->ffn == FFN_GEGLU)
-            for (int i = 0; i < n_ff; i++)
+            for (int i = i0; i < i1; i++)
                 b[i] = gelu(a[i]) * b[i];
         else                                /* ungated: up in ffa -> ffb */
-            for (int i = 0; i < n_ff; i++)
+            for (int i = i0; i < i1; i++)
                 b[i] = gelu(a[i]);
     }
 }
@@ -336,7 +341,7 @@ static void ffn_act_task(void *arg, int ith, int nth)
 static void run_rows(struct state *s, pool_fn fn, int il, int n)
 {
     struct rows_task t = { .s = s, .il = il, .n = n };
-    if (n == 1 && fn != attention_task)
+    if (n == 1 && fn != attention_task && fn != ffn_act_task)
         fn(&t, 0, 1);
     else
         pool_run(s->c.pool, fn, &t);
