@@ -64,6 +64,7 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     s->vcache = calloc(cells * (size_t)hp->head_dim_v, sizeof(uint16_t));
     fail |= !s->kcache || !s->vcache;
     s->inv_freq = alloc_floats((size_t)hp->n_rot / 2 + 1, &fail);
+    s->rope_cs = alloc_floats(B * (size_t)hp->n_rot + 1, &fail);
     s->x = alloc_floats(B * (size_t)hp->n_embd, &fail);
     s->xn = alloc_floats(B * (size_t)hp->n_embd, &fail);
     s->y = alloc_floats(B * (size_t)hp->n_embd, &fail);
@@ -100,6 +101,7 @@ void state_free(struct state *s)
     free(s->kcache);
     free(s->vcache);
     free(s->inv_freq);
+    free(s->rope_cs);
     free(s->x);
     free(s->xn);
     free(s->y);
@@ -147,13 +149,23 @@ static float gelu(float x)
     return fp16_to_fp32(fp32_to_fp16(g));
 }
 
-/* Rotate the first n_rot dims of one head at position pos. */
-static void rope_head(float *v, const float *inv_freq, int n_rot, int kind, int pos, float mscale)
+/* cs[2i], cs[2i + 1] = cos, sin of pos * inv_freq[i], times mscale: one
+ * table per token, shared by every head of every layer. */
+static void rope_table(float *cs, const float *inv_freq, int n_rot, int pos, float mscale)
+{
+    for (int i = 0; i < n_rot / 2; i++) {
+        float theta = (float)pos * inv_freq[i];
+        cs[2 * i] = cosf(theta) * mscale;
+        cs[2 * i + 1] = sinf(theta) * mscale;
+    }
+}
+
+/* Rotate the first n_rot dims of one head by the token's table. */
+static void rope_head(float *v, const float *cs, int n_rot, int kind)
 {
     int half = n_rot / 2;
     for (int i = 0; i < half; i++) {
-        float theta = (float)pos * inv_freq[i];
-        float c = cosf(theta) * mscale, s = sinf(theta) * mscale;
+        float c = cs[2 * i], s = cs[2 * i + 1];
         int a = kind == ROPE_NEOX ? i : 2 * i;
         int b = kind == ROPE_NEOX ? i + half : 2 * i + 1;
         float x0 = v[a], x1 = v[b];
@@ -210,8 +222,9 @@ static void rope_store_task(void *arg, int ith, int nth)
     for (int r = lo; r < hi; r++) {
         int pos = s->n_past + r;
         float *q = s->qkv + (size_t)r * qkv_dim(hp), *k = q + q_dim(hp), *v = k + k_dim(hp);
+        const float *cs = s->rope_cs + (size_t)r * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++)
-            rope_head(q + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos, hp->rope_mscale);
+            rope_head(q + h * hp->head_dim, cs, hp->n_rot, hp->rope);
         if (prescaled_q(hp))
             for (int i = 0; i < q_dim(hp); i++)
                 q[i] *= 1.0f / sqrtf((float)hp->head_dim);
@@ -220,7 +233,7 @@ static void rope_store_task(void *arg, int ith, int nth)
             round_f16(s->c.k, q + i, tmp, q_dim(hp) - i < s->n_ctx ? q_dim(hp) - i : s->n_ctx);
         for (int h = 0; h < hp->n_head_kv; h++) {
             size_t head = (size_t)t->il * hp->n_head_kv + h;
-            rope_head(k + h * hp->head_dim, s->inv_freq, hp->n_rot, hp->rope, pos, hp->rope_mscale);
+            rope_head(k + h * hp->head_dim, cs, hp->n_rot, hp->rope);
             s->c.k->f32_to_f16(s->kcache + (head * s->n_ctx + pos) * hp->head_dim, k + h * hp->head_dim, hp->head_dim);
             s->c.k->f32_to_f16(tmp, v + h * hp->head_dim_v, hp->head_dim_v);
             for (int e = 0; e < hp->head_dim_v; e++)   /* V is stored transposed */
@@ -443,6 +456,8 @@ int forward(struct state *s, const int32_t *tokens, int n, bool all_logits, stru
             for (int i = 0; i < hp->n_embd; i++)
                 x[i] *= hp->embd_scale;
     }
+    for (int r = 0; r < n; r++)
+        rope_table(s->rope_cs + (size_t)r * hp->n_rot, s->inv_freq, hp->n_rot, s->n_past + r, hp->rope_mscale);
     for (int il = 0; il < hp->n_layer; il++)
         layer(s, il, n);
     /* only the rows whose logits are wanted go through the output head */

@@ -19,6 +19,7 @@ struct state {
     uint16_t *vcache;     /* f16 [n_layer][n_head_kv][head_dim_v][n_ctx]: transposed,
                              so softmax weights times V is a matrix product */
     float    *inv_freq;   /* [n_rot/2] RoPE frequencies (scaling applied) */
+    float    *rope_cs;    /* [n_batch][n_rot/2][2] cos, sin of each batch position */
     /* batch buffers, n_batch rows each */
     float    *x;          /* [n_embd] residual stream */
     float    *xn;         /* [n_embd] normed input of a block */
