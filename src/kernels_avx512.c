@@ -79,8 +79,8 @@ enum { MVK = 4096 };  /* elements per K chunk of a decode activation row */
  * activation row as f32. 32 weights (one or two cache lines) a step. */
 INLINE float matvec_float_row(const struct matmul_args *a, int type, const float *xf, int k0, int kc, int r)
 {
-    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)k0 * (type == TL_F32 ? 4 : 2);
     size_t es = type == TL_F32 ? 4 : 2;
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)k0 * es;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int i = 0;
     for (; i + 32 <= kc; i += 32) {
@@ -336,10 +336,11 @@ INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q
 
 /* ---- decode: groups of G blocks (4; Q8_0: 2) per step ----
  * Two loads cover a group of gb = 68..96 bytes: A its first 64 bytes, B
- * (masked) the gb - 64 after them, so no byte is loaded twice and B, at
- * most 32 bytes, seldom crosses a cache line (split loads that miss the
- * cache halve decode speed). One vpermt2w gathers the quants, another the
- * scales: word i of A is index i, word i of B index 32 + i. Layout of a group in a vector:
+ * the gb - 64 after them (a plain 4-32 byte load), so no byte is loaded
+ * twice and B seldom crosses a cache line (split loads that miss the cache
+ * halve decode speed; masked byte loads are slow on a miss too). One
+ * vpermt2w gathers the quants, another the scales: word i of A is index i,
+ * word i of B index 32 + i. Layout of a group in a vector:
  *   G = 4: 16 bytes per block, v[16j + e] = qs[e] of block j, so the low
  *          nibbles are elements 0-15 and the high ones 16-31;
  *   G = 2: 32 bytes per block (Q8_0 quants in element order).
