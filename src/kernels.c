@@ -33,6 +33,10 @@ static void merge(const struct kernels *set, struct kernels *k)
         k->f32_to_f16 = s->f32_to_f16;
     if (!k->f16_to_f32)
         k->f16_to_f32 = s->f16_to_f32;
+    if (!k->exp_sum)
+        k->exp_sum = s->exp_sum;
+    if (!k->swiglu)
+        k->swiglu = s->swiglu;
 }
 
 static int runs_here(const struct kernels *set)

@@ -44,6 +44,11 @@ struct kernels {
     /* f16 <-> f32 rows (the KV cache and the attention operands) */
     void  (*f32_to_f16)(uint16_t *y, const float *x, int n);
     void  (*f16_to_f32)(float *y, const uint16_t *x, int n);
+
+    /* Softmax's exponentials: x[i] = e^(x[i] - m); returns their sum. */
+    double (*exp_sum)(float *x, int n, float m);
+    /* SwiGLU: y[i] = silu(g[i]) * u[i], silu(v) = v / (1 + e^-v); y may be u. */
+    void  (*swiglu)(float *y, const float *g, const float *u, int n);
 };
 
 extern const struct kernels kernels_scalar;

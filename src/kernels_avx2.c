@@ -4,6 +4,7 @@
  * sums (saturating, so every sum below is kept in range by construction)
  * and vpmaddwd takes them to 32 bits. */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -269,10 +270,67 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
+enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
+
+/* Rows [r0, r1) against C columns whose chunk [k0, k0 + kc) is xf (f32,
+ * zero past kc): each weight row is read once for all C. */
+INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float (*xf)[MCK], int k0, int kc,
+                             int r0, int r1, int C)
+{
+    size_t es = type == TL_F32 ? 4 : 2;
+    for (int r = r0; r < r1; r++) {
+        const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)k0 * es;
+        __m256 acc[MCOLS];
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            acc[c] = _mm256_setzero_ps();
+        for (int i = 0; i < kc; i += 8) {
+            if ((i & 31) == 0)
+                prefetch_ahead(w + (size_t)i * es, 32 * es);
+            __m256 wv = i + 8 <= kc ? load_float(type, w, i) : load_float_tail(type, w, i, kc - i);
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++)
+                acc[c] = _mm256_fmadd_ps(wv, _mm256_load_ps(xf[c] + i), acc[c]);
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            float *y = a->y + (size_t)c * a->ldy + r;
+            *y = (k0 > 0 ? *y : 0.0f) + hsum(acc[c]);
+        }
+    }
+}
+
+/* 2 <= nc <= MCOLS (decode attention's G query heads, short batches):
+ * packing tiles for the GEMM would cost more than the products. */
+INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
+{
+    _Alignas(32) float xf[MCOLS][MCK];
+    for (int k0 = 0; k0 < a->n; k0 += MCK) {
+        int kc = imin(MCK, a->n - k0);
+        for (int c = 0; c < a->nc; c++) {
+            const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+            for (int i = 0; i < kc; i += 8)
+                _mm256_store_ps(xf[c] + i, i + 8 <= kc ? load_float(type, x, k0 + i)
+                                                       : load_float_tail(type, x, k0 + i, kc - i));
+        }
+        switch (a->nc) {
+        case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
+        case 3: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 3); break;
+        case 4: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 4); break;
+        case 5: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 5); break;
+        case 6: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 6); break;
+        case 7: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 7); break;
+        default: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 8); break;
+        }
+    }
+}
+
 INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc == 1)
         matvec_float(a, type, 0, r0, r1);
+    else if (a->nc <= MCOLS)
+        matvec_cols(a, type, r0, r1);
     else
         gemm_float(a, type, r0, r1);
 }
@@ -1079,6 +1137,61 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
         y[i] = fp16_to_fp32(x[i]);
 }
 
+/* ---- elementwise math (softmax, SwiGLU) ---- */
+
+/* e^x as kernels_avx512.c's exp16, 2^n built in the exponent field. */
+INLINE __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static double exp_sum(float *x, int n, float m)
+{
+    __m256 vm = _mm256_set1_ps(m);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();   /* summed in double, as scalar */
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    double s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    return s;
+}
+
+static void swiglu(float *y, const float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 vg = _mm256_loadu_ps(g + i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), vg));
+        __m256 s = _mm256_div_ps(vg, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 const struct kernels kernels_avx2 = {
     .name = "avx2",
     .needs = CPU_AVX2,
@@ -1095,4 +1208,6 @@ const struct kernels kernels_avx2 = {
     },
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
+    .exp_sum = exp_sum,
+    .swiglu = swiglu,
 };

@@ -73,7 +73,7 @@ INLINE __m512 load_float(int type, const void *p, int i, __mmask16 m)
     }
 }
 
-enum { MVK = 4096 };  /* elements per K chunk of a decode activation row */
+enum { MVK = 16384 };  /* elements per K chunk of a decode activation row */
 
 /* dot of row r, elements [k0, k0 + kc), with xf: those elements of the
  * activation row as f32. 32 weights (one or two cache lines) a step. */
@@ -285,10 +285,66 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
+enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
+
+/* Rows [r0, r1) against C columns whose chunk [k0, k0 + kc) is xf (f32,
+ * zero past kc): each weight row is read once for all C. */
+INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float (*xf)[MCK], int k0, int kc,
+                             int r0, int r1, int C)
+{
+    size_t es = type == TL_F32 ? 4 : 2;
+    for (int r = r0; r < r1; r++) {
+        const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)k0 * es;
+        __m512 acc[MCOLS];
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++)
+            acc[c] = _mm512_setzero_ps();
+        for (int i = 0; i < kc; i += 16) {
+            if ((i & 31) == 0)
+                prefetch_ahead(w + (size_t)i * es, 32 * es);
+            __m512 wv = load_float(type, w, i, tail_mask(imin(16, kc - i)));
+#pragma GCC unroll 8
+            for (int c = 0; c < C; c++)
+                acc[c] = _mm512_fmadd_ps(wv, _mm512_load_ps(xf[c] + i), acc[c]);
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < C; c++) {
+            float *y = a->y + (size_t)c * a->ldy + r;
+            *y = (k0 > 0 ? *y : 0.0f) + _mm512_reduce_add_ps(acc[c]);
+        }
+    }
+}
+
+/* 2 <= nc <= MCOLS (decode attention's G query heads, short batches):
+ * packing tiles for the GEMM would cost more than the products. */
+INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
+{
+    _Alignas(64) float xf[MCOLS][MCK];
+    for (int k0 = 0; k0 < a->n; k0 += MCK) {
+        int kc = imin(MCK, a->n - k0);
+        for (int c = 0; c < a->nc; c++) {
+            const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+            for (int i = 0; i < kc; i += 16)
+                _mm512_store_ps(xf[c] + i, load_float(type, x, k0 + i, tail_mask(imin(16, kc - i))));
+        }
+        switch (a->nc) {
+        case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
+        case 3: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 3); break;
+        case 4: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 4); break;
+        case 5: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 5); break;
+        case 6: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 6); break;
+        case 7: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 7); break;
+        default: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 8); break;
+        }
+    }
+}
+
 INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc == 1)
         matvec_float(a, type, 0, r0, r1);
+    else if (a->nc <= MCOLS)
+        matvec_cols(a, type, r0, r1);
     else
         gemm_float(a, type, r0, r1);
 }
@@ -347,7 +403,7 @@ INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q
  * The activation row is prepared once in the same layout, with its scales
  * and -off * sum(x) spread over each block's lanes. */
 
-enum { MVG = 64 };  /* groups per K chunk of a prepared activation row */
+enum { MVG = 128 };  /* groups per K chunk of a prepared activation row */
 
 INLINE int q32_group(int type) { return type == TL_Q8_0 ? 2 : 4; }
 
@@ -1170,6 +1226,54 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
     }
 }
 
+/* ---- elementwise math (softmax, SwiGLU) ---- */
+
+/* e^x within 2 ulp (the scalar set's expf is the reference): x = n ln2 + r,
+ * |r| <= ln2/2 (ln2 in two parts so r is exact), e^r by Cephes' degree-5
+ * polynomial, times 2^n. x is clamped to [-87.3, 88]: e^x stays a normal
+ * float, and softmax and SiLU need nothing beyond. */
+INLINE __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33654f)), _mm512_set1_ps(88.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+static double exp_sum(float *x, int n, float m)
+{
+    __m512 vm = _mm512_set1_ps(m);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();   /* summed in double, as scalar */
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(imin(16, n - i));
+        __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+        _mm512_mask_storeu_ps(x + i, k, e);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+static void swiglu(float *y, const float *g, const float *u, int n)
+{
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(imin(16, n - i));
+        __m512 vg = _mm512_maskz_loadu_ps(k, g + i);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), vg));
+        __m512 s = _mm512_div_ps(vg, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+        _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, u + i)));
+    }
+}
+
 const struct kernels kernels_avx512 = {
     .name = "avx512",
     .needs = CPU_AVX512 | CPU_AVX512VNNI,
@@ -1186,4 +1290,6 @@ const struct kernels kernels_avx512 = {
     },
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
+    .exp_sum = exp_sum,
+    .swiglu = swiglu,
 };

@@ -2,6 +2,8 @@
  * complete (every supported weight and activation type) and is the oracle
  * the SIMD sets are tested against. Quantised products follow llama.cpp's
  * scheme: integer dot products per block, scaled once per block. */
+#include <math.h>
+
 #include "kernels.h"
 
 /* Branch-free fp16 -> fp32, so loops over halves vectorise: moving the
@@ -378,6 +380,24 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
         y[i] = half_to_float(x[i]);
 }
 
+/* ---- elementwise math (softmax, SwiGLU) ---- */
+
+static double exp_sum(float *x, int n, float m)
+{
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        sum += x[i];
+    }
+    return sum;
+}
+
+static void swiglu(float *y, const float *g, const float *u, int n)
+{
+    for (int i = 0; i < n; i++)
+        y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 const struct kernels kernels_scalar = {
     .name = "scalar",
     .needs = 0,
@@ -394,4 +414,6 @@ const struct kernels kernels_scalar = {
     },
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
+    .exp_sum = exp_sum,
+    .swiglu = swiglu,
 };

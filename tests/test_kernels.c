@@ -122,7 +122,7 @@ static int each_set(void (*fn)(const struct kernels *k))
 
 static void matmul_set(const struct kernels *k)
 {
-    static const int ncs[] = { 1, 2, 3, 7, 17, 40 };
+    static const int ncs[] = { 1, 2, 3, 8, 9, 40 };
     for (uint32_t t = 0; t < TL_TYPE_COUNT; t++) {
         const struct type_info *ti = type_info(t);
         if (!ti || !ti->supported)
@@ -137,6 +137,10 @@ static void matmul_set(const struct kernels *k)
             for (int j = 0; j < 6; j++)
                 check_matmul(k, t, ns[i], 19, ncs[j], (i + j) % 5, 19 - (i * j) % 7);
         check_matmul(k, t, ns[1], 19, 3, 7, 8);
+        if (be == 1) {   /* past the K chunks of the decode and few-column paths */
+            check_matmul(k, t, 1100, 5, 3, 0, 5);
+            check_matmul(k, t, 16400, 3, 1, 0, 3);
+        }
         check_matmul(k, t, ns[1], 19, 2, 4, 4); /* empty range writes nothing */
     }
 }
@@ -225,6 +229,47 @@ static void test_f16_conversion(void)
     CHECK(each_set(f16_set) >= 1, "no kernel set runs here");
 }
 
+/* exp_sum and swiglu against the scalar set (libm's expf): within a few
+ * ulp, in lengths that leave every kind of tail, over the ranges softmax
+ * (x - max <= 0, down to where e^x underflows) and SiLU (either sign) see. */
+static void elementwise_set(const struct kernels *k)
+{
+    enum { N = 300 };
+    float x[N], a[N], b[N], g[N], u[N];
+    int bad = 0;
+    for (int n = 1; n <= N; n += n < 40 ? 1 : 37) {
+        for (int i = 0; i < n; i++) {
+            x[i] = (rnd() - 1.0f) * (i % 5 == 0 ? 60.0f : 8.0f);   /* [-120, 0] */
+            g[i] = rnd() * (i % 3 == 0 ? 90.0f : 6.0f);
+            u[i] = rnd();
+        }
+        memcpy(a, x, sizeof(float) * (size_t)n);
+        memcpy(b, x, sizeof(float) * (size_t)n);
+        double sa = k->exp_sum(a, n, 0.5f), sb = kernels_scalar.exp_sum(b, n, 0.5f);
+        if (!(fabs(sa - sb) <= 1e-6 * sb) && bad++ < 3)
+            printf("  exp_sum n=%d: %.12g want %.12g\n", n, sa, sb);
+        for (int i = 0; i < n; i++)
+            if (!(fabsf(a[i] - b[i]) <= 4e-7f * b[i] + 1e-35f) && bad++ < 3)
+                printf("  exp(%g): %.9g want %.9g\n", x[i] - 0.5f, a[i], b[i]);
+        k->swiglu(a, g, u, n);
+        kernels_scalar.swiglu(b, g, u, n);
+        for (int i = 0; i < n; i++)
+            if (!(fabsf(a[i] - b[i]) <= 4e-7f * fabsf(b[i]) + 1e-35f) && bad++ < 3)
+                printf("  swiglu(%g, %g): %.9g want %.9g\n", g[i], u[i], a[i], b[i]);
+        memcpy(a, u, sizeof(float) * (size_t)n);   /* y may be u */
+        k->swiglu(a, g, a, n);
+        for (int i = 0; i < n; i++)
+            if (!(fabsf(a[i] - b[i]) <= 4e-7f * fabsf(b[i]) + 1e-35f) && bad++ < 3)
+                printf("  swiglu(%g, %g) in place: %.9g want %.9g\n", g[i], u[i], a[i], b[i]);
+    }
+    CHECK(bad == 0, "%s: exp_sum/swiglu: %d values off the scalar set", k->name, bad);
+}
+
+static void test_elementwise(void)
+{
+    CHECK(each_set(elementwise_set) >= 1, "no kernel set runs here");
+}
+
 static void test_selection(void)
 {
     struct kernels k;
@@ -239,6 +284,7 @@ static void test_selection(void)
             CHECK(k.matmul[t] && k.quantize[ti->act_type], "selected set %s lacks %s", k.name, ti->name);
     }
     CHECK(k.f32_to_f16 && k.f16_to_f32, "selected set %s lacks the f16 conversions", k.name);
+    CHECK(k.exp_sum && k.swiglu, "selected set %s lacks the elementwise kernels", k.name);
     CHECK(kernels_scalar.f16_to_f32 != NULL, "the scalar set is incomplete");
 }
 
@@ -309,5 +355,6 @@ int main(void)
     RUN_TEST(test_matmul);
     RUN_TEST(test_quantize);
     RUN_TEST(test_f16_conversion);
+    RUN_TEST(test_elementwise);
     return test_finish();
 }
