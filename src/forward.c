@@ -22,7 +22,6 @@ static bool prescaled_q(const struct hparams *hp)
 {
     return hp->arch == ARCH_PHI2 || hp->arch == ARCH_PHI3 || hp->arch == ARCH_GEMMA;
 }
-static int up_rows(const struct hparams *hp) { return hp->arch == ARCH_PHI3 ? 2 * hp->n_ff : hp->n_ff; }
 
 /* Attention is computed per block of ATT_QB tokens and KV head: the query
  * heads sharing that KV head (G of them, or a slice), for every token of
@@ -30,10 +29,12 @@ static int up_rows(const struct hparams *hp) { return hp->arch == ARCH_PHI3 ? 2 
 enum { ATT_QB = 16 };
 static int group_size(const struct hparams *hp) { return hp->n_head / hp->n_head_kv; }
 /* floats of per-thread attention scratch: for nq rows, scores (f32) and
- * weights (f16) over n_ctx positions, queries (f16) and outputs (f32) */
+ * weights (f16) over n_ctx positions, queries (f16) and outputs (f32);
+ * decode's queries of every head fit too. */
 static size_t att_scratch(const struct hparams *hp, int n_ctx)
 {
     size_t nq = (size_t)group_size(hp) * ATT_QB;
+    nq = nq > (size_t)hp->n_head ? nq : (size_t)hp->n_head;
     return nq * ((size_t)n_ctx + (size_t)n_ctx / 2 + 1 + (size_t)hp->head_dim / 2 + 1 + (size_t)hp->head_dim_v) + 64;
 }
 
@@ -70,9 +71,10 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     s->y = alloc_floats(B * (size_t)hp->n_embd, &fail);
     s->qkv = alloc_floats(B * (size_t)qkv_dim(hp), &fail);
     s->att = alloc_floats(B * (size_t)hp->n_head * (size_t)hp->head_dim_v, &fail);
-    s->ffa = alloc_floats(B * (size_t)up_rows(hp), &fail);
+    s->ffa = alloc_floats(B * (size_t)hp->n_ff, &fail);
     s->ffb = alloc_floats(B * (size_t)hp->n_ff, &fail);
     s->scores = alloc_floats((size_t)pool_size(pool) * att_scratch(hp, n_ctx), &fail);
+    s->att_s = alloc_floats((size_t)hp->n_head * (size_t)n_ctx, &fail);
     s->logits = alloc_floats((size_t)hp->n_vocab, &fail);
     s->logits_cap = 1;
     int max_in = max3(hp->n_embd, hp->n_ff, hp->n_head * hp->head_dim_v);
@@ -110,6 +112,7 @@ void state_free(struct state *s)
     free(s->ffa);
     free(s->ffb);
     free(s->scores);
+    free(s->att_s);
     free(s->logits);
     free(s->c.act);
     memset(s, 0, sizeof *s);
@@ -117,24 +120,38 @@ void state_free(struct state *s)
 
 /* ------------------------------------------------------- elementwise math */
 
-/* out = x / rms(x) * w  (RMSNorm), or (x - mean) / std * w + b (LayerNorm) */
+/* out = x / rms(x) * w  (RMSNorm), or (x - mean) / std * w + b (LayerNorm).
+ * Sums in double, in four independent chains: a single chain of dependent
+ * adds costs more than everything else a decode step does between products. */
 static void norm_row(float *out, const float *x, const float *w, const float *b,
                      int n, int kind, float eps)
 {
-    double mean = 0.0, ss = 0.0;
+    double mean = 0.0, s[4] = { 0.0, 0.0, 0.0, 0.0 };
+    int i = 0;
     if (kind == NORM_LAYER) {
-        for (int i = 0; i < n; i++)
-            mean += x[i];
-        mean /= n;
+        for (; i + 4 <= n; i += 4)
+            for (int j = 0; j < 4; j++)
+                s[j] += x[i + j];
+        for (; i < n; i++)
+            s[0] += x[i];
+        mean = (s[0] + s[1] + s[2] + s[3]) / n;
+        s[0] = s[1] = s[2] = s[3] = 0.0;
+        i = 0;
     }
-    for (int i = 0; i < n; i++)
-        ss += (x[i] - mean) * (x[i] - mean);
-    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
-    for (int i = 0; i < n; i++)
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++)
+            s[j] += (x[i + j] - mean) * (x[i + j] - mean);
+    for (; i < n; i++)
+        s[0] += (x[i] - mean) * (x[i] - mean);
+    float scale = 1.0f / sqrtf((float)((s[0] + s[1] + s[2] + s[3]) / n) + eps);
+    if (kind != NORM_LAYER) {
+        for (i = 0; i < n; i++)
+            out[i] = x[i] * scale * w[i];
+        return;
+    }
+    for (i = 0; i < n; i++)
         out[i] = (float)(x[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
 }
-
-static float silu(float x) { return x / (1.0f + expf(-x)); }
 
 /* GELU, tanh form, evaluated as llama.cpp's CPU backend does: on the input
  * rounded to f16 and with the result rounded to f16 (its lookup table). */
@@ -242,6 +259,19 @@ static void rope_store_task(void *arg, int ith, int nth)
     }
 }
 
+/* row[lo..hi] = softmax(scale * row[lo..hi]) and the rest of row[0, n) 0 */
+static void softmax_row(const struct kernels *k, float *row, int n, int lo, int hi, float scale)
+{
+    float mx = -INFINITY;
+    for (int j = lo; j <= hi; j++) {
+        row[j] *= scale;
+        mx = row[j] > mx ? row[j] : mx;
+    }
+    float inv = (float)(1.0 / k->exp_sum(row + lo, hi - lo + 1, mx));
+    for (int j = 0; j < n; j++)
+        row[j] = j >= lo && j <= hi ? row[j] * inv : 0.0f;
+}
+
 /* Causal attention of tokens [t0, t1) of the batch for query heads
  * [h0, h0 + hn) of one KV head's group: att = softmax(q.K^T / sqrt(d)) V
  * over the positions each token may see. Row i = (t - t0) * hn + j of each
@@ -271,19 +301,8 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, floa
     for (int i = 0; i < nq; i++) {
         int pos = p0 + i / hn;
         int lo = (hp->n_swa > 0 && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0) - j0, hi = pos - j0;  /* [lo, hi] */
-        float *row = S + (size_t)i * nj, mx = -INFINITY;
-        double sum = 0.0;
-        for (int j = lo; j <= hi; j++) {
-            row[j] *= scale;
-            mx = row[j] > mx ? row[j] : mx;
-        }
-        for (int j = lo; j <= hi; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < nj; j++)
-            row[j] = j >= lo && j <= hi ? row[j] * inv : 0.0f;
+        float *row = S + (size_t)i * nj;
+        softmax_row(k, row, nj, lo, hi, scale);
         k->f32_to_f16(P + (size_t)i * nj, row, nj);
     }
     /* O[i][e] = sum_j P[i][j] V[j][e], V stored transposed: row e of Vt */
@@ -321,31 +340,169 @@ static void attention_task(void *arg, int ith, int nth)
     }
 }
 
-/* The FFN's nonlinearity, row by row: ffb or ffa becomes the input of Wdown. */
-static void ffn_act_task(void *arg, int ith, int nth)
+/* One token at position p = n_past attends in two passes over the cache,
+ * each split so every thread gets the same work whatever the head counts:
+ *   scores: S[h][j] = K[j] . q_h          units of (KV head, 16 positions)
+ *   values: att_h = softmax(S[h]) . V     units of (KV head, 16 rows of V^T)
+ * The G query heads of a KV head are the columns of both products, so each
+ * KV head's cache is read once. Each thread rotates the queries it needs
+ * itself (a few hundred multiplies) rather than wait for one thread to; the
+ * thread whose scores reach position p stores that KV head's k and v first.
+ * Roundings are attend()'s. Per-thread scratch: a score row (f32, n_ctx),
+ * then queries (f16, n_head x head_dim), weights (f16, G x n_ctx) and one
+ * v (f16, head_dim_v). */
+enum { ATT_DB = 16 };
+
+/* floats of the score row at the start of decode's scratch (it also holds
+ * one rotated query) */
+static int row_floats(const struct state *s)
+{
+    return s->n_ctx > s->m->hp.head_dim ? s->n_ctx : s->m->hp.head_dim;
+}
+
+static void decode_window(const struct state *s, int *j0, int *nj)
+{
+    const struct hparams *hp = &s->m->hp;
+    int p = s->n_past;
+    *j0 = hp->n_swa > 0 && p >= hp->n_swa ? p - hp->n_swa + 1 : 0;
+    *nj = p + 1 - *j0;
+}
+
+/* Ask for rows [r0, r1) of bytes each, stride apart. */
+static void prefetch_rows(const void *base, size_t stride, int r0, int r1, size_t bytes)
+{
+    for (int r = r0; r < r1; r++)
+        for (size_t o = 0; o < bytes; o += 64)
+            __builtin_prefetch((const char *)base + (size_t)r * stride + o);
+}
+
+/* [*u0, *u1): the units of KV head h (per units each) among [lo, hi) */
+static void head_units(int h, int per, int lo, int hi, int *u0, int *u1)
+{
+    *u0 = lo > h * per ? lo - h * per : 0;
+    *u1 = hi < (h + 1) * per ? hi - h * per : per;
+}
+
+/* Ask for this thread's K rows of the scores pass and its V^T rows of the
+ * values pass: the cache comes from DRAM in short runs the hardware
+ * prefetchers catch late, and each thread knows its runs up front. */
+static void prefetch_kv(const struct state *s, int il, int ith, int nth)
+{
+    const struct hparams *hp = &s->m->hp;
+    int hd = hp->head_dim, hdv = hp->head_dim_v, j0, nj, lo, hi, u0, u1;
+    decode_window(s, &j0, &nj);
+    int nblk = (nj + ATT_DB - 1) / ATT_DB, nvb = (hdv + ATT_DB - 1) / ATT_DB;
+    pool_split(hp->n_head_kv * nblk, 1, ith, nth, &lo, &hi);
+    for (int h = lo / nblk; h < hp->n_head_kv && h * nblk < hi; h++) {
+        head_units(h, nblk, lo, hi, &u0, &u1);
+        size_t head = (size_t)il * hp->n_head_kv + h;
+        prefetch_rows(s->kcache + (head * s->n_ctx + j0) * hd, (size_t)hd * 2, u0 * ATT_DB,
+                      u1 * ATT_DB < nj ? u1 * ATT_DB : nj, (size_t)hd * 2);
+    }
+    pool_split(hp->n_head_kv * nvb, 1, ith, nth, &lo, &hi);
+    for (int h = lo / nvb; h < hp->n_head_kv && h * nvb < hi; h++) {
+        head_units(h, nvb, lo, hi, &u0, &u1);
+        size_t head = (size_t)il * hp->n_head_kv + h;
+        prefetch_rows(s->vcache + head * hdv * s->n_ctx + j0, (size_t)s->n_ctx * 2, u0 * ATT_DB,
+                      u1 * ATT_DB < hdv ? u1 * ATT_DB : hdv, (size_t)nj * 2);
+    }
+}
+
+static void prefetch_kv_task(void *arg, int ith, int nth)
+{
+    const struct rows_task *t = arg;
+    prefetch_kv(t->s, t->il, ith, nth);
+}
+
+static void decode_scores_task(void *arg, int ith, int nth)
 {
     const struct rows_task *t = arg;
     struct state *s = t->s;
     const struct hparams *hp = &s->m->hp;
-    int lo, hi, i0 = 0, i1 = hp->n_ff, n_ff = hp->n_ff;
-    if (t->n == 1) {   /* one token: split its elements instead */
-        lo = 0, hi = 1;
-        pool_split(n_ff, 64, ith, nth, &i0, &i1);
-    } else {
-        pool_split(t->n, 1, ith, nth, &lo, &hi);
+    const struct kernels *k = s->c.k;
+    int G = group_size(hp), hd = hp->head_dim, hdv = hp->head_dim_v, p = s->n_past, j0, nj, lo, hi;
+    decode_window(s, &j0, &nj);
+    int nblk = (nj + ATT_DB - 1) / ATT_DB;
+    pool_split(hp->n_head_kv * nblk, 1, ith, nth, &lo, &hi);
+    float *row = s->scores + (size_t)ith * att_scratch(hp, s->n_ctx);
+    uint16_t *Q = (uint16_t *)(row + row_floats(s)), *vt = Q + (size_t)hp->n_head * hd + (size_t)G * s->n_ctx;
+    float *q = s->qkv, *kr = q + q_dim(hp), *v = kr + k_dim(hp);
+    for (int h = lo / nblk; h < hp->n_head_kv && h * nblk < hi; h++) {
+        int u0, u1;
+        head_units(h, nblk, lo, hi, &u0, &u1);
+        for (int g = h * G; g < (h + 1) * G; g++) {
+            memcpy(row, q + (size_t)g * hd, (size_t)hd * sizeof *row);
+            rope_head(row, s->rope_cs, hp->n_rot, hp->rope);
+            if (prescaled_q(hp))
+                for (int i = 0; i < hd; i++)
+                    row[i] *= 1.0f / sqrtf((float)hd);
+            k->f32_to_f16(Q + (size_t)g * hd, row, hd);
+        }
+        size_t head = (size_t)t->il * hp->n_head_kv + h;
+        if (u1 == nblk) {   /* this thread's scores reach p: store k and v of p first */
+            rope_head(kr + (size_t)h * hd, s->rope_cs, hp->n_rot, hp->rope);
+            k->f32_to_f16(s->kcache + (head * s->n_ctx + p) * hd, kr + (size_t)h * hd, hd);
+            k->f32_to_f16(vt, v + (size_t)h * hdv, hdv);
+            for (int e = 0; e < hdv; e++)
+                s->vcache[(head * hdv + e) * s->n_ctx + p] = vt[e];
+        }
+        struct matmul_args kq = {
+            .y = s->att_s + (size_t)h * G * s->n_ctx, .ldy = (size_t)s->n_ctx,
+            .w = s->kcache + (head * s->n_ctx + j0) * hd, .w_row_bytes = (size_t)hd * 2,
+            .x = Q + (size_t)h * G * hd, .x_row_bytes = (size_t)hd * 2, .n = hd, .nc = G,
+        };
+        k->matmul[TL_F16](&kq, u0 * ATT_DB, u1 * ATT_DB < nj ? u1 * ATT_DB : nj);
     }
-    for (int r = lo; r < hi; r++) {
-        float *a = s->ffa + (size_t)r * up_rows(hp), *b = s->ffb + (size_t)r * n_ff;
-        if (hp->arch == ARCH_PHI3)          /* fused [gate | up] in ffa -> ffb */
-            for (int i = i0; i < i1; i++)
-                b[i] = silu(a[i]) * a[n_ff + i];
-        else if (hp->ffn == FFN_SWIGLU)     /* gate in ffa, up in ffb */
-            for (int i = i0; i < i1; i++)
-                b[i] = silu(a[i]) * b[i];
+}
+
+static void decode_values_task(void *arg, int ith, int nth)
+{
+    const struct rows_task *t = arg;
+    struct state *s = t->s;
+    const struct hparams *hp = &s->m->hp;
+    const struct kernels *k = s->c.k;
+    int G = group_size(hp), hd = hp->head_dim, hdv = hp->head_dim_v, j0, nj, lo, hi;
+    decode_window(s, &j0, &nj);
+    int nvb = (hdv + ATT_DB - 1) / ATT_DB;
+    pool_split(hp->n_head_kv * nvb, 1, ith, nth, &lo, &hi);
+    float *row = s->scores + (size_t)ith * att_scratch(hp, s->n_ctx);
+    uint16_t *P = (uint16_t *)(row + row_floats(s)) + (size_t)hp->n_head * hd;
+    float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hd);
+    for (int h = lo / nvb; h < hp->n_head_kv && h * nvb < hi; h++) {
+        int u0, u1;
+        head_units(h, nvb, lo, hi, &u0, &u1);
+        for (int g = 0; g < G; g++) {
+            memcpy(row, s->att_s + (size_t)(h * G + g) * s->n_ctx, (size_t)nj * sizeof *row);
+            softmax_row(k, row, nj, 0, nj - 1, scale);
+            k->f32_to_f16(P + (size_t)g * nj, row, nj);
+        }
+        size_t head = (size_t)t->il * hp->n_head_kv + h;
+        struct matmul_args pv = {
+            .y = s->att + (size_t)h * G * hdv, .ldy = (size_t)hdv,
+            .w = s->vcache + head * hdv * s->n_ctx + j0, .w_row_bytes = (size_t)s->n_ctx * 2,
+            .x = P, .x_row_bytes = (size_t)nj * 2, .n = nj, .nc = G,
+        };
+        k->matmul[TL_F16](&pv, u0 * ATT_DB, u1 * ATT_DB < hdv ? u1 * ATT_DB : hdv);
+    }
+}
+
+/* The FFN's nonlinearity on elements [i0, i1) of every token's gate (ffa)
+ * and up (ffb) rows, into ffb: the input of Wdown. */
+struct ffn_act { struct state *s; int n; };
+
+static void ffn_act_rows(void *arg, int i0, int i1)
+{
+    const struct ffn_act *t = arg;
+    struct state *s = t->s;
+    const struct hparams *hp = &s->m->hp;
+    for (int r = 0; r < t->n; r++) {
+        float *a = s->ffa + (size_t)r * hp->n_ff, *b = s->ffb + (size_t)r * hp->n_ff;
+        if (hp->ffn == FFN_SWIGLU)
+            s->c.k->swiglu(b + i0, a + i0, b + i0, i1 - i0);
         else if (hp->ffn == FFN_GEGLU)
             for (int i = i0; i < i1; i++)
                 b[i] = gelu(a[i]) * b[i];
-        else                                /* ungated: up in ffa -> ffb */
+        else                                /* ungated: up in ffa */
             for (int i = i0; i < i1; i++)
                 b[i] = gelu(a[i]);
     }
@@ -354,7 +511,7 @@ static void ffn_act_task(void *arg, int ith, int nth)
 static void run_rows(struct state *s, pool_fn fn, int il, int n)
 {
     struct rows_task t = { .s = s, .il = il, .n = n };
-    if (n == 1 && fn != attention_task && fn != ffn_act_task)
+    if (n == 1 && fn != attention_task)
         fn(&t, 0, 1);
     else
         pool_run(s->c.pool, fn, &t);
@@ -368,37 +525,56 @@ static void attention_block(struct state *s, int il, int n)
     const struct hparams *hp = &s->m->hp;
     const struct layer *L = &s->m->layers[il];
     size_t ld = (size_t)qkv_dim(hp);
+    struct rows_task t = { .s = s, .il = il, .n = n };
+    /* decode: each thread's cache rows are on their way while it computes q, k, v */
+    struct mm_extra e = { .before = prefetch_kv_task, .arg = &t };
     if (L->wqkv.data) {
         struct mm_job j = { &L->wqkv, s->qkv, ld, L->bqkv };
-        matmul(&s->c, &j, 1, s->xn, hp->n_embd, n);
+        matmul_ex(&s->c, &j, 1, s->xn, hp->n_embd, n, n == 1 ? &e : NULL);
     } else {
         struct mm_job j[3] = {
             { &L->wq, s->qkv, ld, L->bq },
             { &L->wk, s->qkv + q_dim(hp), ld, L->bk },
             { &L->wv, s->qkv + q_dim(hp) + k_dim(hp), ld, L->bv },
         };
-        matmul(&s->c, j, 3, s->xn, hp->n_embd, n);
+        matmul_ex(&s->c, j, 3, s->xn, hp->n_embd, n, n == 1 ? &e : NULL);
     }
-    run_rows(s, rope_store_task, il, n);
-    run_rows(s, attention_task, il, n);
+    if (n == 1) {
+        pool_run(s->c.pool, decode_scores_task, &t);
+        pool_run(s->c.pool, decode_values_task, &t);
+    } else {
+        run_rows(s, rope_store_task, il, n);
+        run_rows(s, attention_task, il, n);
+    }
     struct mm_job o = { &L->wo, s->y, hp->n_embd, L->bo };
     matmul(&s->c, &o, 1, s->att, (size_t)hp->n_head * hp->head_dim_v, n);
 }
 
-/* y = Wdown . act(xn) for the n tokens of the batch */
+/* y = Wdown . act(xn) for the n tokens of the batch. Gate and up rows are
+ * split over the threads alike, so each thread gates the rows it made. */
 static void ffn_block(struct state *s, int il, int n)
 {
     const struct hparams *hp = &s->m->hp;
     const struct layer *L = &s->m->layers[il];
-    struct mm_job j[2] = { { &L->w_up, s->ffa, (size_t)up_rows(hp), L->b_up } };
+    size_t ld = (size_t)hp->n_ff;
+    struct mm_job j[2] = { { &L->w_up, s->ffa, ld, L->b_up } };
+    struct weight gate, up;
     int nj = 1;
-    if (L->w_gate.data) {   /* gate -> ffa, up -> ffb */
-        j[0] = (struct mm_job){ &L->w_gate, s->ffa, (size_t)hp->n_ff, NULL };
-        j[1] = (struct mm_job){ &L->w_up, s->ffb, (size_t)hp->n_ff, L->b_up };
+    if (hp->arch == ARCH_PHI3) {   /* one weight: n_ff gate rows, then n_ff up rows */
+        gate = up = L->w_up;
+        gate.n_out = up.n_out = hp->n_ff;
+        up.data = (const char *)L->w_up.data + (size_t)hp->n_ff * L->w_up.row_bytes;
+        j[0] = (struct mm_job){ &gate, s->ffa, ld, L->b_up };
+        j[1] = (struct mm_job){ &up, s->ffb, ld, L->b_up ? L->b_up + hp->n_ff : NULL };
+        nj = 2;
+    } else if (L->w_gate.data) {
+        j[0] = (struct mm_job){ &L->w_gate, s->ffa, ld, NULL };
+        j[1] = (struct mm_job){ &L->w_up, s->ffb, ld, L->b_up };
         nj = 2;
     }
-    matmul(&s->c, j, nj, s->xn, hp->n_embd, n);
-    run_rows(s, ffn_act_task, il, n);
+    struct ffn_act act = { s, n };
+    struct mm_extra e = { .then = ffn_act_rows, .arg = &act };
+    matmul_ex(&s->c, j, nj, s->xn, hp->n_embd, n, &e);
     struct mm_job d = { &L->w_down, s->y, hp->n_embd, L->b_down };
     matmul(&s->c, &d, 1, s->ffb, hp->n_ff, n);
 }

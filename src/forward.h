@@ -25,9 +25,10 @@ struct state {
     float    *xn;         /* [n_embd] normed input of a block */
     float    *qkv;        /* [q_dim + k_dim + v_dim] */
     float    *att;        /* [n_head * head_dim_v] attention output */
-    float    *ffa, *ffb;  /* [n_ff] (ffa: [2 n_ff] for fused gate+up) */
+    float    *ffa, *ffb;  /* [n_ff] gate (or ungated up), up */
     float    *y;          /* [n_embd] block output before the residual add */
     float    *scores;     /* per thread: attention scratch (forward.c att_scratch) */
+    float    *att_s;      /* [n_head][n_ctx] decode attention scores, shared */
     float    *logits;     /* [logits_cap][n_vocab] */
     int       logits_cap; /* rows allocated in logits */
     int       n_logits;   /* rows of logits the last forward() wrote */

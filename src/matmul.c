@@ -23,6 +23,7 @@ struct mm_task {
     int                  nc, n_in;
     struct act_buf       act[2];
     int                  total_rows;
+    const struct mm_extra *e;       /* or NULL */
 };
 
 size_t matmul_act_bytes(int n, int nc)
@@ -52,40 +53,57 @@ static void convert_task(void *arg, int ith, int nth)
     }
 }
 
+/* Rows [r0, r1) of one job. */
+static void job_rows(const struct mm_task *t, const struct mm_job *job, int r0, int r1)
+{
+    const struct act_buf *b = act_for(t, job->w->type);
+    struct matmul_args a = {
+        .y = job->y, .ldy = job->ldy, .w = job->w->data, .w_row_bytes = job->w->row_bytes,
+        .x = b->data, .x_row_bytes = b->row_bytes, .n = t->n_in, .nc = t->nc,
+    };
+    t->c->k->matmul[job->w->type](&a, r0, r1);
+    if (job->bias)
+        for (int c = 0; c < t->nc; c++)
+            for (int r = r0; r < r1; r++)
+                job->y[(size_t)c * job->ldy + r] += job->bias[r];
+}
+
+/* Thread ith's share of the rows of all jobs, stacked one after another
+ * (or, with e->then, the same share of each job's rows). */
 static void product_task(void *arg, int ith, int nth)
 {
     struct mm_task *t = arg;
     int lo, hi;
+    if (t->e && t->e->before)
+        t->e->before(t->e->arg, ith, nth);
+    if (t->e && t->e->then) {
+        pool_split(t->jobs[0].w->n_out, ROW_ALIGN, ith, nth, &lo, &hi);
+        if (lo < hi) {
+            for (int j = 0; j < t->n_jobs; j++)
+                job_rows(t, &t->jobs[j], lo, hi);
+            t->e->then(t->e->arg, lo, hi);
+        }
+        return;
+    }
     pool_split(t->total_rows, ROW_ALIGN, ith, nth, &lo, &hi);
     int base = 0;
     for (int j = 0; j < t->n_jobs && lo < hi; j++) {
-        const struct mm_job *job = &t->jobs[j];
-        int n_out = job->w->n_out;
+        int n_out = t->jobs[j].w->n_out;
         int r0 = lo - base, r1 = hi - base;
         base += n_out;
         if (r1 <= 0 || r0 >= n_out)
             continue;
-        r0 = r0 < 0 ? 0 : r0;
-        r1 = r1 > n_out ? n_out : r1;
-        const struct act_buf *b = act_for(t, job->w->type);
-        struct matmul_args a = {
-            .y = job->y, .ldy = job->ldy, .w = job->w->data, .w_row_bytes = job->w->row_bytes,
-            .x = b->data, .x_row_bytes = b->row_bytes, .n = t->n_in, .nc = t->nc,
-        };
-        t->c->k->matmul[job->w->type](&a, r0, r1);
-        if (job->bias)
-            for (int c = 0; c < t->nc; c++)
-                for (int r = r0; r < r1; r++)
-                    job->y[(size_t)c * job->ldy + r] += job->bias[r];
+        job_rows(t, &t->jobs[j], r0 < 0 ? 0 : r0, r1 > n_out ? n_out : r1);
     }
 }
 
-void matmul(struct compute *c, const struct mm_job *jobs, int n_jobs,
-            const float *x, size_t ldx, int nc)
+void matmul_ex(struct compute *c, const struct mm_job *jobs, int n_jobs,
+               const float *x, size_t ldx, int nc, const struct mm_extra *e)
 {
     struct mm_task t = {
         .c = c, .jobs = jobs, .n_jobs = n_jobs, .x = x, .ldx = ldx, .nc = nc,
         .n_in = jobs[0].w->n_in, .act = { { .type = -1 }, { .type = -1 } },
+        .e = e,
     };
     char *next = c->act;
     for (int j = 0; j < n_jobs; j++) {
@@ -104,4 +122,10 @@ void matmul(struct compute *c, const struct mm_job *jobs, int n_jobs,
     else
         pool_run(c->pool, convert_task, &t);
     pool_run(c->pool, product_task, &t);
+}
+
+void matmul(struct compute *c, const struct mm_job *jobs, int n_jobs,
+            const float *x, size_t ldx, int nc)
+{
+    matmul_ex(c, jobs, n_jobs, x, ldx, nc, NULL);
 }

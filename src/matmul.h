@@ -37,4 +37,20 @@ size_t matmul_act_bytes(int n, int nc);
 void matmul(struct compute *c, const struct mm_job *jobs, int n_jobs,
             const float *x, size_t ldx, int nc);
 
+/* What runs around the products on each thread, for matmul_ex. */
+struct mm_extra {
+    /* before its share of the products, on thread ith of nth: work that
+     * overlaps the weight stream (decode asks for the attention's cache) */
+    void (*before)(void *arg, int ith, int nth);
+    /* with then, jobs of equal n_out are split over the threads together:
+     * each thread computes the same rows [r0, r1) of every job, for all nc
+     * columns, then runs then on them, so an elementwise step after the
+     * product (the FFN's gating) costs no pass over the threads of its own */
+    void (*then)(void *arg, int r0, int r1);
+    void  *arg;
+};
+
+void matmul_ex(struct compute *c, const struct mm_job *jobs, int n_jobs,
+               const float *x, size_t ldx, int nc, const struct mm_extra *e);
+
 #endif
