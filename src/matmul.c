@@ -7,6 +7,7 @@
 
 #define ROW_ALIGN 16   /* slices start on a multiple of 16 rows: SIMD kernels
                           that interleave rows never see a partial group */
+#define STREAM_PRIME 4096   /* bytes asked for at the start of a decode slice */
 
 struct act_buf {
     int         type;      /* activation type, -1 unused */
@@ -68,6 +69,20 @@ static void job_rows(const struct mm_task *t, const struct mm_job *job, int r0, 
                 job->y[(size_t)c * job->ldy + r] += job->bias[r];
 }
 
+/* Decode reads a thread's rows of a weight as one stream, and the kernels
+ * ask for bytes a few KiB ahead of where they read: the first KiBs of each
+ * slice would be demand misses one after another. Small models run a
+ * hundred such slices a token; ask for their starts together. */
+static void prime_stream(const struct mm_task *t, const struct mm_job *job, int r0, int r1)
+{
+    if (t->nc != 1 || r0 >= r1)
+        return;
+    size_t bytes = (size_t)(r1 - r0) * job->w->row_bytes;
+    const char *p = (const char *)job->w->data + (size_t)r0 * job->w->row_bytes;
+    for (size_t o = 0; o < bytes && o < STREAM_PRIME; o += 64)
+        __builtin_prefetch(p + o);
+}
+
 /* Thread ith's share of the rows of all jobs, stacked one after another
  * (or, with e->then, the same share of each job's rows). */
 static void product_task(void *arg, int ith, int nth)
@@ -80,20 +95,29 @@ static void product_task(void *arg, int ith, int nth)
         pool_split(t->jobs[0].w->n_out, ROW_ALIGN, ith, nth, &lo, &hi);
         if (lo < hi) {
             for (int j = 0; j < t->n_jobs; j++)
+                prime_stream(t, &t->jobs[j], lo, hi);
+            for (int j = 0; j < t->n_jobs; j++)
                 job_rows(t, &t->jobs[j], lo, hi);
             t->e->then(t->e->arg, lo, hi);
         }
         return;
     }
     pool_split(t->total_rows, ROW_ALIGN, ith, nth, &lo, &hi);
-    int base = 0;
-    for (int j = 0; j < t->n_jobs && lo < hi; j++) {
-        int n_out = t->jobs[j].w->n_out;
-        int r0 = lo - base, r1 = hi - base;
-        base += n_out;
-        if (r1 <= 0 || r0 >= n_out)
-            continue;
-        job_rows(t, &t->jobs[j], r0 < 0 ? 0 : r0, r1 > n_out ? n_out : r1);
+    for (int pass = 0; pass < 2; pass++) {   /* prime every slice's stream, then compute */
+        int base = 0;
+        for (int j = 0; j < t->n_jobs && lo < hi; j++) {
+            int n_out = t->jobs[j].w->n_out;
+            int r0 = lo - base, r1 = hi - base;
+            base += n_out;
+            if (r1 <= 0 || r0 >= n_out)
+                continue;
+            r0 = r0 < 0 ? 0 : r0;
+            r1 = r1 > n_out ? n_out : r1;
+            if (pass == 0)
+                prime_stream(t, &t->jobs[j], r0, r1);
+            else
+                job_rows(t, &t->jobs[j], r0, r1);
+        }
     }
 }
 
