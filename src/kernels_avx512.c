@@ -422,7 +422,7 @@ struct gidx {
 /* Index of the word at byte P (even) of a group loaded as A | B. */
 static inline uint16_t word_at(int P) { return (uint16_t)(P < 64 ? P / 2 : 32 + (P - 64) / 2); }
 
-static void make_gidx(int type, struct gidx *ix)
+INLINE void make_gidx(int type, struct gidx *ix)
 {
     int G = q32_group(type), bs = (int)q32_bytes(type), qs = (int)q32_qs(type);
     uint16_t q[32], d[32] = { 0 }, m[32] = { 0 }, h[32] = { 0 };
