@@ -231,6 +231,30 @@ static void round_f16(const struct kernels *k, float *x, uint16_t *tmp, int n)
     k->f16_to_f32(x, tmp, n);
 }
 
+/* Rotate one query head by the token's table; phi2, phi3 and gemma also
+ * scale it here (prescaled_q). */
+static void rope_query(const struct hparams *hp, float *q, const float *cs)
+{
+    rope_head(q, cs, hp->n_rot, hp->rope);
+    if (prescaled_q(hp))
+        for (int i = 0; i < hp->head_dim; i++)
+            q[i] *= 1.0f / sqrtf((float)hp->head_dim);
+}
+
+/* Rotate k of KV head h of the token at pos, then store it and v in the
+ * cache as f16, V transposed; tmp holds head_dim_v halves. */
+static void store_kv(struct state *s, int il, int h, int pos, float *k, const float *v, const float *cs,
+                     uint16_t *tmp)
+{
+    const struct hparams *hp = &s->m->hp;
+    size_t head = (size_t)il * hp->n_head_kv + h;
+    rope_head(k, cs, hp->n_rot, hp->rope);
+    s->c.k->f32_to_f16(s->kcache + (head * s->n_ctx + pos) * hp->head_dim, k, hp->head_dim);
+    s->c.k->f32_to_f16(tmp, v, hp->head_dim_v);
+    for (int e = 0; e < hp->head_dim_v; e++)
+        s->vcache[(head * hp->head_dim_v + e) * s->n_ctx + pos] = tmp[e];
+}
+
 /* Rotate q and k of each token, then store k and v in the cache as f16. */
 static void rope_store_task(void *arg, int ith, int nth)
 {
@@ -240,25 +264,15 @@ static void rope_store_task(void *arg, int ith, int nth)
     int lo, hi;
     pool_split(t->n, 1, ith, nth, &lo, &hi);
     for (int r = lo; r < hi; r++) {
-        int pos = s->n_past + r;
         float *q = s->qkv + (size_t)r * qkv_dim(hp), *k = q + q_dim(hp), *v = k + k_dim(hp);
         const float *cs = s->rope_cs + (size_t)r * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++)
-            rope_head(q + h * hp->head_dim, cs, hp->n_rot, hp->rope);
-        if (prescaled_q(hp))
-            for (int i = 0; i < q_dim(hp); i++)
-                q[i] *= 1.0f / sqrtf((float)hp->head_dim);
+            rope_query(hp, q + h * hp->head_dim, cs);
         uint16_t *tmp = (uint16_t *)(s->scores + (size_t)ith * att_scratch(hp, s->n_ctx));
         for (int i = 0; i < q_dim(hp); i += s->n_ctx)   /* tmp holds n_ctx halves */
             round_f16(s->c.k, q + i, tmp, q_dim(hp) - i < s->n_ctx ? q_dim(hp) - i : s->n_ctx);
-        for (int h = 0; h < hp->n_head_kv; h++) {
-            size_t head = (size_t)t->il * hp->n_head_kv + h;
-            rope_head(k + h * hp->head_dim, cs, hp->n_rot, hp->rope);
-            s->c.k->f32_to_f16(s->kcache + (head * s->n_ctx + pos) * hp->head_dim, k + h * hp->head_dim, hp->head_dim);
-            s->c.k->f32_to_f16(tmp, v + h * hp->head_dim_v, hp->head_dim_v);
-            for (int e = 0; e < hp->head_dim_v; e++)   /* V is stored transposed */
-                s->vcache[(head * hp->head_dim_v + e) * s->n_ctx + pos] = tmp[e];
-        }
+        for (int h = 0; h < hp->n_head_kv; h++)
+            store_kv(s, t->il, h, s->n_past + r, k + h * hp->head_dim, v + h * hp->head_dim_v, cs, tmp);
     }
 }
 
@@ -435,20 +449,12 @@ static void decode_scores_task(void *arg, int ith, int nth)
         head_units(h, nblk, lo, hi, &u0, &u1);
         for (int g = h * G; g < (h + 1) * G; g++) {
             memcpy(row, q + (size_t)g * hd, (size_t)hd * sizeof *row);
-            rope_head(row, s->rope_cs, hp->n_rot, hp->rope);
-            if (prescaled_q(hp))
-                for (int i = 0; i < hd; i++)
-                    row[i] *= 1.0f / sqrtf((float)hd);
+            rope_query(hp, row, s->rope_cs);
             k->f32_to_f16(Q + (size_t)g * hd, row, hd);
         }
+        if (u1 == nblk)   /* this thread's scores reach p: store k and v of p first */
+            store_kv(s, t->il, h, p, kr + (size_t)h * hd, v + (size_t)h * hdv, s->rope_cs, vt);
         size_t head = (size_t)t->il * hp->n_head_kv + h;
-        if (u1 == nblk) {   /* this thread's scores reach p: store k and v of p first */
-            rope_head(kr + (size_t)h * hd, s->rope_cs, hp->n_rot, hp->rope);
-            k->f32_to_f16(s->kcache + (head * s->n_ctx + p) * hd, kr + (size_t)h * hd, hd);
-            k->f32_to_f16(vt, v + (size_t)h * hdv, hdv);
-            for (int e = 0; e < hdv; e++)
-                s->vcache[(head * hdv + e) * s->n_ctx + p] = vt[e];
-        }
         struct matmul_args kq = {
             .y = s->att_s + (size_t)h * G * s->n_ctx, .ldy = (size_t)s->n_ctx,
             .w = s->kcache + (head * s->n_ctx + j0) * hd, .w_row_bytes = (size_t)hd * 2,
@@ -511,15 +517,6 @@ static void ffn_act_rows(void *arg, int i0, int i1)
     }
 }
 
-static void run_rows(struct state *s, pool_fn fn, int il, int n)
-{
-    struct rows_task t = { .s = s, .il = il, .n = n };
-    if (n == 1 && fn != attention_task)
-        fn(&t, 0, 1);
-    else
-        pool_run(s->c.pool, fn, &t);
-}
-
 /* --------------------------------------------------------------- blocks */
 
 /* y = Wo . attention(xn) for the n tokens of the batch */
@@ -546,8 +543,8 @@ static void attention_block(struct state *s, int il, int n)
         pool_run(s->c.pool, decode_scores_task, &t);
         pool_run(s->c.pool, decode_values_task, &t);
     } else {
-        run_rows(s, rope_store_task, il, n);
-        run_rows(s, attention_task, il, n);
+        pool_run(s->c.pool, rope_store_task, &t);
+        pool_run(s->c.pool, attention_task, &t);
     }
     struct mm_job o = { &L->wo, s->y, hp->n_embd, L->bo };
     matmul(&s->c, &o, 1, s->att, (size_t)hp->n_head * hp->head_dim_v, n);
