@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "prefetch.h"
 #include "quant.h"
 
 static int q_dim(const struct hparams *hp) { return hp->n_head * hp->head_dim; }
@@ -389,8 +390,7 @@ static void decode_window(const struct state *s, int *j0, int *nj)
 static void prefetch_rows(const void *base, size_t stride, int r0, int r1, size_t bytes)
 {
     for (int r = r0; r < r1; r++)
-        for (size_t o = 0; o < bytes; o += 64)
-            __builtin_prefetch((const char *)base + (size_t)r * stride + o);
+        prefetch_span((const char *)base + (size_t)r * stride, bytes);
 }
 
 /* [*u0, *u1): the units of KV head h (per units each) among [lo, hi) */

@@ -9,6 +9,7 @@
 
 #include "cpu.h"
 #include "kernels.h"
+#include "prefetch.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -29,15 +30,9 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
 
 /* Decode reads each thread's rows as one sequential stream, one row after
  * the next, and asks for the bytes PREFETCH_AHEAD further on (see
- * kernels_avx512.c: without it a core streams half its bandwidth). Inline
- * asm because GCC 12 drops _mm_prefetch from these loops. */
+ * kernels_avx512.c: without it a core streams half its bandwidth);
+ * prefetch.h says why not _mm_prefetch. */
 enum { PREFETCH_AHEAD = 4096 };
-
-static inline void prefetch_span(const void *p, size_t bytes)
-{
-    for (size_t o = 0; o < bytes; o += 64)
-        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + o)));
-}
 
 static inline void prefetch_ahead(const void *p, size_t bytes)
 {

@@ -7,6 +7,7 @@
 
 #include "cpu.h"
 #include "kernels.h"
+#include "prefetch.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -32,15 +33,8 @@ static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); retur
  * the next, and asks for the bytes PREFETCH_AHEAD further on: the hardware
  * prefetcher alone leaves a Zen 5 core at half its memory bandwidth here
  * (measured with tool_kbench: 4-row interleaving or no software prefetch
- * both cost 30-50%). Inline asm because GCC 12 drops _mm_prefetch from
- * these loops once the weight type is a constant. */
+ * both cost 30-50%). prefetch.h says why not _mm_prefetch. */
 enum { PREFETCH_AHEAD = 4096 };
-
-static inline void prefetch_span(const void *p, size_t bytes)
-{
-    for (size_t o = 0; o < bytes; o += 64)
-        __asm__ volatile("prefetcht0 %0" : : "m"(*((const char *)p + o)));
-}
 
 static inline void prefetch_ahead(const void *p, size_t bytes)
 {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "matmul.h"
+#include "prefetch.h"
 #include "quant.h"
 
 #define ROW_ALIGN 16   /* slices start on a multiple of 16 rows: SIMD kernels
@@ -79,8 +80,7 @@ static void prime_stream(const struct mm_task *t, const struct mm_job *job, int 
         return;
     size_t bytes = (size_t)(r1 - r0) * job->w->row_bytes;
     const char *p = (const char *)job->w->data + (size_t)r0 * job->w->row_bytes;
-    for (size_t o = 0; o < bytes && o < STREAM_PRIME; o += 64)
-        __builtin_prefetch(p + o);
+    prefetch_span(p, bytes < STREAM_PRIME ? bytes : STREAM_PRIME);
 }
 
 /* Thread ith's share of the rows of all jobs, stacked one after another

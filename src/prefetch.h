@@ -1,0 +1,29 @@
+/* prefetch.h: ask for cache lines ahead of their use.
+ * Inline asm rather than __builtin_prefetch: GCC 12 counts that builtin as a
+ * const call, so a helper made only of prefetches is itself const, returns
+ * nothing, and its calls are deleted (matmul.c's stream priming compiled to
+ * nothing that way); in kernel loops with constant types it drops them too. */
+#ifndef TINYLLM_PREFETCH_H
+#define TINYLLM_PREFETCH_H
+
+#include <stddef.h>
+
+static inline void prefetch_line(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
+#elif defined(__aarch64__)
+    __asm__ volatile("prfm pldl1keep, %0" : : "Q"(*(const char *)p));
+#else
+    __builtin_prefetch(p);
+#endif
+}
+
+/* every 64-byte line of [p, p + bytes) */
+static inline void prefetch_span(const void *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64)
+        prefetch_line((const char *)p + o);
+}
+
+#endif
