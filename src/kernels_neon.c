@@ -3,6 +3,7 @@
  * signed x signed: here vmull_s8 + vpadalq_s16. The kernels themselves are
  * in kernels_neon_impl.h, shared with kernels_neon_dot.c (sdot). */
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 #include "cpu.h"

@@ -3,6 +3,7 @@
  * kernels_neon_impl.h with the integer block dot done by sdot, each lane
  * summing four signed byte products. */
 #include <arm_neon.h>
+#include <math.h>
 #include <string.h>
 
 #include "cpu.h"

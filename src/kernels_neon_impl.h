@@ -542,6 +542,58 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
         y[i] = fp16_to_fp32(x[i]);
 }
 
+/* ---- elementwise math (softmax, SwiGLU) ---- */
+
+/* e^x as kernels_avx512.c's exp16, 2^n built in the exponent field. */
+INLINE float32x4_t exp4(float32x4_t x)
+{
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.33654f)), vdupq_n_f32(88.0f));
+    float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+
+static double exp_sum(float *x, int n, float m)
+{
+    float32x4_t vm = vdupq_n_f32(m);
+    float64x2_t s0 = vdupq_n_f64(0), s1 = vdupq_n_f64(0);   /* summed in double, as scalar */
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), vm));
+        vst1q_f32(x + i, e);
+        s0 = vaddq_f64(s0, vcvt_f64_f32(vget_low_f32(e)));
+        s1 = vaddq_f64(s1, vcvt_high_f64_f32(e));
+    }
+    double s = vaddvq_f64(vaddq_f64(s0, s1));
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    return s;
+}
+
+static void swiglu(float *y, const float *g, const float *u, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t vg = vld1q_f32(g + i);
+        float32x4_t e = exp4(vnegq_f32(vg));
+        float32x4_t si = vdivq_f32(vg, vaddq_f32(e, vdupq_n_f32(1.0f)));
+        vst1q_f32(y + i, vmulq_f32(si, vld1q_f32(u + i)));
+    }
+    for (; i < n; i++)
+        y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 const struct kernels NEON_SET = {
     .name = NEON_SET_NAME,
     .needs = NEON_SET_NEEDS,
@@ -558,4 +610,6 @@ const struct kernels NEON_SET = {
     },
     .f32_to_f16 = f32_to_f16,
     .f16_to_f32 = f16_to_f32,
+    .exp_sum = exp_sum,
+    .swiglu = swiglu,
 };
