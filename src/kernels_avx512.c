@@ -15,8 +15,8 @@ enum {
     TILE = 16,      /* weight rows per repacked tile: one per 32-bit lane */
     NCOL = 8,       /* activation columns per pass over a tile */
     CC = 256,       /* activation columns whose block data is prepared at once */
-    FKC = 128,      /* float elements per K chunk of a tile */
-    FCC = 256,      /* float columns converted at once (a 128 KiB panel) */
+    FKC = 512,      /* float elements per K chunk of a tile (a 64 KiB tile) */
+    FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
 };
 
 static inline const void *row_at(const void *base, size_t stride, size_t i)
