@@ -691,7 +691,7 @@ INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r
  * midpoint (the group's 16-bit start is -o times the activation pair sums,
  * and (o - off) * sum(x) is added back in 32 bits). */
 
-enum { KE = 256 };  /* elements per K chunk: 8 blocks of 32 or 1 super-block */
+enum { KE = 1024 };  /* elements per K chunk: 32 blocks of 32 or 4 super-blocks */
 
 struct tileq {
     __m256i q[KE / 4];   /* quad e/4: elements e..e+3 of each row */

@@ -819,7 +819,7 @@ INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r
  * Q2_K/Q3_K/Q6_K. An activation group brings its scale dx, the integer
  * correction -off * sum(x) and dx * sum(x) for the weight's mins. */
 
-enum { KE = 256 };  /* elements per K chunk: 8 blocks of 32 or 1 super-block */
+enum { KE = 1024 };  /* elements per K chunk: 32 blocks of 32 or 4 super-blocks */
 
 struct tileq {
     __m512i q[KE / 4];   /* quad e/4: elements e..e+3 of each row */
