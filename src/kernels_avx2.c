@@ -213,6 +213,9 @@ INLINE void run_float_cols(const struct tile_float *t, const struct panel_float 
     for (int h = 0; h < H; h++)
         for (int j = 0; j < C; j++)
             acc[h][j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy + 8 * h, m[h]);
+    prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r);
+    if (H == 2)
+        prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r + 8);
     tile_float_cols(t, (const float (*)[8])pf->x[(c % FCC) / 8], c % 8, kc, H, C, acc);
     for (int h = 0; h < H; h++)
         for (int j = 0; j < C; j++)
@@ -913,6 +916,7 @@ INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struc
     float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
     for (int j = 0; j < C; j++)
         acc[j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy, m);
+    prefetch_outputs(a->y, a->ldy, a->nc, c0 + c + C, C, r);
     tileq_cols(t, ci, x, ng, type, c, C, acc);
     for (int j = 0; j < C; j++)
         _mm256_maskstore_ps(y + (size_t)j * a->ldy, m, acc[j]);

@@ -223,6 +223,9 @@ INLINE void run_float_cols(const struct tile_float *t, const struct panel_float 
 #pragma GCC unroll 8
         for (int j = 0; j < C; j++)
             acc[h][j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[h], y + (size_t)j * a->ldy + 16 * h);
+    prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r);
+    if (H == 2)
+        prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r + 16);
     tile_float_cols(t, (const float (*)[16])pf->x[(c % FCC) / 16], c % 16, kc, H, C, acc);
 #pragma GCC unroll 2
     for (int h = 0; h < H; h++)
@@ -1034,6 +1037,7 @@ INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struc
     float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
     for (int j = 0; j < C; j++)
         acc[j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, y + (size_t)j * a->ldy);
+    prefetch_outputs(a->y, a->ldy, a->nc, c0 + c + C, C, r);
     tileq_cols(t, ci, x, ng, type, c, C, acc);
     for (int j = 0; j < C; j++)
         _mm512_mask_storeu_ps(y + (size_t)j * a->ldy, m, acc[j]);

@@ -26,4 +26,14 @@ static inline void prefetch_span(const void *p, size_t bytes)
         prefetch_line((const char *)p + o);
 }
 
+/* The GEMMs add each K chunk into their outputs y (column j at y + j * ldy,
+ * nc columns): the line at row r of columns [c, c + n), those the next
+ * column group loads, adds to and stores. By then they are in L3 or DRAM,
+ * and the loads would stall the tile. */
+static inline void prefetch_outputs(const float *y, size_t ldy, int nc, int c, int n, int r)
+{
+    for (int j = c; j < c + n && j < nc; j++)
+        prefetch_line(y + (size_t)j * ldy + r);
+}
+
 #endif
