@@ -27,6 +27,7 @@ static inline const void *row_at(const void *base, size_t stride, size_t i)
 }
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
 
 /* Decode reads each thread's rows as one sequential stream, one row after
  * the next, and asks for the bytes PREFETCH_AHEAD further on (see
@@ -224,22 +225,25 @@ INLINE void run_float_cols(const struct tile_float *t, const struct panel_float 
 
 /* Every column of one tile for one K chunk: groups of 4, then 1. */
 INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, int H)
+                           int kc, int first, int r, int nr, int c0, int cc, int H, struct next_rows *nx)
 {
     int c = 0;
-    for (; c + 4 <= cc; c += 4)
+    for (; c + 4 <= cc; c += 4) {
+        prefetch_next(nx, nx->per);
         run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4);
+    }
+    prefetch_next(nx, nx->n);
     for (; c < cc; c++)
         run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1);
 }
 
 static void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc)
+                           int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
 {
     if (nr > 8)
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2);
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2, nx);
     else
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1);
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx);
 }
 
 /* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
@@ -255,14 +259,16 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
             int kc = imin(FKC, a->n - k0);
             prep_panel(&pf, a, type, c0, cc, k0, kc);
             for (int r = r0; r < r1; r += 16) {
-                int nr = imin(16, r1 - r);
+                int nr = imin(16, r1 - r), next = imin(16, r1 - r - nr);
                 pack_float(&t, a, type, r, nr, k0, kc);
-                /* the next tile's rows come from DRAM as 16 short streams:
+                /* the next tile's rows come from DRAM as short streams:
                  * ask for them while this one computes */
-                for (int i = 0; i < imin(16, r1 - r - nr); i++)
-                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i)) + (size_t)k0 * es,
-                                  (size_t)kc * es);
-                run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc);
+                struct next_rows nx = {
+                    .p = next ? (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) + (size_t)k0 * es : NULL,
+                    .stride = a->w_row_bytes, .bytes = (size_t)kc * es, .n = next,
+                    .per = (next + cc / 4 - 1) / imax(cc / 4, 1),
+                };
+                run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }
@@ -924,11 +930,15 @@ INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struc
 
 /* Every column of one tile for one K chunk: groups of 4, then 1. */
 INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc)
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc,
+                      struct next_rows *nx)
 {
     int c = 0;
-    for (; c + NCOL <= cc; c += NCOL)
+    for (; c + NCOL <= cc; c += NCOL) {
+        prefetch_next(nx, nx->per);
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
+    }
+    prefetch_next(nx, nx->n);
     for (; c < cc; c++)
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
@@ -951,12 +961,15 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
                      + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
             size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
             for (int r = r0; r < r1; r += TILE) {
-                int nr = imin(TILE, r1 - r);
+                int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
                 packq(&t, a, type, r, nr, e0, ke);
-                for (int i = 0; i < imin(TILE, r1 - r - nr); i++)   /* the next tile, as in gemm_float */
-                    prefetch_span((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr + i))
-                                  + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb);
-                runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc);
+                struct next_rows nx = {   /* the next tile, as in gemm_float */
+                    .p = next ? (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr))
+                                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type) : NULL,
+                    .stride = a->w_row_bytes, .bytes = kb, .n = next,
+                    .per = (next + cc / NCOL - 1) / imax(cc / NCOL, 1),
+                };
+                runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }
