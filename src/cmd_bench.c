@@ -1,7 +1,9 @@
 /* cmd_bench.c: `tinyllm bench`, llama-bench's tests and output formats:
  * pp N = one N-token prompt evaluated as a batch, tg N = N tokens generated
- * one at a time after a BOS; each repeated -r times after a warm-up, t/s as
- * mean ± stddev. Scripts written for llama-bench's JSON/CSV read ours. */
+ * one at a time after a BOS, ppP+tgG = a P-token prompt then G tokens (t/s
+ * over all P + G: generation at depth); each repeated -r times after a
+ * warm-up, t/s as mean ± stddev. Scripts written for llama-bench's JSON/CSV
+ * read ours. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ static const char usage_text[] =
     "  -m, --model FILE     model to test (repeatable)\n"
     "  -p, --n-prompt N,... prompt lengths (default 512; 0 = none)\n"
     "  -n, --n-gen N,...    generation lengths (default 128; 0 = none)\n"
+    "  -pg P,G              also a P-token prompt then G generated tokens (repeatable)\n"
     "  -t, --threads N,...  thread counts (default: physical cores)\n"
     "  -r, --repetitions N  repetitions of each test (default 5)\n"
     "  -o, --output FMT     md (default), csv or json\n"
@@ -30,8 +33,8 @@ static const char usage_text[] =
 struct bench_opts {
     const char *models[MAX_LIST];
     int  n_models;
-    long prompts[MAX_LIST], gens[MAX_LIST], threads[MAX_LIST];
-    int  n_prompts, n_gens, n_threads;
+    long prompts[MAX_LIST], gens[MAX_LIST], threads[MAX_LIST], pg[MAX_LIST][2];
+    int  n_prompts, n_gens, n_threads, n_pg;
     long reps;
     const char *fmt;
     int  help;
@@ -84,6 +87,17 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_err
             rc = parse_list(a, v, 0, 1 << 16, o->prompts, &o->n_prompts, err);
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
             rc = parse_list(a, v, 0, 1 << 16, o->gens, &o->n_gens, err);
+        } else if (!strcmp(a, "-pg")) {
+            long pair[MAX_LIST];
+            int n = 0;
+            if ((rc = parse_list(a, v, 1, 1 << 16, pair, &n, err)))
+                break;
+            if (n != 2)
+                rc = tl_fail(err, TL_EINVAL, "-pg: '%s' is not PROMPT,GEN", v);
+            else if (o->n_pg == MAX_LIST)
+                rc = tl_fail(err, TL_EINVAL, "-pg: at most %d pairs", MAX_LIST);
+            else
+                o->pg[o->n_pg][0] = pair[0], o->pg[o->n_pg++][1] = pair[1];
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             rc = parse_list(a, v, 1, 1024, o->threads, &o->n_threads, err);
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
@@ -108,7 +122,7 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* One timed run of a test: pp evaluates n_prompt tokens, tg n_gen single
+/* One timed run of a test: n_prompt tokens as one batch, then n_gen single
  * tokens; the cache starts empty each time. */
 static int run_once(struct engine *e, int n_prompt, int n_gen, uint64_t *rng, double *ns,
                     struct tl_error *err)
@@ -220,7 +234,10 @@ static void print_json_str(const char *s)
 static void print_result(const char *fmt, const struct bench_result *r, int first)
 {
     char test[32];
-    snprintf(test, sizeof test, "%s%d", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen);
+    if (r->n_prompt && r->n_gen)
+        snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    else
+        snprintf(test, sizeof test, "%s%d", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen);
     if (!strcmp(fmt, "md")) {
         char ts[64];
         snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
@@ -257,17 +274,20 @@ static int bench_model(const struct bench_opts *o, const char *path, int threads
         max_ctx = o->prompts[i] > max_ctx ? o->prompts[i] : max_ctx;
     for (int i = 0; i < o->n_gens; i++)
         max_ctx = o->gens[i] + 1 > max_ctx ? o->gens[i] + 1 : max_ctx;
+    for (int i = 0; i < o->n_pg; i++)
+        max_ctx = o->pg[i][0] + o->pg[i][1] > max_ctx ? o->pg[i][0] + o->pg[i][1] : max_ctx;
     struct engine e;
     struct engine_opts eo = { .model_path = path, .n_ctx = (int)max_ctx, .n_threads = threads };
     int rc = engine_open(&e, &eo, err);
     if (rc)
         return rc;
     uint64_t rng = 1234;
-    for (int k = 0; rc == TL_OK && k < o->n_prompts + o->n_gens; k++) {
+    for (int k = 0; rc == TL_OK && k < o->n_prompts + o->n_gens + o->n_pg; k++) {
         struct bench_result r = { .path = path, .threads = threads, .reps = (int)o->reps };
         describe(&e, &r);
-        r.n_prompt = k < o->n_prompts ? (int)o->prompts[k] : 0;
-        r.n_gen = k < o->n_prompts ? 0 : (int)o->gens[k - o->n_prompts];
+        int g = k - o->n_prompts, pg = g - o->n_gens;   /* pp tests, then tg, then pg */
+        r.n_prompt = k < o->n_prompts ? (int)o->prompts[k] : pg >= 0 ? (int)o->pg[pg][0] : 0;
+        r.n_gen = g < 0 ? 0 : pg < 0 ? (int)o->gens[g] : (int)o->pg[pg][1];
         if (r.n_prompt + r.n_gen == 0)
             continue;
         double warm;

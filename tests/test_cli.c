@@ -1,6 +1,7 @@
 /* test_cli.c: the tinyllm binary as a user drives it: exit codes, what goes
  * to stdout and stderr, prompts from -p, -f and pipes, --dump-logits rows,
- * a closed pipe, and the oracle reproduced by hand through the CLI. */
+ * a closed pipe, the oracle reproduced by hand through the CLI, and the
+ * outputs of `tinyllm bench`. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "json.h"
 #include "model_builder.h"
 #include "quant.h"
 #include "oracle.h"
@@ -187,6 +189,46 @@ static void oracle_by_hand(void)
     oracle_free(&ref);
 }
 
+static double num(const struct json_value *v)
+{
+    return !v ? -1 : v->type == JSON_INT ? (double)v->v.i : v->type == JSON_FLOAT ? v->v.f : -1;
+}
+
+/* `tinyllm bench` as scripts written for llama-bench read it: -o json is one
+ * array of objects under llama-bench's field names, -o csv names the same
+ * columns, the table has a row per test; pp, tg and pp+tg tests in
+ * llama-bench's order for each thread count. */
+static void bench_outputs(void)
+{
+    static const int want[3][2] = { { 8, 0 }, { 0, 4 }, { 8, 4 } };
+    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -pg 8,4 -r 2 -t 1,2 -o json", model) == 0, "json: %s", res.err);
+    struct json_value v;
+    struct tl_error err = { 0 };
+    CHECK(json_parse(res.out, strlen(res.out), &v, &err) == TL_OK, "not JSON: %s", err.msg);
+    CHECK(v.type == JSON_ARRAY && v.v.arr.n == 6, "want an array of 6 results");
+    for (size_t i = 0; v.type == JSON_ARRAY && i < v.v.arr.n && i < 6; i++) {
+        const struct json_value *r = &v.v.arr.items[i], *samples = json_get(r, "samples_ns");
+        CHECK(num(json_get(r, "n_prompt")) == want[i % 3][0] && num(json_get(r, "n_gen")) == want[i % 3][1],
+              "result %zu: n_prompt %g n_gen %g", i, num(json_get(r, "n_prompt")), num(json_get(r, "n_gen")));
+        CHECK(num(json_get(r, "n_threads")) == (i < 3 ? 1 : 2), "result %zu: n_threads", i);
+        CHECK(num(json_get(r, "avg_ts")) > 0 && num(json_get(r, "stddev_ts")) >= 0, "result %zu: t/s", i);
+        CHECK(num(json_get(r, "model_size")) > 1000 && num(json_get(r, "model_n_params")) > 1000,
+              "result %zu: model size and params", i);
+        CHECK(samples && samples->type == JSON_ARRAY && samples->v.arr.n == 2, "result %zu: samples_ns", i);
+    }
+    json_free(&v);
+    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o csv", model) == 0 && lines(res.out) == 3, "csv: %s", res.err);
+    CHECK(strstr(res.out, "n_threads,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts") &&
+          strstr(res.out, "model_size,model_n_params"), "csv header: %.200s", res.out);
+    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -pg 8,4 -r 1", model) == 0 && strstr(res.out, " pp8 |") &&
+          strstr(res.out, " tg4 |") && strstr(res.out, " pp8+tg4 |") && strstr(res.out, "kernels:"),
+          "table: %s", res.out);
+    CHECK(run(NULL, "bench -m %s -pg 8", model) == 2 && lines(res.err) == 1, "-pg 8: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -o xml", model) == 2 && lines(res.err) == 1, "-o xml: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -r 0", model) == 2 && lines(res.err) == 1, "-r 0: %s", res.err);
+    CHECK(run(NULL, "bench -p 8") == 2 && lines(res.err) == 1, "no model: %s", res.err);
+}
+
 int main(void)
 {
     struct model_builder_config c;
@@ -201,5 +243,6 @@ int main(void)
     RUN_TEST(prompt_sources_and_dump);
     RUN_TEST(context_and_pipe_limits);
     RUN_TEST(oracle_by_hand);
+    RUN_TEST(bench_outputs);
     return test_finish();
 }
