@@ -280,14 +280,34 @@ static void rope_store_task(void *arg, int ith, int nth)
 /* row[lo..hi] = softmax(scale * row[lo..hi]) and the rest of row[0, n) 0 */
 static void softmax_row(const struct kernels *k, float *row, int n, int lo, int hi, float scale)
 {
-    float mx = -INFINITY;
-    for (int j = lo; j <= hi; j++) {
+    /* eight running maxima in straight-line steps (GCC -O2 vectorises
+     * those): one chain waits on every compare, 4 cycles an element */
+    float m[8];
+    for (int i = 0; i < 8; i++)
+        m[i] = -INFINITY;
+    int j = lo;
+    for (; j + 8 <= hi + 1; j += 8)
+        for (int i = 0; i < 8; i++) {
+            row[j + i] *= scale;
+            m[i] = row[j + i] > m[i] ? row[j + i] : m[i];
+        }
+    for (; j <= hi; j++) {
         row[j] *= scale;
-        mx = row[j] > mx ? row[j] : mx;
+        m[0] = row[j] > m[0] ? row[j] : m[0];
     }
+    float mx = m[0];
+    for (int i = 1; i < 8; i++)
+        mx = m[i] > mx ? m[i] : mx;
     float inv = (float)(1.0 / k->exp_sum(row + lo, hi - lo + 1, mx));
-    for (int j = 0; j < n; j++)
-        row[j] = j >= lo && j <= hi ? row[j] * inv : 0.0f;
+    for (j = 0; j < lo; j++)
+        row[j] = 0.0f;
+    for (j = lo; j + 8 <= hi + 1; j += 8)
+        for (int i = 0; i < 8; i++)
+            row[j + i] *= inv;
+    for (; j <= hi; j++)
+        row[j] *= inv;
+    for (j = hi + 1; j < n; j++)
+        row[j] = 0.0f;
 }
 
 /* Causal attention of tokens [t0, t1) of the batch for query heads
