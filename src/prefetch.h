@@ -16,21 +16,6 @@ static inline void prefetch_line(const void *p)
     __asm__ volatile("prfm pldl1keep, %0" : : "Q"(*(const char *)p));
 #else
     __builtin_prefetch(p);
-/* A GEMM's next weight tile: rows of bytes each, stride apart, asked for a
- * few rows per column group while the current tile runs. Asked for all at
- * once they fill the miss queue and stall the tile's start. */
-struct next_rows {
-    const char *p;      /* the next row's first byte in this K chunk */
-    size_t      stride, bytes;
-    int         n, per; /* rows left; rows per column group */
-};
-
-static inline void prefetch_next(struct next_rows *nx, int rows)
-{
-    for (; rows > 0 && nx->n > 0; rows--, nx->n--, nx->p += nx->stride)
-        prefetch_span(nx->p, nx->bytes);
-}
-
 #endif
 }
 
