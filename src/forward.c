@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "forward.h"
 #include "prefetch.h"
@@ -50,6 +51,25 @@ static void *alloc_floats(size_t n, int *fail)
     return p;
 }
 
+/* The KV cache, zeroed, on 2 MiB pages where the kernel gives them: decode
+ * reads every (layer, head)'s K and V^T rows each token, the V^T rows
+ * n_ctx apart, and on 4 KiB pages nearly every row was a TLB miss
+ * (MobileLLM tg1024, 2 threads: +4%). */
+static uint16_t *alloc_cache(size_t halves, int *fail)
+{
+    size_t bytes = (halves ? halves : 1) * sizeof(uint16_t);
+    void *p = NULL;
+    if (halves > ((size_t)1 << 40) || posix_memalign(&p, (size_t)2 << 20, bytes)) {
+        *fail = 1;
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);   /* a hint: without it the pages are small */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
+
 static int max3(int a, int b, int c) { int m = a > b ? a : b; return m > c ? m : c; }
 
 int state_init(struct state *s, const struct model *m, const struct kernels *k,
@@ -62,9 +82,8 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     *s = (struct state){ .m = m, .c = { .k = k, .pool = pool }, .n_ctx = n_ctx, .n_batch = n_batch };
     size_t B = (size_t)n_batch, cells = (size_t)hp->n_layer * (size_t)hp->n_head_kv * (size_t)n_ctx;
     int fail = 0;
-    s->kcache = calloc(cells * (size_t)hp->head_dim, sizeof(uint16_t));
-    s->vcache = calloc(cells * (size_t)hp->head_dim_v, sizeof(uint16_t));
-    fail |= !s->kcache || !s->vcache;
+    s->kcache = alloc_cache(cells * (size_t)hp->head_dim, &fail);
+    s->vcache = alloc_cache(cells * (size_t)hp->head_dim_v, &fail);
     s->inv_freq = alloc_floats((size_t)hp->n_rot / 2 + 1, &fail);
     s->rope_cs = alloc_floats(B * (size_t)hp->n_rot + 1, &fail);
     s->x = alloc_floats(B * (size_t)hp->n_embd, &fail);
