@@ -150,6 +150,12 @@ struct panel_float {
     _Alignas(32) float x[FCC / 8][FKC][8];
 };
 
+/* The float GEMM's tile and panel, and the quantized GEMM's (below), are
+ * per-thread scratch rather than locals: hundreds of KiB, more than a main
+ * thread run with a small stack (ulimit -s 512) holds. */
+static _Thread_local struct tile_float float_tile;
+static _Thread_local struct panel_float float_panel;
+
 /* 8 rows (row i at p[i]) from element k0, kc elements, transposed:
  * out[k * stride] lane i = row i, element k0 + k. */
 INLINE void pack8_float(__m256 *out, size_t stride, int type, const void *const *p, int k0, int kc)
@@ -251,16 +257,16 @@ static void run_float_tile(const struct tile_float *t, const struct panel_float 
 INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
 {
     size_t es = type == TL_F32 ? 4 : 2;
-    struct tile_float t;
-    struct panel_float pf;
+    struct tile_float *t = &float_tile;
+    struct panel_float *pf = &float_panel;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
         int cc = imin(FCC, a->nc - c0);
         for (int k0 = 0; k0 < a->n; k0 += FKC) {
             int kc = imin(FKC, a->n - k0);
-            prep_panel(&pf, a, type, c0, cc, k0, kc);
+            prep_panel(pf, a, type, c0, cc, k0, kc);
             for (int r = r0; r < r1; r += 16) {
                 int nr = imin(16, r1 - r), next = imin(16, r1 - r - nr);
-                pack_float(&t, a, type, r, nr, k0, kc);
+                pack_float(t, a, type, r, nr, k0, kc);
                 /* the next tile's rows come from DRAM as short streams:
                  * ask for them while this one computes */
                 struct next_rows nx = {
@@ -268,7 +274,7 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
                     .stride = a->w_row_bytes, .bytes = (size_t)kc * es, .n = next,
                     .per = (next + cc / 4 - 1) / imax(cc / 4, 1),
                 };
-                run_float_tile(&t, &pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                run_float_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }
@@ -715,6 +721,9 @@ struct colsq {
     float   s[CC][KE / 16];
 };
 
+static _Thread_local struct tileq quant_tile;
+static _Thread_local struct colsq quant_cols;
+
 INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
 INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
 INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
@@ -947,29 +956,29 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
  * chunk, each 8-row tile packed per chunk and run against every column. */
 INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
 {
-    struct tileq t;
-    struct colsq ci;
+    struct tileq *t = &quant_tile;
+    struct colsq *ci = &quant_cols;
     const char *x[CC];
     int ge = 4 * qgroup(type);
     for (int c0 = 0; c0 < a->nc; c0 += CC) {
         int cc = imin(CC, a->nc - c0);
         for (int e0 = 0; e0 < a->n; e0 += KE) {
             int ke = imin(KE, a->n - e0);
-            prep_colsq(&ci, a, type, c0, cc, e0, ke);
+            prep_colsq(ci, a, type, c0, cc, e0, ke);
             for (int c = 0; c < cc; c++)
                 x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
                      + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
             size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
             for (int r = r0; r < r1; r += TILE) {
                 int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
-                packq(&t, a, type, r, nr, e0, ke);
+                packq(t, a, type, r, nr, e0, ke);
                 struct next_rows nx = {   /* the next tile, as in gemm_float */
                     .p = next ? (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr))
                                 + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type) : NULL,
                     .stride = a->w_row_bytes, .bytes = kb, .n = next,
                     .per = (next + cc / NCOL - 1) / imax(cc / NCOL, 1),
                 };
-                runq_tile(&t, &ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
+                runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }

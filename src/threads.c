@@ -106,7 +106,8 @@ int pool_init(struct pool **out, int n_threads, struct tl_error *err)
         pool_free(p);
         return tl_fail(err, TL_ENOMEM, "out of memory for the thread pool");
     }
-    /* the GEMM kernels keep tiles and panels of up to ~600 KiB on the stack: more than
+    /* the kernels keep ~50 KiB on the stack, and their GEMM scratch (~1.6 MiB,
+     * thread-local) comes out of the same allocation under glibc: more than
      * some libcs (musl: 128 KiB) give a thread by default */
     pthread_attr_t attr;
     pthread_attr_init(&attr);

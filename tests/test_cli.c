@@ -151,6 +151,13 @@ static void context_and_pipe_limits(void)
     CHECK(system(cmd) == 0, "pipeline ran");
     slurp(st, res.out, sizeof res.out);
     CHECK(atoi(res.out) == 0, "a closed pipe ends quietly, exit %s", res.out);
+    /* a prompt batch (the GEMMs, whose scratch is hundreds of KiB) on a
+     * main thread with a 512 KiB stack: it used to overflow it */
+    snprintf(cmd, sizeof cmd, "ulimit -s 512 && %s run -m %s -t 2 -n 2 --temp 0 -p "
+             "'the cat sat on the mat with a hat and the dog sat on the log with a frog' </dev/null >/dev/null 2>&1",
+             test_bin(), model);
+    int rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "prompt on a 512 KiB stack: status %d", rc);
 }
 
 static void oracle_by_hand(void)
