@@ -27,7 +27,6 @@ static inline const void *row_at(const void *base, size_t stride, size_t i)
 }
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline int imax(int a, int b) { return a > b ? a : b; }
 
 /* Decode reads each thread's rows as one sequential stream, one row after
  * the next, and asks for the bytes PREFETCH_AHEAD further on (see
@@ -269,11 +268,8 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
                 pack_float(t, a, type, r, nr, k0, kc);
                 /* the next tile's rows come from DRAM as short streams:
                  * ask for them while this one computes */
-                struct next_rows nx = {
-                    .p = next ? (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) + (size_t)k0 * es : NULL,
-                    .stride = a->w_row_bytes, .bytes = (size_t)kc * es, .n = next,
-                    .per = (next + cc / 4 - 1) / imax(cc / 4, 1),
-                };
+                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
+                                                   (size_t)kc * es, next, cc / 4);
                 run_float_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
             }
         }
@@ -972,12 +968,9 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
             for (int r = r0; r < r1; r += TILE) {
                 int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
                 packq(t, a, type, r, nr, e0, ke);
-                struct next_rows nx = {   /* the next tile, as in gemm_float */
-                    .p = next ? (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr))
-                                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type) : NULL,
-                    .stride = a->w_row_bytes, .bytes = kb, .n = next,
-                    .per = (next + cc / NCOL - 1) / imax(cc / NCOL, 1),
-                };
+                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
+                                                   (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
+                                                   kb, next, cc / NCOL);
                 runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
             }
         }

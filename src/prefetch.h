@@ -45,6 +45,18 @@ struct next_rows {
     int         n, per; /* rows left; rows per column group */
 };
 
+/* The n rows from row r of w (stride apart), bytes each from byte off of a
+ * row, spread over the current tile's `groups` column groups. */
+static inline struct next_rows next_rows_at(const void *w, size_t stride, int r, size_t off, size_t bytes,
+                                            int n, int groups)
+{
+    groups = groups > 0 ? groups : 1;
+    return (struct next_rows){
+        .p = n ? (const char *)w + (size_t)r * stride + off : NULL,
+        .stride = stride, .bytes = bytes, .n = n, .per = (n + groups - 1) / groups,
+    };
+}
+
 static inline void prefetch_next(struct next_rows *nx, int rows)
 {
     for (; rows > 0 && nx->n > 0; rows--, nx->n--, nx->p += nx->stride)
