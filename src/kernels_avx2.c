@@ -355,6 +355,7 @@ INLINE size_t q32_bytes(int type)
 {
     switch (type) {
     case TL_Q4_0: return sizeof(struct block_q4_0);
+    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
     case TL_Q4_1: return sizeof(struct block_q4_1);
     case TL_Q5_0: return sizeof(struct block_q5_0);
     case TL_Q5_1: return sizeof(struct block_q5_1);
@@ -366,6 +367,7 @@ INLINE size_t q32_qs(int type) /* offset of the low bits */
 {
     switch (type) {
     case TL_Q4_0: return offsetof(struct block_q4_0, qs);
+    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
     case TL_Q4_1: return offsetof(struct block_q4_1, qs);
     case TL_Q5_0: return offsetof(struct block_q5_0, qs);
     case TL_Q5_1: return offsetof(struct block_q5_1, qs);
@@ -374,6 +376,15 @@ INLINE size_t q32_qs(int type) /* offset of the low bits */
 }
 
 INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
+/* signed weights (the sign trick): Q8_0, and IQ4_NL whose grid reaches
+ * -127..113, too wide for unsigned pair sums in 16 bits */
+INLINE int q32_signed(int type) { return type == TL_Q8_0 || type == TL_IQ4_NL; }
+
+/* IQ4_NL's grid in both 128-bit lanes, for vpshufb on nibbles. */
+INLINE __m256i iq4nl_lut(void)
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
+}
 INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
 INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
 INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
@@ -393,23 +404,25 @@ INLINE __m256i bits_to_16(uint32_t h)
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(16));
 }
 
-/* A weight block as 32 unsigned bytes in element order (Q8_0: its signed
- * quants). qs holds element j in the low nibble of byte j, j+16 in the high. */
+/* A weight block as 32 unsigned bytes in element order (Q8_0, IQ4_NL: signed
+ * values). qs holds element j in the low nibble of byte j, j+16 in the high. */
 INLINE __m256i unpack32(int type, const char *w)
 {
     if (type == TL_Q8_0)
         return _mm256_loadu_si256((const __m256i *)(w + q32_qs(type)));
     __m128i q = _mm_loadu_si128((const __m128i *)(w + q32_qs(type)));
     __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(15));
+    if (type == TL_IQ4_NL)
+        return _mm256_shuffle_epi8(iq4nl_lut(), u);
     if (q32_five(type))
         u = _mm256_or_si256(u, bits_to_16(ld32(w + q32_qh(type))));
     return u;
 }
 
-/* 16-bit pair sums of w (unsigned, or signed for Q8_0) times x. */
+/* 16-bit pair sums of w (unsigned, or signed for Q8_0 and IQ4_NL) times x. */
 INLINE __m256i pair_dot(int type, __m256i w, __m256i x)
 {
-    if (type == TL_Q8_0) /* |w| * (x with w's sign): at most 2*128*127 per pair */
+    if (q32_signed(type)) /* |w| * (x with w's sign): at most 2*128*127 per pair */
         return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
     return _mm256_maddubs_epi16(w, x);
 }
@@ -695,7 +708,7 @@ INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r
 
 /* ---- matrix-matrix products of the quantised types ----
  * An 8-row tile is repacked so that lane i of every vector is row i: quad
- * e/4 holds elements e..e+3 of each row as unsigned bytes (Q8_0: signed).
+ * e/4 holds elements e..e+3 of each row as unsigned bytes (Q8_0, IQ4_NL: signed).
  * vpmaddubsw against a broadcast of 4 activation bytes gives each lane two
  * 16-bit pair sums, added up over a group of QG quads before vpmaddwd; to
  * keep those sums in 16 bits the weights are taken as u - o with o their
@@ -792,6 +805,8 @@ INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int
         q[j] = _mm256_and_si256(v[j], f);
         q[j + 4] = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), f);
     }
+    for (int j = 0; j < 8 && type == TL_IQ4_NL; j++)
+        q[j] = _mm256_shuffle_epi8(iq4nl_lut(), q[j]);
     if (q32_five(type)) {
         /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
          * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
@@ -889,10 +904,10 @@ INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char
         __m256i s[NCOL];
         size_t o = act_pos(type, g * 4 * qg);
         for (int c = 0; c < C; c++)
-            s[c] = type == TL_Q8_0 ? _mm256_setzero_si256() : _mm256_set1_epi32(ci->corr16[cf + c][g]);
+            s[c] = q32_signed(type) ? _mm256_setzero_si256() : _mm256_set1_epi32(ci->corr16[cf + c][g]);
         for (int j = 0; j < qg; j++) {
             __m256i w = t->q[g * qg + j];
-            if (type == TL_Q8_0) { /* pair sums reach 2*128*127: to 32 bits at once */
+            if (q32_signed(type)) { /* pair sums reach 2*128*127: to 32 bits at once */
                 __m256i aw = _mm256_sign_epi8(w, w);
 #pragma GCC unroll 4
                 for (int c = 0; c < C; c++) {
@@ -907,7 +922,7 @@ INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char
         }
 #pragma GCC unroll 4
         for (int c = 0; c < C; c++) {
-            __m256i i32 = type == TL_Q8_0 ? s[c] : _mm256_madd_epi16(s[c], ones);
+            __m256i i32 = q32_signed(type) ? s[c] : _mm256_madd_epi16(s[c], ones);
             if (mid_off(type) != w_off(type))
                 i32 = _mm256_add_epi32(i32, _mm256_set1_epi32(ci->corr32[cf + c][g]));
             __m256 sc = _mm256_mul_ps(t->d[g], _mm256_set1_ps(ci->d[cf + c][g]));
@@ -992,6 +1007,7 @@ static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a
 static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
 static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
 static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
+static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
 static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
 static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
 static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
@@ -1213,6 +1229,7 @@ const struct kernels kernels_avx2 = {
         [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
         [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
         [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
+        [TL_IQ4_NL] = matmul_iq4_nl,
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },

@@ -449,6 +449,7 @@ INLINE size_t q32_bytes(int type)
 {
     switch (type) {
     case TL_Q4_0: return sizeof(struct block_q4_0);
+    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
     case TL_Q4_1: return sizeof(struct block_q4_1);
     case TL_Q5_0: return sizeof(struct block_q5_0);
     case TL_Q5_1: return sizeof(struct block_q5_1);
@@ -460,6 +461,7 @@ INLINE size_t q32_qs(int type) /* offset of the low bits */
 {
     switch (type) {
     case TL_Q4_0: return offsetof(struct block_q4_0, qs);
+    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
     case TL_Q4_1: return offsetof(struct block_q4_1, qs);
     case TL_Q5_0: return offsetof(struct block_q5_0, qs);
     case TL_Q5_1: return offsetof(struct block_q5_1, qs);
@@ -467,7 +469,18 @@ INLINE size_t q32_qs(int type) /* offset of the low bits */
     }
 }
 
-INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : type == TL_Q8_0 ? 128 : 0; }
+INLINE int q32_off(int type)
+{
+    return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : type == TL_Q8_0 || type == TL_IQ4_NL ? 128 : 0;
+}
+
+/* IQ4_NL's grid + 128 in every 128-bit lane: vpshufb turns nibbles into
+ * unsigned weights with off 128. */
+INLINE __m512i iq4nl_lut(void)
+{
+    __m128i g = _mm_loadu_si128((const __m128i *)iq4nl_values);
+    return _mm512_broadcast_i32x4(_mm_xor_si128(g, _mm_set1_epi8((char)0x80)));
+}
 INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
 INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
 INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
@@ -567,6 +580,10 @@ INLINE __m512 group_dot_ab(int type, const struct gidx *ix, __m512i A, __m512i B
         dot = _mm512_dpbusd_epi32(p->corr[g], _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)), p->q[g][0]);
     } else {
         __m512i lo = _mm512_and_si512(v, f), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
+        if (type == TL_IQ4_NL) {
+            lo = _mm512_shuffle_epi8(iq4nl_lut(), lo);
+            hi = _mm512_shuffle_epi8(iq4nl_lut(), hi);
+        }
         if (q32_five(type)) { /* bit e of qh: bit 4 of element e */
             __m128i h = _mm512_castsi512_si128(_mm512_permutex2var_epi16(A, ix->h, B));
             __m512i sixteen = _mm512_set1_epi8(16);
@@ -996,6 +1013,8 @@ INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int
         q[j] = _mm512_and_si512(v[j], f);
         q[j + 4] = _mm512_and_si512(_mm512_srli_epi32(v[j], 4), f);
     }
+    for (int j = 0; j < 8 && type == TL_IQ4_NL; j++)
+        q[j] = _mm512_shuffle_epi8(iq4nl_lut(), q[j]);
     if (q32_five(type)) {
         /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
          * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
@@ -1195,6 +1214,7 @@ static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a
 static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
 static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
 static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
+static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
 static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
 static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
 static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
@@ -1374,6 +1394,7 @@ const struct kernels kernels_avx512 = {
         [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
         [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
         [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
+        [TL_IQ4_NL] = matmul_iq4_nl,
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },

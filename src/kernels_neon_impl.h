@@ -99,13 +99,14 @@ static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_fl
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
  * A weight block decodes to signed q[32] (Q4_0 nibble - 8, Q5_0 - 16, Q8_0
- * as stored, Q4_1/Q5_1 unsigned but below 32) and scale d, min m; its dot
+ * as stored, IQ4_NL its grid value, Q4_1/Q5_1 unsigned but below 32) and scale d, min m; its dot
  * with activation dx*qx (s = dx*sum(qx)) is d*dx*sum(q*qx) + m*s. */
 
 INLINE size_t q32_bytes(int type)
 {
     switch (type) {
     case TL_Q4_0: return sizeof(struct block_q4_0);
+    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
     case TL_Q4_1: return sizeof(struct block_q4_1);
     case TL_Q5_0: return sizeof(struct block_q5_0);
     case TL_Q5_1: return sizeof(struct block_q5_1);
@@ -117,6 +118,7 @@ INLINE size_t q32_qs(int type)
 {
     switch (type) {
     case TL_Q4_0: return offsetof(struct block_q4_0, qs);
+    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
     case TL_Q4_1: return offsetof(struct block_q4_1, qs);
     case TL_Q5_0: return offsetof(struct block_q5_0, qs);
     case TL_Q5_1: return offsetof(struct block_q5_1, qs);
@@ -156,6 +158,12 @@ INLINE void decode32(int type, const char *w, struct qblock *b)
     }
     uint8x16_t q = vld1q_u8((const uint8_t *)(w + q32_qs(type)));
     uint8x16_t lo = vandq_u8(q, vdupq_n_u8(15)), hi = vshrq_n_u8(q, 4);
+    if (type == TL_IQ4_NL) {
+        int8x16_t grid = vld1q_s8(iq4nl_values);
+        b->q[0] = vqtbl1q_s8(grid, lo);
+        b->q[1] = vqtbl1q_s8(grid, hi);
+        return;
+    }
     if (q32_five(type)) {
         uint32_t h = ld32(w + q32_qh(type));
         lo = vorrq_u8(lo, bits_to_16(h, 0));
@@ -413,6 +421,7 @@ static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a
 static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
 static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
 static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
+static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
 static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
 static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
 static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
@@ -601,6 +610,7 @@ const struct kernels NEON_SET = {
         [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
         [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
         [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
+        [TL_IQ4_NL] = matmul_iq4_nl,
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },

@@ -126,6 +126,15 @@ static inline void unpack_block32(int type, const void *row, int blk, int8_t q[Q
         }
         break;
     }
+    case TL_IQ4_NL: {
+        const struct block_iq4_nl *b = (const struct block_iq4_nl *)row + blk;
+        *d = half_to_float(b->d);
+        for (int j = 0; j < QK / 2; j++) {
+            q[j] = iq4nl_values[b->qs[j] & 15];
+            q[j + QK / 2] = iq4nl_values[b->qs[j] >> 4];
+        }
+        break;
+    }
     case TL_Q4_1: {
         const struct block_q4_1 *b = (const struct block_q4_1 *)row + blk;
         *d = half_to_float(b->d);
@@ -204,6 +213,7 @@ static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmul_q3
 static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q5_0); }
 static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q5_1); }
 static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q8_0); }
+static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_IQ4_NL); }
 
 /* ---- K-quants against Q8_K activations ----
  * A weight super-block becomes int8 q[256] with value
@@ -405,6 +415,7 @@ const struct kernels kernels_scalar = {
         [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
         [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
         [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
+        [TL_IQ4_NL] = matmul_iq4_nl,
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },

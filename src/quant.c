@@ -35,7 +35,7 @@ static const struct type_info types[TL_TYPE_COUNT] = {
     T(TL_IQ2_XS, "iq2_xs", QK_K, 74, 0, TL_Q8_K),
     T(TL_IQ3_XXS, "iq3_xxs", QK_K, 98, 0, TL_Q8_K),
     T(TL_IQ1_S, "iq1_s", QK_K, 50, 0, TL_Q8_K),
-    T(TL_IQ4_NL, "iq4_nl", QK, 18, 0, TL_Q8_0),
+    T(TL_IQ4_NL, "iq4_nl", QK, 18, 1, TL_Q8_0),
     T(TL_IQ3_S, "iq3_s", QK_K, 110, 0, TL_Q8_K),
     T(TL_IQ2_S, "iq2_s", QK_K, 82, 0, TL_Q8_K),
     T(TL_IQ4_XS, "iq4_xs", QK_K, 136, 0, TL_Q8_K),
@@ -146,6 +146,20 @@ static void dequant_q4_0(const struct block_q4_0 *b, float *y, int64_t nb)
         for (int j = 0; j < QK / 2; j++) {
             y[j] = ((b[i].qs[j] & 15) - 8) * d;
             y[j + QK / 2] = ((b[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+/* The grid llama.cpp fitted to the weights of trained models. */
+const int8_t iq4nl_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+
+static void dequant_iq4_nl(const struct block_iq4_nl *b, float *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = d * iq4nl_values[b[i].qs[j] & 15];
+            y[j + QK / 2] = d * iq4nl_values[b[i].qs[j] >> 4];
         }
     }
 }
@@ -340,6 +354,67 @@ static void quant_q8_0(const float *x, struct block_q8_0 *b, int64_t nb)
     for (int64_t i = 0; i < nb; i++, x += QK) {
         int sum;
         b[i].d = fp32_to_fp16(quant_q8_block(x, b[i].qs, &sum));
+    }
+}
+
+/* The grid index nearest to v (iq4nl_values ascending; a tie goes up). */
+static int iq4nl_nearest(float v)
+{
+    const int8_t *g = iq4nl_values;
+    if (v <= g[0])
+        return 0;
+    if (v >= g[15])
+        return 15;
+    int lo = 0, hi = 15;   /* g[lo] <= v < g[hi] */
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (v < g[mid])
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return v - g[lo] < g[hi] - v ? lo : hi;
+}
+
+/* sum(w*q*x) and sum(w*q*q) of block x on the grid scaled by 1/inv, w = x^2. */
+static void iq4nl_fit(const float *x, float inv, float *sqx, float *sqq)
+{
+    float a = 0, b = 0;
+    for (int j = 0; j < QK; j++) {
+        float q = iq4nl_values[iq4nl_nearest(inv * x[j])], w = x[j] * x[j];
+        a += w * q * x[j];
+        b += w * q * q;
+    }
+    *sqx = a, *sqq = b;
+}
+
+/* As llama-quantize writes IQ4_NL (no importance matrix): a scale from the
+ * largest magnitude, refined by least squares, then 15 scales around it
+ * (grid ends -127 + t, t = -7..7, at the largest element), keeping the one
+ * with the least x^2-weighted error. */
+static void quant_iq4_nl(const float *x, struct block_iq4_nl *b, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float amax = 0, max = 0, d = 0;
+        for (int j = 0; j < QK; j++) {
+            if (fabsf(x[j]) > amax)
+                amax = fabsf(x[j]), max = x[j];
+        }
+        if (amax >= 1e-15f) {
+            float sqx, sqq;
+            iq4nl_fit(x, 1 / (-max / iq4nl_values[0]), &sqx, &sqq);
+            d = sqx / sqq;
+            float best = d * sqx;
+            for (int t = -7; t <= 7; t++) {
+                iq4nl_fit(x, (t + iq4nl_values[0]) / max, &sqx, &sqq);
+                if (sqq > 0 && sqx * sqx > best * sqq)
+                    d = sqx / sqq, best = d * sqx;
+            }
+        }
+        b[i].d = fp32_to_fp16(d);
+        float id = d != 0 ? 1 / d : 0;
+        for (int j = 0; j < QK / 2; j++)
+            b[i].qs[j] = (uint8_t)(iq4nl_nearest(id * x[j]) | iq4nl_nearest(id * x[j + QK / 2]) << 4);
     }
 }
 
@@ -904,6 +979,7 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
     case TL_Q5_0: dequant_q5_0(src, dst, nb); break;
     case TL_Q5_1: dequant_q5_1(src, dst, nb); break;
     case TL_Q8_0: dequant_q8_0(src, dst, nb); break;
+    case TL_IQ4_NL: dequant_iq4_nl(src, dst, nb); break;
     case TL_Q8_1: dequant_q8_1(src, dst, nb); break;
     case TL_Q8_K: dequant_q8_K(src, dst, nb); break;
     case TL_Q2_K: dequant_q2_K(src, dst, nb); break;
@@ -930,6 +1006,7 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
     case TL_Q5_0: quant_q5_0(src, dst, nb); break;
     case TL_Q5_1: quant_q5_1(src, dst, nb); break;
     case TL_Q8_0: quant_q8_0(src, dst, nb); break;
+    case TL_IQ4_NL: quant_iq4_nl(src, dst, nb); break;
     case TL_Q8_1: quant_q8_1(src, dst, nb); break;
     case TL_Q8_K: quant_q8_K(src, dst, nb); break;
     case TL_Q2_K: quant_q2_K(src, dst, nb); break;

@@ -30,6 +30,10 @@ struct block_q4_1 { uint16_t d, m; uint8_t qs[QK / 2]; };
 struct block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; };
 struct block_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; };
 struct block_q8_0 { uint16_t d; int8_t qs[QK]; };
+/* IQ4_NL: Q4_0's layout, but each nibble indexes iq4nl_values (a
+ * non-linear grid) instead of standing for nibble - 8 */
+struct block_iq4_nl { uint16_t d; uint8_t qs[QK / 2]; };
+extern const int8_t iq4nl_values[16];
 /* activation format for Q4_1/Q5_1: s = d * sum(qs) */
 struct block_q8_1 { uint16_t d, s; int8_t qs[QK]; };
 
@@ -46,6 +50,7 @@ static_assert(sizeof(struct block_q4_1) == 20, "q4_1");
 static_assert(sizeof(struct block_q5_0) == 22, "q5_0");
 static_assert(sizeof(struct block_q5_1) == 24, "q5_1");
 static_assert(sizeof(struct block_q8_0) == 34, "q8_0");
+static_assert(sizeof(struct block_iq4_nl) == 18, "iq4_nl");
 static_assert(sizeof(struct block_q8_1) == 36, "q8_1");
 static_assert(sizeof(struct block_q2_K) == 84, "q2_K");
 static_assert(sizeof(struct block_q3_K) == 110, "q3_K");

@@ -21,7 +21,7 @@ static void test_type_table(void)
         { 7, "q5_1", 32, 24, 1 }, { 8, "q8_0", 32, 34, 1 }, { 9, "q8_1", 32, 36, 0 },
         { 10, "q2_K", 256, 84, -1 }, { 11, "q3_K", 256, 110, -1 }, { 12, "q4_K", 256, 144, -1 },
         { 13, "q5_K", 256, 176, -1 }, { 14, "q6_K", 256, 210, -1 }, { 15, "q8_K", 256, 292, 0 },
-        { 16, "iq2_xxs", 256, 66, 0 }, { 20, "iq4_nl", 32, 18, 0 }, { 23, "iq4_xs", 256, 136, 0 },
+        { 16, "iq2_xxs", 256, 66, 0 }, { 20, "iq4_nl", 32, 18, 1 }, { 23, "iq4_xs", 256, 136, 0 },
         { 29, "iq1_m", 256, 56, 0 }, { 28, "f64", 1, 8, 0 }, { 35, "tq2_0", 256, 66, 0 },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -189,6 +189,22 @@ static void test_dequant_q4(void)
     }
     dequantize_row(TL_Q4_1, &b1, y, 32);
     CHECK(same(y, w, 32), "q4_1");
+}
+
+/* IQ4_NL: nibble k stands for grid value k; llama.cpp's dequantize_row_iq4_nl
+ * reads the low nibbles as elements 0-15. */
+static void test_dequant_iq4_nl(void)
+{
+    static const int8_t grid[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+    struct block_iq4_nl b = { .d = 0x3800 }; /* 0.5 */
+    for (int j = 0; j < 16; j++)
+        b.qs[j] = (uint8_t)(j | (15 - j) << 4);
+    float y[32];
+    dequantize_row(TL_IQ4_NL, &b, y, 32);
+    int bad = 0;
+    for (int j = 0; j < 16; j++)
+        bad += y[j] != 0.5f * grid[j] || y[j + 16] != 0.5f * grid[15 - j];
+    CHECK(bad == 0, "iq4_nl: %d values wrong", bad);
 }
 
 static void test_dequant_q5(void)
@@ -492,6 +508,7 @@ static const struct { uint32_t type; uint64_t h[3]; } golden[] = {
     { 14, { 0xd4fbb099774e3dd6ull, 0x5a8fbc03a9e3aeb2ull, 0x52150fcbc56fe582ull } },
     {  9, { 0xf2d9e86e85ee8cd7ull, 0xc9f811a4fe67cb3bull, 0x6864b6bbef3df824ull } },
     { 15, { 0x36fc4b13c30aaef0ull, 0x6f3572f6b3fb5f25ull, 0xece3331751faded9ull } },
+    { 20, { 0xa595cda21008a934ull, 0x5159900fbae04840ull, 0x6ad1fc4c0eb50655ull } },
 };
 
 static void test_quant_golden(void)
@@ -778,6 +795,7 @@ int main(void)
     RUN_TEST(test_bf16);
     RUN_TEST(test_dequant_float);
     RUN_TEST(test_dequant_q4);
+    RUN_TEST(test_dequant_iq4_nl);
     RUN_TEST(test_dequant_q5);
     RUN_TEST(test_dequant_q8);
     RUN_TEST(test_dequant_q2_K);

@@ -762,8 +762,11 @@ static void test_cli_convert(void)
     cfg.n_embd = 160, cfg.n_ff = 320;
     CHECK(model_builder_write_file(&cfg, wide, &err) == TL_OK, "%s", err.msg);
     unlink(q4);
-    CHECK(run("quantize %s %s q3_k_m", wide, q4) == 1 && strstr(res.err, "iq4_nl") && !exists(q4),
-          "iq4_nl fallback refused: %d %s", res.status, res.err);
+    CHECK(run("quantize %s %s q3_k_m", wide, q4) == 0 && strstr(res.err, "fallback"), "q3_k_m, rows of 160: %s",
+          res.err);
+    CHECK(run("info -m %s", q4) == 0 && strstr(res.out, "iq4_nl"), "q3_k_m falls back to iq4_nl: %s", res.out);
+    CHECK(run("run -m %s -p hello -n 4 --temp 0", q4) == 0, "iq4_nl model runs: %s", res.err);
+    unlink(q4);
     CHECK(run("quantize %s %s q4_k_m --pure", wide, q4) == 1 && !exists(q4), "--pure, rows of 160: %s", res.err);
     CHECK(run("quantize %s %s q4_k_m", wide, q4) == 0 && strstr(res.err, "fallback"), "fallbacks: %s", res.err);
     unlink(in);

@@ -105,7 +105,7 @@ static int each_simd_set(void (*fn)(const struct kernels *k))
 }
 
 static const uint32_t quant_types[] = {
-    TL_Q4_0, TL_Q4_1, TL_Q5_0, TL_Q5_1, TL_Q8_0, TL_Q2_K, TL_Q3_K, TL_Q4_K, TL_Q5_K, TL_Q6_K,
+    TL_Q4_0, TL_Q4_1, TL_Q5_0, TL_Q5_1, TL_Q8_0, TL_IQ4_NL, TL_Q2_K, TL_Q3_K, TL_Q4_K, TL_Q5_K, TL_Q6_K,
 };
 
 /* Decode: K chunks of several sizes, an odd number of blocks, every row
