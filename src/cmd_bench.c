@@ -157,7 +157,7 @@ static const char *ftype_name(const struct gguf *g)
         { 8, "Q5_0" }, { 9, "Q5_1" }, { 10, "Q2_K - Medium" }, { 11, "Q3_K - Small" },
         { 12, "Q3_K - Medium" }, { 13, "Q3_K - Large" }, { 14, "Q4_K - Small" },
         { 15, "Q4_K - Medium" }, { 16, "Q5_K - Small" }, { 17, "Q5_K - Medium" },
-        { 18, "Q6_K" }, { 21, "Q2_K - Small" }, { 32, "BF16" },
+        { 18, "Q6_K" }, { 21, "Q2_K - Small" }, { 25, "IQ4_NL - 4.5 bpw" }, { 32, "BF16" },
     };
     uint32_t ft = 1000;
     gguf_get_u32(g, "general.file_type", &ft, false, NULL);

@@ -25,7 +25,7 @@ static const struct quantize_ftype_info ftypes[] = {
     { "Q3_K_M", QFT_Q3_K_M, TL_Q3_K },  { "Q3_K_L", QFT_Q3_K_L, TL_Q3_K },
     { "Q4_K_S", QFT_Q4_K_S, TL_Q4_K },  { "Q4_K_M", QFT_Q4_K_M, TL_Q4_K },
     { "Q5_K_S", QFT_Q5_K_S, TL_Q5_K },  { "Q5_K_M", QFT_Q5_K_M, TL_Q5_K },
-    { "Q6_K", QFT_Q6_K, TL_Q6_K },
+    { "Q6_K", QFT_Q6_K, TL_Q6_K },      { "IQ4_NL", QFT_IQ4_NL, TL_IQ4_NL },
     /* llama-quantize's aliases */
     { "Q3_K", QFT_Q3_K_M, TL_Q3_K },    { "Q4_K", QFT_Q4_K_M, TL_Q4_K },
     { "Q5_K", QFT_Q5_K_M, TL_Q5_K },
@@ -42,7 +42,7 @@ const struct quantize_ftype_info *quantize_ftype_find(const char *name)
 const char *quantize_ftype_list(void)
 {
     return "f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, "
-           "q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k (q3_k, q4_k, q5_k mean the _m mixes)";
+           "q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, iq4_nl (q3_k, q4_k, q5_k mean the _m mixes)";
 }
 
 /* ---- model metadata ---- */
@@ -209,6 +209,8 @@ static uint32_t type_attn_v(struct choose_state *s, uint32_t t)
         t = i < 2 ? TL_Q5_K : TL_Q4_K;
     else if (f == QFT_Q3_K_L)
         t = TL_Q5_K;
+    else if (f == QFT_IQ4_NL && s->n_gqa >= 4)
+        t = TL_Q5_K;
     else if ((f == QFT_Q4_K_M || f == QFT_Q5_K_M) && use_more_bits(i, n))
         t = TL_Q6_K;
     else if (f == QFT_Q4_K_S && i < 4)
@@ -237,6 +239,7 @@ static int type_ffn_down(struct choose_state *s, const char *name, uint32_t *t, 
         break;
     case QFT_Q5_K_M: *t = more ? TL_Q6_K : *t; break;
     case QFT_Q4_K_S: *t = !s->falcon && il < n / 8 ? TL_Q5_K : *t; break;
+    case QFT_IQ4_NL: *t = il < n / 8 ? TL_Q5_K : *t; break;   /* without an importance matrix */
     default: break;
     }
     s->i_ffn_down++;
@@ -250,7 +253,7 @@ static uint32_t type_attn_output(const struct choose_state *s, uint32_t t)
         return f == QFT_Q3_K_L ? TL_Q4_K : t;
     if (s->m->n_expert == 8)
         return f == QFT_Q2_K || f == QFT_Q3_K_S || f == QFT_Q3_K_M || f == QFT_Q4_K_S ||
-                       f == QFT_Q4_K_M ? TL_Q5_K : t;
+                       f == QFT_Q4_K_M || f == QFT_IQ4_NL ? TL_Q5_K : t;
     return f == QFT_Q2_K ? TL_Q3_K : f == QFT_Q3_K_M ? TL_Q4_K : f == QFT_Q3_K_L ? TL_Q5_K : t;
 }
 

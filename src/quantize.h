@@ -16,7 +16,7 @@ enum quantize_ftype {
     QFT_ALL_F32 = 0, QFT_F16 = 1, QFT_Q4_0 = 2, QFT_Q4_1 = 3, QFT_Q8_0 = 7,
     QFT_Q5_0 = 8, QFT_Q5_1 = 9, QFT_Q2_K = 10, QFT_Q3_K_S = 11, QFT_Q3_K_M = 12,
     QFT_Q3_K_L = 13, QFT_Q4_K_S = 14, QFT_Q4_K_M = 15, QFT_Q5_K_S = 16,
-    QFT_Q5_K_M = 17, QFT_Q6_K = 18, QFT_BF16 = 32,
+    QFT_Q5_K_M = 17, QFT_Q6_K = 18, QFT_IQ4_NL = 25, QFT_BF16 = 32,
 };
 
 struct quantize_ftype_info {

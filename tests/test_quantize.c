@@ -71,6 +71,7 @@ static const struct expect exp_a[] = {
     { "q5_1", { "D", "6", "D", "D", "D", "D", "D", "D", "D" } },
     { "f16", { "H", "H", "H", "H", "H", "H", "H", "H", "H" } },
     { "bf16", { "b", "b", "b", "b", "b", "b", "b", "b", "b" } },
+    { "iq4_nl", { "I", "6", "I", "I", "5", "I", "I", "I", "55IIIIIIIIIIIIII" } },
 };
 
 /* 12 layers, GQA 2, tied: token_embd takes the output's rule. */
@@ -87,6 +88,7 @@ static const struct expect exp_a2[] = {
     { "q8_0", { "8", "-", "8", "8", "8", "8", "8", "8", "8" } },
     { "q4_0", { "6", "-", "A", "A", "A", "A", "A", "A", "A" } },
     { "f16", { "H", "-", "H", "H", "H", "H", "H", "H", "H" } },
+    { "iq4_nl", { "6", "-", "I", "I", "I", "I", "I", "I", "5IIIIIIIIIII" } },
 };
 
 /* width 160, n_ff 320: no row is a multiple of 256, every K type falls back. */
@@ -101,6 +103,7 @@ static const struct expect exp_b[] = {
     { "q5_k_m", { "D", "8", "D", "D", "DD88", "D", "D", "D", "DD88" } },
     { "q6_k", { "8", "8", "8", "8", "8", "8", "8", "8", "8" } },
     { "q4_0", { "A", "8", "A", "A", "A", "A", "A", "A", "A" } },
+    { "iq4_nl", { "I", "8", "I", "I", "I", "I", "I", "I", "I" } },
 };
 
 /* width 256, n_ff 320, MHA (GQA 1): only ffn_down falls back. */
@@ -114,6 +117,7 @@ static const struct expect exp_c[] = {
     { "q5_k_s", { "5", "6", "5", "5", "5", "5", "5", "5", "D" } },
     { "q5_k_m", { "5", "6", "5", "5", "65565566", "5", "5", "5", "8DD8DD88" } },
     { "q6_k", { "6", "6", "6", "6", "6", "6", "6", "6", "8" } },
+    { "iq4_nl", { "I", "6", "I", "I", "I", "I", "I", "I", "DIIIIIII" } },
 };
 
 /* 4 layers of 8 experts (ffn_*_exps, 3-D; ffn_gate_inp stays F32). */
@@ -138,6 +142,7 @@ static const struct expect exp_70b[] = {
     { "q4_k_m", { "4", "6", "4", "4", "6666666666" L10("556556") "6666666666", "4", "4", "4",
                   "6666666666" L10("446446") "6666666666" } },
     { "q6_k", { "6", "6", "6", "6", "6", "6", "6", "6", "6" } },
+    { "iq4_nl", { "I", "6", "I", "I", "5", "I", "I", "I", "5555555555" L10("IIIIIII") } },
 };
 
 static const struct shape shapes[] = {
@@ -301,6 +306,7 @@ static void test_ftype_names(void)
         { "Q3_K_M", 12, TL_Q3_K }, { "q3_k_l", 13, TL_Q3_K }, { "q4_k_s", 14, TL_Q4_K },
         { "Q4_K_M", 15, TL_Q4_K }, { "q5_k_s", 16, TL_Q5_K }, { "q5_k_m", 17, TL_Q5_K },
         { "q6_k", 18, TL_Q6_K },   { "Q4_K", 15, TL_Q4_K },   { "f32", 0, TL_F32 },
+        { "IQ4_NL", 25, TL_IQ4_NL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct quantize_ftype_info *f = quantize_ftype_find(cases[i].name);
