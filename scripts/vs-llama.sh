@@ -29,11 +29,11 @@ cc -O2 "$here/vs-llama/dump.c" -I"$LLAMA_CPP/include" -I"$LLAMA_CPP/ggml/include
 prompt=$(cat "$shared/oracle/prompts/long.txt")
 types=${TYPES:-"F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K IQ4_NL"}
 fails=0
-# name template E layers heads kv_heads head_size n_ff rot tied extra_tokens
-while read -r name tpl E L H HKV D FF ROT TIED EXTRA; do
+# name template E layers heads kv_heads head_size n_ff rot tied extra_tokens [gen.py env]
+while read -r name tpl E L H HKV D FF ROT TIED EXTRA OPT; do
     [[ -z "$name" || "$name" == \#* || "$name" != ${1:-*} ]] && continue
     f32=$work/$name-F32.gguf
-    "$py" "$here/vs-llama/gen.py" "$shared/oracle/models/$tpl-mini-f32.gguf" "$f32" \
+    env ${OPT:-} "$py" "$here/vs-llama/gen.py" "$shared/oracle/models/$tpl-mini-f32.gguf" "$f32" \
         "$E" "$L" "$H" "$HKV" "$D" "$FF" "$ROT" "$TIED" "$EXTRA" || { echo "$name: gen.py failed"; exit 2; }
     for t in $types; do
         m=$work/$name-$t.gguf
@@ -59,12 +59,14 @@ llama-a   llama    320 2 5  1  64  864  64  1 0
 llama-b   llama    512 2 4  4  128 1376 128 0 0
 llama-c   llama    576 3 9  3  64  1536 64  1 0
 llama-d   llama    288 2 6  2  48  800  48  0 37
+llama-3   llama    256 2 4  1  64  512  64  0 0  ROPE_FREQS=1
 qwen2-a   qwen2    384 2 6  2  64  1024 64  0 0
 qwen2-b   qwen2    896 2 14 2  64  4864 64  1 23
 gemma-a   gemma    256 2 2  1  256 768  256 1 0
 gemma-b   gemma    384 2 4  1  128 1024 128 1 0
 phi2-a    phi2     320 2 4  4  80  1280 32  0 5
 phi3-a    phi3     384 2 4  4  96  1024 96  0 0
+phi3-long phi3     384 2 4  4  96  1024 96  0 0  LONGROPE=1
 stablelm-a stablelm 256 2 4 4  64  704  16  0 0
 stablelm-b stablelm 320 2 5 5  64  1024 16  0 0
 CONFIGS

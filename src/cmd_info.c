@@ -50,7 +50,7 @@ static void print_model(const struct model *m)
            hp->n_head_kv == 1 ? "MQA" : hp->n_head_kv < hp->n_head ? "GQA" : "MHA", hp->head_dim);
     printf("%-14s%s, %d of %d dims, base %g, scale %g%s\n", "rope:", ropes[hp->rope], hp->n_rot,
            hp->head_dim, hp->rope_base, 1.0 / hp->rope_freq_scale,
-           m->rope_factors_long ? ", LongRoPE factors" : "");
+           m->rope_factors_long ? ", LongRoPE factors" : m->rope_freqs ? ", Llama 3 frequency factors" : "");
     printf("%-14s%s, eps %g%s\n", "norm:", norms[hp->norm], hp->norm_eps, l0->attn_norm_b ? ", with bias" : "");
     printf("%-14s%s, n_ff %d%s%s\n", "ffn:", ffns[hp->ffn], hp->n_ff,
            hp->arch == ARCH_PHI3 ? ", gate and up fused" : "", l0->b_up ? ", with biases" : "");

@@ -105,8 +105,10 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
         state_free(s);
         return tl_fail(err, TL_ENOMEM, "out of memory for a context of %d tokens", n_ctx);
     }
-    /* theta_i = pos * scale * base^(-2i / n_rot); LongRoPE divides by a factor per pair */
-    const float *factors = NULL;
+    /* theta_i = pos * scale * base^(-2i / n_rot); LongRoPE (by context) and
+     * Llama 3's rope_freqs (converted from rope_scaling "llama3") divide it
+     * by a factor per pair */
+    const float *factors = m->rope_freqs;
     if (m->rope_factors_long && n_ctx > hp->n_ctx_orig)
         factors = m->rope_factors_long;
     else if (m->rope_factors_short)

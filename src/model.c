@@ -307,7 +307,8 @@ static int load_globals(struct loader *L)
         (rc = find_weight(L, "output.weight", hp->n_embd, hp->n_vocab, false, &m->output)) ||
         (rc = find_vec(L, "output.bias", hp->n_vocab, false, &m->output_b)) ||
         (rc = find_vec(L, "rope_factors_long.weight", hp->n_rot / 2, false, &m->rope_factors_long)) ||
-        (rc = find_vec(L, "rope_factors_short.weight", hp->n_rot / 2, false, &m->rope_factors_short)))
+        (rc = find_vec(L, "rope_factors_short.weight", hp->n_rot / 2, false, &m->rope_factors_short)) ||
+        (rc = find_vec(L, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs)))
         return rc;
     if (!m->output.data)
         m->output = m->tok_embd;    /* tied embeddings */

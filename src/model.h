@@ -70,6 +70,7 @@ struct model {
     struct weight  output;                   /* n_vocab rows; = tok_embd when tied */
     const float   *output_norm, *output_norm_b, *output_b;
     const float   *rope_factors_long, *rope_factors_short; /* phi3 LongRoPE, [n_rot/2] or NULL */
+    const float   *rope_freqs;    /* Llama 3 rope scaling: each pair's frequency divisor, [n_rot/2] or NULL */
     struct layer  *layers;                   /* n_layer */
     float         *vec_store;                /* owned f32 copies of every 1-D tensor */
     uint64_t       n_params;

@@ -143,6 +143,57 @@ static void context_limit(void)
     engine_close(&e);
 }
 
+/* The tiny model with Llama 3's rope_freqs.weight (every pair's frequency
+ * divided by `factor`), or, with factor 0, linear rope scaling by 2. */
+static const char *rope_model(float factor, const char *tag)
+{
+    static char path[512];
+    static float freqs[32];
+    struct model_builder_config c;
+    model_builder_defaults(&c);
+    struct gguf_writer w;
+    struct model_builder mb;
+    struct tl_error err = { 0 };
+    gguf_writer_init(&w);
+    CHECK(model_builder_init(&mb, &c, &w, &err) == TL_OK, "%s", err.msg);
+    int n = c.n_embd / c.n_head / 2;   /* rotated pairs per head */
+    for (int i = 0; i < n; i++)
+        freqs[i] = factor;
+    if (factor > 0) {
+        gguf_writer_add_tensor(&w, "rope_freqs.weight", 1, (int64_t[]){ n }, TL_F32, freqs,
+                               (uint64_t)n * sizeof(float), &err);
+    } else {
+        gguf_writer_set_str(&w, "llama.rope.scaling.type", "linear", &err);
+        gguf_writer_set_f32(&w, "llama.rope.scaling.factor", 2.0f, &err);
+    }
+    snprintf(path, sizeof path, "%s/rope-%s.gguf", test_tmpdir(), tag);
+    CHECK(gguf_writer_write_file(&w, path, &err) == TL_OK, "%s", err.msg);
+    model_builder_free(&mb);
+    gguf_writer_free(&w);
+    return path;
+}
+
+/* rope_freqs divides each pair's frequency, as llama.cpp's freq_factors do:
+ * all 2 is linear scaling by 2; all 1 changes nothing. */
+static void rope_freqs_divide_frequencies(void)
+{
+    size_t n = (size_t)N_TOK * 512;   /* the tiny vocabulary */
+    float *plain = eval_rows(tiny_model(TL_F32, "f32"), N_TOK, 2, "scalar");
+    float *ones = eval_rows(rope_model(1.0f, "ones"), N_TOK, 2, "scalar");
+    float *twos = eval_rows(rope_model(2.0f, "twos"), N_TOK, 2, "scalar");
+    float *linear = eval_rows(rope_model(0.0f, "linear"), N_TOK, 2, "scalar");
+    CHECK(plain && ones && twos && linear, "evaluation failed");
+    if (plain && ones && twos && linear) {
+        CHECK(max_rel_diff(ones, plain, n) == 0.0, "factors of 1: %g", max_rel_diff(ones, plain, n));
+        CHECK(max_rel_diff(twos, linear, n) < 1e-6, "factors of 2 = linear x2: %g", max_rel_diff(twos, linear, n));
+        CHECK(max_rel_diff(twos, plain, n) > 1e-3, "factors of 2 change the logits: %g", max_rel_diff(twos, plain, n));
+    }
+    free(plain);
+    free(ones);
+    free(twos);
+    free(linear);
+}
+
 /* Build the tiny model with one KV overridden; return model_open's code. */
 static int open_with(const char *key, uint32_t value, struct tl_error *err)
 {
@@ -229,6 +280,7 @@ int main(void)
     RUN_TEST(threads_give_identical_bits);
     RUN_TEST(kernel_sets_agree);
     RUN_TEST(context_limit);
+    RUN_TEST(rope_freqs_divide_frequencies);
     RUN_TEST(inconsistent_models_refused);
     RUN_TEST(misaligned_data_refused);
     return test_finish();

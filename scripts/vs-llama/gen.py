@@ -7,7 +7,9 @@ model of ../shared/oracle/models); widths, heads, head size, FFN width and
 rotary dimensions are replaced, EXTRA_TOKENS tokens are appended to the
 vocabulary (odd vocab sizes). Needs numpy and llama.cpp's gguf-py on
 PYTHONPATH. Environment: LONGROPE=1 adds Phi-3 LongRoPE factors and a 128k
-context; LINEAR=F adds linear rope scaling by F.
+context; LINEAR=F adds linear rope scaling by F; ROPE_FREQS=1 adds Llama 3's
+rope_freqs.weight (per-pair frequency divisors, as convert_hf_to_gguf.py
+writes for rope_scaling "llama3").
 """
 import os
 import sys
@@ -95,6 +97,8 @@ for t in r.tensors:
 if os.environ.get("LONGROPE"):
     w.add_tensor("rope_factors_long.weight", (1.0 + 3.0 * rng.random(ROT // 2)).astype(np.float32))
     w.add_tensor("rope_factors_short.weight", (1.0 + 0.5 * rng.random(ROT // 2)).astype(np.float32))
+if os.environ.get("ROPE_FREQS"):   # 1 for high frequencies, up to 32 for low ones
+    w.add_tensor("rope_freqs.weight", np.geomspace(1.0, 32.0, ROT // 2).astype(np.float32))
 w.write_header_to_file()
 w.write_kv_data_to_file()
 w.write_tensors_to_file()
