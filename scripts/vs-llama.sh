@@ -64,6 +64,8 @@ qwen2-a   qwen2    384 2 6  2  64  1024 64  0 0
 qwen2-b   qwen2    896 2 14 2  64  4864 64  1 23
 gemma-a   gemma    256 2 2  1  256 768  256 1 0
 gemma-b   gemma    384 2 4  1  128 1024 128 1 0
+gemma2-a  gemma    256 26 4 2  64  512  64  1 0  GEMMA2=1 SWA=64
+gemma2-b  gemma    256 26 2 1  256 768  256 1 0  GEMMA2=1
 phi2-a    phi2     320 2 4  4  80  1280 32  0 5
 phi3-a    phi3     384 2 4  4  96  1024 96  0 0
 phi3-long phi3     384 2 4  4  96  1024 96  0 0  LONGROPE=1

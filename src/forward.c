@@ -18,11 +18,25 @@ static int q_dim(const struct hparams *hp) { return hp->n_head * hp->head_dim; }
 static int k_dim(const struct hparams *hp) { return hp->n_head_kv * hp->head_dim; }
 static int v_dim(const struct hparams *hp) { return hp->n_head_kv * hp->head_dim_v; }
 static int qkv_dim(const struct hparams *hp) { return q_dim(hp) + k_dim(hp) + v_dim(hp); }
-/* phi2, phi3 and gemma scale q by 1/sqrt(head_dim) before q.k (llama.cpp
+/* phi2, phi3 and the gemmas scale q by 1/sqrt(head_dim) before q.k (llama.cpp
  * does, and q is rounded to f16 after the scaling); the rest scale q.k. */
 static bool prescaled_q(const struct hparams *hp)
 {
-    return hp->arch == ARCH_PHI2 || hp->arch == ARCH_PHI3 || hp->arch == ARCH_GEMMA;
+    return hp->arch == ARCH_PHI2 || hp->arch == ARCH_PHI3 || hp->arch == ARCH_GEMMA || hp->arch == ARCH_GEMMA2;
+}
+
+/* The sliding window of layer il, or 0 for full attention. */
+static int layer_window(const struct hparams *hp, int il)
+{
+    return hp->swa_even_layers && il % 2 ? 0 : hp->n_swa;
+}
+
+/* Gemma 2's soft-capping, c * tanh(v / c), on v[lo..hi] (as llama.cpp: a
+ * multiply by 1/c, tanh, a multiply by c). */
+static void softcap(float *v, int lo, int hi, float c)
+{
+    for (int j = lo; j <= hi; j++)
+        v[j] = tanhf(v[j] * (1.0f / c)) * c;
 }
 
 /* Attention is computed per block of ATT_QB tokens and KV head: the query
@@ -260,7 +274,7 @@ static void rope_query(const struct hparams *hp, float *q, const float *cs)
     rope_head(q, cs, hp->n_rot, hp->rope);
     if (prescaled_q(hp))
         for (int i = 0; i < hp->head_dim; i++)
-            q[i] *= 1.0f / sqrtf((float)hp->head_dim);
+            q[i] *= 1.0f / sqrtf((float)hp->q_scale_dim);
 }
 
 /* Rotate k of KV head h of the token at pos, then store it and v in the
@@ -344,7 +358,8 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, floa
     const struct kernels *k = s->c.k;
     int nq = (t1 - t0) * hn, hd = hp->head_dim, hdv = hp->head_dim_v, kvh = h0 / group_size(hp);
     int p0 = s->n_past + t0, last = s->n_past + t1 - 1;     /* first token's and last token's positions */
-    int j0 = hp->n_swa > 0 && p0 >= hp->n_swa ? p0 - hp->n_swa + 1 : 0, nj = last + 1 - j0;
+    int win = layer_window(hp, il);
+    int j0 = win > 0 && p0 >= win ? p0 - win + 1 : 0, nj = last + 1 - j0;
     size_t head = (size_t)il * hp->n_head_kv + kvh;
     float *S = scratch, *O = S + (size_t)nq * nj;
     uint16_t *P = (uint16_t *)(O + (size_t)nq * hdv), *Q = P + (size_t)nq * nj;
@@ -359,8 +374,10 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, floa
     float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hd);
     for (int i = 0; i < nq; i++) {
         int pos = p0 + i / hn;
-        int lo = (hp->n_swa > 0 && pos >= hp->n_swa ? pos - hp->n_swa + 1 : 0) - j0, hi = pos - j0;  /* [lo, hi] */
+        int lo = (win > 0 && pos >= win ? pos - win + 1 : 0) - j0, hi = pos - j0;  /* [lo, hi] */
         float *row = S + (size_t)i * nj;
+        if (hp->attn_softcap > 0.0f)
+            softcap(row, lo, hi, hp->attn_softcap);
         softmax_row(k, row, nj, lo, hi, scale);
         k->f32_to_f16(P + (size_t)i * nj, row, nj);
     }
@@ -419,11 +436,10 @@ static int row_floats(const struct state *s)
     return s->n_ctx > s->m->hp.head_dim ? s->n_ctx : s->m->hp.head_dim;
 }
 
-static void decode_window(const struct state *s, int *j0, int *nj)
+static void decode_window(const struct state *s, int il, int *j0, int *nj)
 {
-    const struct hparams *hp = &s->m->hp;
-    int p = s->n_past;
-    *j0 = hp->n_swa > 0 && p >= hp->n_swa ? p - hp->n_swa + 1 : 0;
+    int p = s->n_past, win = layer_window(&s->m->hp, il);
+    *j0 = win > 0 && p >= win ? p - win + 1 : 0;
     *nj = p + 1 - *j0;
 }
 
@@ -448,7 +464,7 @@ static void prefetch_kv(const struct state *s, int il, int ith, int nth)
 {
     const struct hparams *hp = &s->m->hp;
     int hd = hp->head_dim, hdv = hp->head_dim_v, j0, nj, lo, hi, u0, u1;
-    decode_window(s, &j0, &nj);
+    decode_window(s, il, &j0, &nj);
     int nblk = (nj + ATT_DB - 1) / ATT_DB, nvb = (hdv + ATT_DB - 1) / ATT_DB;
     pool_split(hp->n_head_kv * nblk, 1, ith, nth, &lo, &hi);
     for (int h = lo / nblk; h < hp->n_head_kv && h * nblk < hi; h++) {
@@ -479,7 +495,7 @@ static void decode_scores_task(void *arg, int ith, int nth)
     const struct hparams *hp = &s->m->hp;
     const struct kernels *k = s->c.k;
     int G = group_size(hp), hd = hp->head_dim, hdv = hp->head_dim_v, p = s->n_past, j0, nj, lo, hi;
-    decode_window(s, &j0, &nj);
+    decode_window(s, t->il, &j0, &nj);
     int nblk = (nj + ATT_DB - 1) / ATT_DB;
     pool_split(hp->n_head_kv * nblk, 1, ith, nth, &lo, &hi);
     float *row = s->scores + (size_t)ith * att_scratch(hp, s->n_ctx);
@@ -512,7 +528,7 @@ static void decode_values_task(void *arg, int ith, int nth)
     const struct hparams *hp = &s->m->hp;
     const struct kernels *k = s->c.k;
     int G = group_size(hp), hd = hp->head_dim, hdv = hp->head_dim_v, j0, nj, lo, hi;
-    decode_window(s, &j0, &nj);
+    decode_window(s, t->il, &j0, &nj);
     int nvb = (hdv + ATT_DB - 1) / ATT_DB;
     pool_split(hp->n_head_kv * nvb, 1, ith, nth, &lo, &hi);
     float *row = s->scores + (size_t)ith * att_scratch(hp, s->n_ctx);
@@ -523,6 +539,8 @@ static void decode_values_task(void *arg, int ith, int nth)
         head_units(h, nvb, lo, hi, &u0, &u1);
         for (int g = 0; g < G; g++) {
             memcpy(row, s->att_s + (size_t)(h * G + g) * s->n_ctx, (size_t)nj * sizeof *row);
+            if (hp->attn_softcap > 0.0f)
+                softcap(row, 0, nj - 1, hp->attn_softcap);
             softmax_row(k, row, nj, 0, nj - 1, scale);
             k->f32_to_f16(P + (size_t)g * nj, row, nj);
         }
@@ -630,18 +648,29 @@ static void add_rows(float *restrict x, const float *restrict y, size_t n)
         x[i] += y[i];
 }
 
+/* x += y, or with a post-norm weight (gemma2) x += RMSNorm(y) * w; xn,
+ * the block's input, is free by then and holds the normed rows. */
+static void add_block_output(struct state *s, int n, const float *post_norm)
+{
+    const struct hparams *hp = &s->m->hp;
+    if (post_norm)
+        for (int r = 0; r < n; r++)
+            norm_row(s->xn + (size_t)r * hp->n_embd, s->y + (size_t)r * hp->n_embd, post_norm, NULL, hp->n_embd,
+                     NORM_RMS, hp->norm_eps);
+    add_rows(s->x, post_norm ? s->xn : s->y, (size_t)n * hp->n_embd);
+}
+
 static void layer(struct state *s, int il, int n)
 {
     const struct hparams *hp = &s->m->hp;
     const struct layer *L = &s->m->layers[il];
-    size_t len = (size_t)n * hp->n_embd;
     norm_rows(s, n, L->attn_norm, L->attn_norm_b);
     attention_block(s, il, n);
-    add_rows(s->x, s->y, len);
+    add_block_output(s, n, L->attn_post_norm);
     if (!hp->parallel_block)
         norm_rows(s, n, L->ffn_norm, L->ffn_norm_b);
     ffn_block(s, il, n);
-    add_rows(s->x, s->y, len);
+    add_block_output(s, n, L->ffn_post_norm);
 }
 
 static int grow_logits(struct state *s, int rows, struct tl_error *err)
@@ -687,6 +716,9 @@ int forward(struct state *s, const int32_t *tokens, int n, bool all_logits, stru
     norm_rows(s, rows, m->output_norm, m->output_norm_b);
     struct mm_job o = { &m->output, s->logits, (size_t)hp->n_vocab, m->output_b };
     matmul(&s->c, &o, 1, s->xn, hp->n_embd, rows);
+    if (hp->final_softcap > 0.0f)
+        for (int r = 0; r < rows; r++)
+            softcap(s->logits + (size_t)r * hp->n_vocab, 0, hp->n_vocab - 1, hp->final_softcap);
     s->n_logits = rows;
     s->n_past += n;
     return TL_OK;

@@ -12,6 +12,7 @@
 static const char *const arch_names[ARCH_COUNT] = {
     [ARCH_LLAMA] = "llama", [ARCH_GEMMA] = "gemma", [ARCH_QWEN2] = "qwen2",
     [ARCH_PHI2] = "phi2", [ARCH_PHI3] = "phi3", [ARCH_STABLELM] = "stablelm",
+    [ARCH_GEMMA2] = "gemma2",
 };
 
 const char *arch_name(int arch)
@@ -66,6 +67,9 @@ static void family_defaults(struct hparams *hp)
     hp->ffn = FFN_SWIGLU;
     hp->embd_scale = 1.0f;
     switch (hp->arch) {
+    case ARCH_GEMMA2:
+        hp->swa_even_layers = true;
+        /* fall through */
     case ARCH_GEMMA:
         hp->ffn = FFN_GEGLU;
         hp->rope = ROPE_NEOX;
@@ -149,8 +153,20 @@ static int read_hparams(struct loader *L)
         return rc;
     if ((rc = read_rope_scaling(L)))
         return rc;
+    if (hp->arch == ARCH_GEMMA2) {   /* llama.cpp's defaults when the keys are absent */
+        hp->n_swa = 4096;
+        hp->attn_softcap = 50.0f;
+        hp->final_softcap = 30.0f;
+        if ((rc = get_float(L, "attn_logit_softcapping", &hp->attn_softcap, false)) ||
+            (rc = get_float(L, "final_logit_softcapping", &hp->final_softcap, false)))
+            return rc;
+        if (!(hp->attn_softcap >= 0.0f) || !(hp->final_softcap >= 0.0f))
+            return tl_fail(L->err, TL_EFORMAT, "negative logit soft-capping");
+    }
     if ((rc = get_int(L, "attention.sliding_window", &hp->n_swa, false, 0, 1 << 24)))
         return rc;
+    /* Gemma 2 27B (46 layers) scales q by its n_embd / n_head, not its head size */
+    hp->q_scale_dim = hp->arch == ARCH_GEMMA2 && hp->n_layer == 46 ? hp->n_embd / hp->n_head : hp->head_dim;
     family_defaults(hp);
     hp->norm_eps = 1e-5f;
     rc = get_float(L, hp->norm == NORM_RMS ? "attention.layer_norm_rms_epsilon"
@@ -254,7 +270,9 @@ static int load_layer(struct loader *L, int il, struct layer *ly)
         (rc = find_weight(L, NAME(15, "ffn_up.weight"), d, up_rows, true, &ly->w_up)) ||
         (rc = find_vec(L, NAME(16, "ffn_up.bias"), up_rows, false, &ly->b_up)) ||
         (rc = find_weight(L, NAME(17, "ffn_down.weight"), hp->n_ff, d, true, &ly->w_down)) ||
-        (rc = find_vec(L, NAME(18, "ffn_down.bias"), d, false, &ly->b_down)))
+        (rc = find_vec(L, NAME(18, "ffn_down.bias"), d, false, &ly->b_down)) ||
+        (rc = find_vec(L, NAME(19, "post_attention_norm.weight"), d, hp->arch == ARCH_GEMMA2, &ly->attn_post_norm)) ||
+        (rc = find_vec(L, NAME(20, "post_ffw_norm.weight"), d, hp->arch == ARCH_GEMMA2, &ly->ffn_post_norm)))
         return rc;
 #undef NAME
     return TL_OK;
@@ -273,7 +291,7 @@ static int find_arch(struct model *m, struct tl_error *err)
         }
     }
     return tl_fail(err, TL_EUNSUPPORTED,
-                   "architecture '%.*s' is not supported (supported: llama, gemma, qwen2, phi2, phi3, stablelm)",
+                   "architecture '%.*s' is not supported (supported: llama, gemma, gemma2, qwen2, phi2, phi3, stablelm)",
                    (int)(a.len > 64 ? 64 : a.len), a.ptr);
 }
 

@@ -11,7 +11,7 @@
 #include "gguf.h"
 #include "tinyllm.h"
 
-enum arch { ARCH_LLAMA, ARCH_GEMMA, ARCH_QWEN2, ARCH_PHI2, ARCH_PHI3, ARCH_STABLELM, ARCH_COUNT };
+enum arch { ARCH_LLAMA, ARCH_GEMMA, ARCH_QWEN2, ARCH_PHI2, ARCH_PHI3, ARCH_STABLELM, ARCH_GEMMA2, ARCH_COUNT };
 enum norm_kind { NORM_RMS, NORM_LAYER };        /* RMSNorm, or LayerNorm (mean removed, bias) */
 enum rope_kind { ROPE_NORM, ROPE_NEOX };        /* pairs (2i, 2i+1), or (i, i + n_rot/2) */
 enum ffn_kind { FFN_SWIGLU, FFN_GEGLU, FFN_GELU }; /* silu(gate)*up, gelu(gate)*up, gelu(up) */
@@ -39,6 +39,11 @@ struct hparams {
     bool  parallel_block;  /* phi2: attention and FFN both read one normed input */
     float embd_scale;      /* gemma: sqrt(n_embd), else 1 */
     int   n_swa;           /* sliding-window size (0 = full attention) */
+    bool  swa_even_layers; /* gemma2: only layers 0, 2, 4, ... use the window */
+    int   q_scale_dim;     /* prescaled q is multiplied by 1/sqrt(this): head_dim, or
+                              n_embd / n_head for Gemma 2 27B */
+    float attn_softcap;    /* gemma2: scores become c * tanh(scores / c) (0 = off) */
+    float final_softcap;   /* gemma2: the same for the logits */
 };
 
 /* A 2-D weight as stored: n_out rows of n_in elements of `type`, row r at
@@ -61,6 +66,7 @@ struct layer {
     const float  *ffn_norm, *ffn_norm_b;     /* NULL for parallel blocks (phi2) */
     struct weight w_gate, w_up, w_down;      /* phi3: gate and up fused in w_up, gate rows first */
     const float  *b_up, *b_down;
+    const float  *attn_post_norm, *ffn_post_norm;   /* gemma2: RMSNorm of each block's output */
 };
 
 struct model {

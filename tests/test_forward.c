@@ -194,6 +194,73 @@ static void rope_freqs_divide_frequencies(void)
     free(linear);
 }
 
+/* The tiny model as Gemma 2: post-norms after both blocks, a sliding window
+ * of `window` positions on even layers, attention and final soft-capping
+ * (0: the key set to 0, which turns it off). */
+static const char *gemma2_model(int window, float attn_cap, float final_cap, const char *tag)
+{
+    static char path[512];
+    static float ones[2][256];
+    struct model_builder_config c;
+    model_builder_defaults(&c);
+    c.arch = "gemma2";
+    struct gguf_writer w;
+    struct model_builder mb;
+    struct tl_error err = { 0 };
+    gguf_writer_init(&w);
+    CHECK(model_builder_init(&mb, &c, &w, &err) == TL_OK, "%s", err.msg);
+    for (int i = 0; i < c.n_embd; i++)
+        ones[0][i] = 1.0f, ones[1][i] = 0.5f + (float)(i % 7) / 7.0f;
+    for (int il = 0; il < c.n_layer; il++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "blk.%d.post_attention_norm.weight", il);
+        snprintf(b, sizeof b, "blk.%d.post_ffw_norm.weight", il);
+        gguf_writer_add_tensor(&w, a, 1, (int64_t[]){ c.n_embd }, TL_F32, ones[0], (uint64_t)c.n_embd * 4, &err);
+        gguf_writer_add_tensor(&w, b, 1, (int64_t[]){ c.n_embd }, TL_F32, ones[1], (uint64_t)c.n_embd * 4, &err);
+    }
+    gguf_writer_set_u32(&w, "gemma2.attention.sliding_window", (uint32_t)window, &err);
+    gguf_writer_set_f32(&w, "gemma2.attn_logit_softcapping", attn_cap, &err);
+    gguf_writer_set_f32(&w, "gemma2.final_logit_softcapping", final_cap, &err);
+    snprintf(path, sizeof path, "%s/gemma2-%s.gguf", test_tmpdir(), tag);
+    CHECK(gguf_writer_write_file(&w, path, &err) == TL_OK, "%s", err.msg);
+    model_builder_free(&mb);
+    gguf_writer_free(&w);
+    return path;
+}
+
+/* Gemma 2's window and soft-capping are done twice, in the prompt path and
+ * in decode's: a batch equals the tokens one at a time with a window of 5
+ * (N_TOK = 19 positions); the window and the attention cap change the
+ * logits; the final cap is c * tanh(logits / c) of the uncapped logits.
+ * (Against llama.cpp: scripts/vs-llama.sh, gemma2-* configs.) */
+static void gemma2_window_and_softcaps(void)
+{
+    size_t n = (size_t)N_TOK * 512;
+    const char *p = gemma2_model(5, 2.0f, 0.0f, "w5");
+    float *all = eval_rows(p, N_TOK, 2, NULL), *one = eval_rows(p, 1, 2, NULL);
+    float *wide = eval_rows(gemma2_model(4096, 2.0f, 0.0f, "wide"), N_TOK, 2, NULL);
+    float *nocap = eval_rows(gemma2_model(5, 0.0f, 0.0f, "nocap"), N_TOK, 2, NULL);
+    float *fcap = eval_rows(gemma2_model(5, 2.0f, 3.0f, "fcap"), N_TOK, 2, NULL);
+    CHECK(all && one && wide && nocap && fcap, "evaluation failed");
+    if (all && one && wide && nocap && fcap) {
+        /* GeGLU goes through f16 (as llama.cpp), which turns 1e-7 into 1e-4 at times; a
+         * window off by one position differs by 1e-2 */
+        CHECK(max_rel_diff(one, all, n) < 1e-3, "one at a time vs one batch: %g", max_rel_diff(one, all, n));
+        CHECK(max_rel_diff(all, wide, n) > 1e-3, "the window changes nothing: %g", max_rel_diff(all, wide, n));
+        CHECK(max_rel_diff(all, nocap, n) > 1e-3, "the attention cap changes nothing: %g", max_rel_diff(all, nocap, n));
+        CHECK(!memcmp(all, wide, 5 * 512 * sizeof *all), "positions inside the window differ");
+        int bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += fabsf(fcap[i] - tanhf(all[i] / 3.0f) * 3.0f) > 1e-6f;
+        CHECK(bad == 0, "final cap: %d logits are not 3 tanh(l / 3)", bad);
+    }
+    free(all);
+    free(one);
+    free(wide);
+    free(nocap);
+    free(fcap);
+}
+
 /* Build the tiny model with one KV overridden; return model_open's code. */
 static int open_with(const char *key, uint32_t value, struct tl_error *err)
 {
@@ -281,6 +348,7 @@ int main(void)
     RUN_TEST(kernel_sets_agree);
     RUN_TEST(context_limit);
     RUN_TEST(rope_freqs_divide_frequencies);
+    RUN_TEST(gemma2_window_and_softcaps);
     RUN_TEST(inconsistent_models_refused);
     RUN_TEST(misaligned_data_refused);
     return test_finish();

@@ -9,7 +9,9 @@ vocabulary (odd vocab sizes). Needs numpy and llama.cpp's gguf-py on
 PYTHONPATH. Environment: LONGROPE=1 adds Phi-3 LongRoPE factors and a 128k
 context; LINEAR=F adds linear rope scaling by F; ROPE_FREQS=1 adds Llama 3's
 rope_freqs.weight (per-pair frequency divisors, as convert_hf_to_gguf.py
-writes for rope_scaling "llama3").
+writes for rope_scaling "llama3"); GEMMA2=1 turns a gemma template into
+Gemma 2 (post-norms, soft-capping 50/30 unless ATTN_CAP/FINAL_CAP, sliding
+window SWA, default 4096; llama.cpp runs it only with 26, 42 or 46 layers).
 """
 import os
 import sys
@@ -26,7 +28,8 @@ rng = np.random.default_rng(int(sys.argv[12]) if len(sys.argv) > 12 else 1)
 
 r = gguf.GGUFReader(tpl)
 af = r.fields["general.architecture"]
-arch = bytes(af.parts[af.data[0]]).decode()
+tpl_arch = bytes(af.parts[af.data[0]]).decode()
+arch = "gemma2" if os.environ.get("GEMMA2") else tpl_arch
 w = gguf.GGUFWriter(out, arch)
 shape_keys = {
     "embedding_length": E, "block_count": L, "feed_forward_length": FF, "attention.head_count": H,
@@ -40,6 +43,8 @@ for k, f in r.fields.items():
     if k.startswith("GGUF.") or k == "general.architecture":
         continue
     t = f.types[0]
+    if k.startswith(tpl_arch + "."):
+        k = arch + k[len(tpl_arch):]
     if k in over:
         w.add_key_value(k, over.pop(k), t)
     elif t == VT.ARRAY:
@@ -59,6 +64,11 @@ if arch == "gemma":   # head size is not E / H there
 if os.environ.get("LONGROPE"):
     w.add_float32(f"{arch}.rope.scaling.attn_factor", 1.1902380714238083)
     w.add_uint32(f"{arch}.rope.scaling.original_context_length", 4096)
+if arch == "gemma2":
+    w.add_float32(f"{arch}.attn_logit_softcapping", float(os.environ.get("ATTN_CAP", "50")))
+    w.add_float32(f"{arch}.final_logit_softcapping", float(os.environ.get("FINAL_CAP", "30")))
+    if os.environ.get("SWA"):
+        w.add_uint32(f"{arch}.attention.sliding_window", int(os.environ["SWA"]))
 if os.environ.get("LINEAR"):
     w.add_string(f"{arch}.rope.scaling.type", "linear")
     w.add_float32(f"{arch}.rope.scaling.factor", float(os.environ["LINEAR"]))
@@ -70,7 +80,7 @@ shapes = {
     "token_embd": (E, V), "output": (E, V), "output_norm": (E,), "attn_norm": (E,), "ffn_norm": (E,),
     "attn_q": (E, Q), "attn_k": (E, KV), "attn_v": (E, KV), "attn_output": (Q, E), "attn_qkv": (E, Q + 2 * KV),
     "ffn_gate": (E, FF), "ffn_up": (E, 2 * FF if arch == "phi3" else FF), "ffn_down": (FF, E),
-    "attn_q_norm": (D,), "attn_k_norm": (D,),
+    "attn_q_norm": (D,), "attn_k_norm": (D,), "post_attention_norm": (E,), "post_ffw_norm": (E,),
 }
 
 
@@ -94,6 +104,10 @@ for t in r.tensors:
         else:
             a = rng.standard_normal(s[::-1]) * (1.0 if name.startswith("token_embd") else 1.0 / np.sqrt(s[0]))
         w.add_tensor(name, a.astype(np.float32))
+if arch == "gemma2":
+    for i in range(L):
+        for nm in ("post_attention_norm", "post_ffw_norm"):
+            w.add_tensor(f"blk.{i}.{nm}.weight", (1.0 + 0.2 * rng.standard_normal(E)).astype(np.float32))
 if os.environ.get("LONGROPE"):
     w.add_tensor("rope_factors_long.weight", (1.0 + 3.0 * rng.random(ROT // 2)).astype(np.float32))
     w.add_tensor("rope_factors_short.weight", (1.0 + 0.5 * rng.random(ROT // 2)).astype(np.float32))
