@@ -86,6 +86,14 @@ static uint16_t *alloc_cache(size_t halves, int *fail)
 
 static int max3(int a, int b, int c) { int m = a > b ? a : b; return m > c ? m : c; }
 
+/* GELU, tanh form. llama.cpp's CPU backend rounds the input to f16 and
+ * looks the result up in a table of f16 values (inputs beyond +-10 aside):
+ * state_init builds the same table from this, and gelu_rows reads it. */
+static float gelu_f32(float x)
+{
+    return 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * x * (1.0f + 0.044715f * x * x)));
+}
+
 int state_init(struct state *s, const struct model *m, const struct kernels *k,
                struct pool *pool, int n_ctx, int n_batch, struct tl_error *err)
 {
@@ -111,6 +119,8 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     s->att_s = alloc_floats((size_t)hp->n_head * (size_t)n_ctx, &fail);
     s->logits = alloc_floats((size_t)hp->n_vocab, &fail);
     s->logits_cap = 1;
+    if (hp->ffn != FFN_SWIGLU && !(s->gelu_f16 = malloc(65536 * sizeof *s->gelu_f16)))
+        fail = 1;
     int max_in = max3(hp->n_embd, hp->n_ff, hp->n_head * hp->head_dim_v);
     s->c.act_cap = matmul_act_bytes(max_in, n_batch);
     if (posix_memalign(&s->c.act, 64, s->c.act_cap))
@@ -119,6 +129,8 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
         state_free(s);
         return tl_fail(err, TL_ENOMEM, "out of memory for a context of %d tokens", n_ctx);
     }
+    for (int i = 0; s->gelu_f16 && i < 65536; i++)
+        s->gelu_f16[i] = fp32_to_fp16(gelu_f32(fp16_to_fp32((uint16_t)i)));
     /* theta_i = pos * scale * base^(-2i / n_rot); LongRoPE (by context) and
      * Llama 3's rope_freqs (converted from rope_scaling "llama3") divide it
      * by a factor per pair */
@@ -136,6 +148,7 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
 
 void state_free(struct state *s)
 {
+    free(s->gelu_f16);
     free(s->kcache);
     free(s->vcache);
     free(s->inv_freq);
@@ -192,17 +205,22 @@ static void norm_row(float *restrict out, const float *restrict x, const float *
         out[i] = (float)(x[i] - mean) * scale * w[i] + (b ? b[i] : 0.0f);
 }
 
-/* GELU, tanh form, evaluated as llama.cpp's CPU backend does: on the input
- * rounded to f16 and with the result rounded to f16 (its lookup table). */
-static float gelu(float x)
+/* y[i] = gelu(x[i]), times m[i] when m is not NULL; y may be x or m. */
+static void gelu_rows(const struct state *s, float *y, const float *x, const float *m, int n)
 {
-    if (x <= -10.0f)
-        return 0.0f;
-    if (x >= 10.0f)
-        return x;
-    float h = fp16_to_fp32(fp32_to_fp16(x));
-    float g = 0.5f * h * (1.0f + tanhf(0.79788456080286535588f * h * (1.0f + 0.044715f * h * h)));
-    return fp16_to_fp32(fp32_to_fp16(g));
+    uint16_t h[64];
+    float g[64];
+    for (int i0 = 0; i0 < n; i0 += 64) {
+        int c = n - i0 < 64 ? n - i0 : 64;
+        s->c.k->f32_to_f16(h, x + i0, c);
+        for (int i = 0; i < c; i++)
+            h[i] = s->gelu_f16[h[i]];
+        s->c.k->f16_to_f32(g, h, c);
+        for (int i = 0; i < c; i++) {
+            float v = x[i0 + i], r = v <= -10.0f ? 0.0f : v >= 10.0f ? v : g[i];
+            y[i0 + i] = m ? r * m[i0 + i] : r;
+        }
+    }
 }
 
 /* cs[2i], cs[2i + 1] = cos, sin of pos * inv_freq[i], times mscale: one
@@ -568,11 +586,9 @@ static void ffn_act_rows(void *arg, int i0, int i1)
         if (hp->ffn == FFN_SWIGLU)
             s->c.k->swiglu(b + i0, a + i0, b + i0, i1 - i0);
         else if (hp->ffn == FFN_GEGLU)
-            for (int i = i0; i < i1; i++)
-                b[i] = gelu(a[i]) * b[i];
+            gelu_rows(s, b + i0, a + i0, b + i0, i1 - i0);
         else                                /* ungated: up in ffa */
-            for (int i = i0; i < i1; i++)
-                b[i] = gelu(a[i]);
+            gelu_rows(s, b + i0, a + i0, NULL, i1 - i0);
     }
 }
 

@@ -26,6 +26,7 @@ struct state {
     float    *qkv;        /* [q_dim + k_dim + v_dim] */
     float    *att;        /* [n_head * head_dim_v] attention output */
     float    *ffa, *ffb;  /* [n_ff] gate (or ungated up), up */
+    uint16_t *gelu_f16;   /* GELU models: gelu of every f16 input, as f16 (65536) */
     float    *y;          /* [n_embd] block output before the residual add */
     float    *scores;     /* per thread: attention scratch (forward.c att_scratch) */
     float    *att_s;      /* [n_head][n_ctx] decode attention scores, shared */
