@@ -689,6 +689,17 @@ static void layer(struct state *s, int il, int n)
     add_block_output(s, n, L->ffn_post_norm);
 }
 
+struct softcap_job { float *v; int n; float c; };
+
+static void softcap_task(void *arg, int ith, int nth)
+{
+    const struct softcap_job *j = arg;
+    int lo, hi;
+    pool_split(j->n, 64, ith, nth, &lo, &hi);
+    if (lo < hi)
+        softcap(j->v, lo, hi - 1, j->c);
+}
+
 static int grow_logits(struct state *s, int rows, struct tl_error *err)
 {
     if (rows <= s->logits_cap)
@@ -732,9 +743,10 @@ int forward(struct state *s, const int32_t *tokens, int n, bool all_logits, stru
     norm_rows(s, rows, m->output_norm, m->output_norm_b);
     struct mm_job o = { &m->output, s->logits, (size_t)hp->n_vocab, m->output_b };
     matmul(&s->c, &o, 1, s->xn, hp->n_embd, rows);
-    if (hp->final_softcap > 0.0f)
-        for (int r = 0; r < rows; r++)
-            softcap(s->logits + (size_t)r * hp->n_vocab, 0, hp->n_vocab - 1, hp->final_softcap);
+    if (hp->final_softcap > 0.0f) {   /* 256000 tanhf a row: worth the threads */
+        struct softcap_job j = { s->logits, rows * hp->n_vocab, hp->final_softcap };
+        pool_run(s->c.pool, softcap_task, &j);
+    }
     s->n_logits = rows;
     s->n_past += n;
     return TL_OK;
