@@ -58,7 +58,9 @@ static void print_model(const struct model *m)
            l0->bq || l0->bqkv ? ", QKV biases" : "", hp->parallel_block ? ", parallel with the FFN" : "",
            hp->n_swa ? ", sliding window" : "");
     if (hp->n_swa)
-        printf("%-14s%d\n", "window:", hp->n_swa);
+        printf("%-14s%d%s\n", "window:", hp->n_swa, hp->swa_even_layers ? " (even layers)" : "");
+    if (hp->attn_softcap > 0.0f || hp->final_softcap > 0.0f)
+        printf("%-14sattention %g, logits %g\n", "soft-capping:", hp->attn_softcap, hp->final_softcap);
     if (hp->embd_scale != 1.0f)
         printf("%-14sx %g\n", "embeddings:", hp->embd_scale);
     printf("%-14s%s%s\n", "output:", m->output.data == m->tok_embd.data ? "tied to the embeddings" : "separate",
