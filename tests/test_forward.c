@@ -143,19 +143,38 @@ static void context_limit(void)
     engine_close(&e);
 }
 
+/* A model of config c in w, for the caller to add KVs and tensors to before
+ * finish_model writes it to TMPDIR/NAME.gguf (returned; static storage). */
+static void begin_model(const struct model_builder_config *c, struct gguf_writer *w, struct model_builder *mb)
+{
+    struct tl_error err = { 0 };
+    gguf_writer_init(w);
+    CHECK(model_builder_init(mb, c, w, &err) == TL_OK, "%s", err.msg);
+}
+
+static const char *finish_model(struct gguf_writer *w, struct model_builder *mb, const char *name)
+{
+    static char path[512];
+    struct tl_error err = { 0 };
+    snprintf(path, sizeof path, "%s/%s.gguf", test_tmpdir(), name);
+    CHECK(gguf_writer_write_file(w, path, &err) == TL_OK, "%s", err.msg);
+    model_builder_free(mb);
+    gguf_writer_free(w);
+    return path;
+}
+
 /* The tiny model with Llama 3's rope_freqs.weight (every pair's frequency
  * divided by `factor`), or, with factor 0, linear rope scaling by 2. */
 static const char *rope_model(float factor, const char *tag)
 {
-    static char path[512];
     static float freqs[32];
+    char name[64];
     struct model_builder_config c;
     model_builder_defaults(&c);
     struct gguf_writer w;
     struct model_builder mb;
     struct tl_error err = { 0 };
-    gguf_writer_init(&w);
-    CHECK(model_builder_init(&mb, &c, &w, &err) == TL_OK, "%s", err.msg);
+    begin_model(&c, &w, &mb);
     int n = c.n_embd / c.n_head / 2;   /* rotated pairs per head */
     for (int i = 0; i < n; i++)
         freqs[i] = factor;
@@ -166,11 +185,8 @@ static const char *rope_model(float factor, const char *tag)
         gguf_writer_set_str(&w, "llama.rope.scaling.type", "linear", &err);
         gguf_writer_set_f32(&w, "llama.rope.scaling.factor", 2.0f, &err);
     }
-    snprintf(path, sizeof path, "%s/rope-%s.gguf", test_tmpdir(), tag);
-    CHECK(gguf_writer_write_file(&w, path, &err) == TL_OK, "%s", err.msg);
-    model_builder_free(&mb);
-    gguf_writer_free(&w);
-    return path;
+    snprintf(name, sizeof name, "rope-%s", tag);
+    return finish_model(&w, &mb, name);
 }
 
 /* rope_freqs divides each pair's frequency, as llama.cpp's freq_factors do:
@@ -199,16 +215,15 @@ static void rope_freqs_divide_frequencies(void)
  * (0: the key set to 0, which turns it off). */
 static const char *gemma2_model(int window, float attn_cap, float final_cap, const char *tag)
 {
-    static char path[512];
     static float ones[2][256];
+    char name[64];
     struct model_builder_config c;
     model_builder_defaults(&c);
     c.arch = "gemma2";
     struct gguf_writer w;
     struct model_builder mb;
     struct tl_error err = { 0 };
-    gguf_writer_init(&w);
-    CHECK(model_builder_init(&mb, &c, &w, &err) == TL_OK, "%s", err.msg);
+    begin_model(&c, &w, &mb);
     for (int i = 0; i < c.n_embd; i++)
         ones[0][i] = 1.0f, ones[1][i] = 0.5f + (float)(i % 7) / 7.0f;
     for (int il = 0; il < c.n_layer; il++) {
@@ -221,11 +236,8 @@ static const char *gemma2_model(int window, float attn_cap, float final_cap, con
     gguf_writer_set_u32(&w, "gemma2.attention.sliding_window", (uint32_t)window, &err);
     gguf_writer_set_f32(&w, "gemma2.attn_logit_softcapping", attn_cap, &err);
     gguf_writer_set_f32(&w, "gemma2.final_logit_softcapping", final_cap, &err);
-    snprintf(path, sizeof path, "%s/gemma2-%s.gguf", test_tmpdir(), tag);
-    CHECK(gguf_writer_write_file(&w, path, &err) == TL_OK, "%s", err.msg);
-    model_builder_free(&mb);
-    gguf_writer_free(&w);
-    return path;
+    snprintf(name, sizeof name, "gemma2-%s", tag);
+    return finish_model(&w, &mb, name);
 }
 
 /* Gemma 2's window and soft-capping are done twice, in the prompt path and
