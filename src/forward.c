@@ -255,6 +255,7 @@ struct rows_task {
     int           il;     /* layer */
     int           n;      /* tokens in the batch */
     const float  *w, *b;  /* norm weight and bias */
+    const float  *src;    /* norm input rows */
 };
 
 static void norm_task(void *arg, int ith, int nth)
@@ -264,14 +265,14 @@ static void norm_task(void *arg, int ith, int nth)
     int lo, hi;
     pool_split(t->n, 1, ith, nth, &lo, &hi);
     for (int r = lo; r < hi; r++)
-        norm_row(t->s->xn + (size_t)r * hp->n_embd, t->s->x + (size_t)r * hp->n_embd,
+        norm_row(t->s->xn + (size_t)r * hp->n_embd, t->src + (size_t)r * hp->n_embd,
                  t->w, t->b, hp->n_embd, hp->norm, hp->norm_eps);
 }
 
-/* xn[0..n) = norm(x[0..n)) with the given weights */
-static void norm_rows(struct state *s, int n, const float *w, const float *b)
+/* xn[0..n) = norm(src[0..n)) with the given weights */
+static void norm_rows(struct state *s, int n, const float *src, const float *w, const float *b)
 {
-    struct rows_task t = { .s = s, .n = n, .w = w, .b = b };
+    struct rows_task t = { .s = s, .n = n, .w = w, .b = b, .src = src };
     if (n == 1)
         norm_task(&t, 0, 1);
     else
@@ -664,40 +665,38 @@ static void add_rows(float *restrict x, const float *restrict y, size_t n)
         x[i] += y[i];
 }
 
-/* x += y, or with a post-norm weight (gemma2) x += RMSNorm(y) * w; xn,
- * the block's input, is free by then and holds the normed rows. */
+/* x += y, or with a post-norm weight (gemma2, an RMSNorm model) x +=
+ * norm(y) * w; xn, the block's input, is free by then and holds them. */
 static void add_block_output(struct state *s, int n, const float *post_norm)
 {
-    const struct hparams *hp = &s->m->hp;
     if (post_norm)
-        for (int r = 0; r < n; r++)
-            norm_row(s->xn + (size_t)r * hp->n_embd, s->y + (size_t)r * hp->n_embd, post_norm, NULL, hp->n_embd,
-                     NORM_RMS, hp->norm_eps);
-    add_rows(s->x, post_norm ? s->xn : s->y, (size_t)n * hp->n_embd);
+        norm_rows(s, n, s->y, post_norm, NULL);
+    add_rows(s->x, post_norm ? s->xn : s->y, (size_t)n * s->m->hp.n_embd);
 }
 
 static void layer(struct state *s, int il, int n)
 {
     const struct hparams *hp = &s->m->hp;
     const struct layer *L = &s->m->layers[il];
-    norm_rows(s, n, L->attn_norm, L->attn_norm_b);
+    norm_rows(s, n, s->x, L->attn_norm, L->attn_norm_b);
     attention_block(s, il, n);
     add_block_output(s, n, L->attn_post_norm);
     if (!hp->parallel_block)
-        norm_rows(s, n, L->ffn_norm, L->ffn_norm_b);
+        norm_rows(s, n, s->x, L->ffn_norm, L->ffn_norm_b);
     ffn_block(s, il, n);
     add_block_output(s, n, L->ffn_post_norm);
 }
 
-struct softcap_job { float *v; int n; float c; };
+struct softcap_job { float *v; int rows, n; float c; };
 
+/* each thread caps its share of every row of n logits */
 static void softcap_task(void *arg, int ith, int nth)
 {
     const struct softcap_job *j = arg;
     int lo, hi;
     pool_split(j->n, 64, ith, nth, &lo, &hi);
-    if (lo < hi)
-        softcap(j->v, lo, hi - 1, j->c);
+    for (int r = 0; r < j->rows && lo < hi; r++)
+        softcap(j->v + (size_t)r * j->n, lo, hi - 1, j->c);
 }
 
 static int grow_logits(struct state *s, int rows, struct tl_error *err)
@@ -740,11 +739,11 @@ int forward(struct state *s, const int32_t *tokens, int n, bool all_logits, stru
     /* only the rows whose logits are wanted go through the output head */
     if (!all_logits)
         memmove(s->x, s->x + (size_t)(n - 1) * hp->n_embd, (size_t)hp->n_embd * sizeof *s->x);
-    norm_rows(s, rows, m->output_norm, m->output_norm_b);
+    norm_rows(s, rows, s->x, m->output_norm, m->output_norm_b);
     struct mm_job o = { &m->output, s->logits, (size_t)hp->n_vocab, m->output_b };
     matmul(&s->c, &o, 1, s->xn, hp->n_embd, rows);
     if (hp->final_softcap > 0.0f) {   /* 256000 tanhf a row: worth the threads */
-        struct softcap_job j = { s->logits, rows * hp->n_vocab, hp->final_softcap };
+        struct softcap_job j = { s->logits, rows, hp->n_vocab, hp->final_softcap };
         pool_run(s->c.pool, softcap_task, &j);
     }
     s->n_logits = rows;

@@ -376,6 +376,9 @@ INLINE size_t q32_qs(int type) /* offset of the low bits */
 }
 
 INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
+INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
+INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
+INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
 /* signed weights (the sign trick): Q8_0, and IQ4_NL whose grid reaches
  * -127..113, too wide for unsigned pair sums in 16 bits */
 INLINE int q32_signed(int type) { return type == TL_Q8_0 || type == TL_IQ4_NL; }
@@ -385,9 +388,6 @@ INLINE __m256i iq4nl_lut(void)
 {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
 }
-INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
-INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
-INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
 /* activation block: Q8_1 for the types with mins, else Q8_0 */
 INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
 INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }

@@ -395,11 +395,7 @@ static void iq4nl_fit(const float *x, float inv, float *sqx, float *sqq)
 static void quant_iq4_nl(const float *x, struct block_iq4_nl *b, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++, x += QK) {
-        float amax = 0, max = 0, d = 0;
-        for (int j = 0; j < QK; j++) {
-            if (fabsf(x[j]) > amax)
-                amax = fabsf(x[j]), max = x[j];
-        }
+        float amax, max = signed_absmax(x, QK, &amax), d = 0;
         if (amax >= 1e-15f) {
             float sqx, sqq;
             iq4nl_fit(x, 1 / (-max / iq4nl_values[0]), &sqx, &sqq);

@@ -271,6 +271,10 @@ static void gemma2_window_and_softcaps(void)
     free(wide);
     free(nocap);
     free(fcap);
+    struct model m;
+    struct tl_error err = { 0 };
+    CHECK(model_open(&m, gemma2_model(5, -2.0f, 0.0f, "neg"), &err) == TL_EFORMAT && strstr(err.msg, "soft-capping"),
+          "negative cap refused: %s", err.msg);
 }
 
 /* Build the tiny model with one KV overridden; return model_open's code. */
