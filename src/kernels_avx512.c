@@ -541,8 +541,8 @@ INLINE void make_gidx(int type, struct gidx *ix)
 }
 
 /* Groups [0, ng) of activation blocks from x (nb blocks left in the row;
- * blocks past them are zero). */
-INLINE void prep_x(struct xprep *p, int type, const char *x, int nb, int ng)
+ * blocks past them are zero), block i being block i % period of x. */
+INLINE void prep_x_wrap(struct xprep *p, int type, const char *x, int nb, int ng, int period)
 {
     int G = q32_group(type);
     size_t xb = act_bytes(type);
@@ -551,7 +551,7 @@ INLINE void prep_x(struct xprep *p, int type, const char *x, int nb, int ng)
         float d[16] = { 0 }, s[16] = { 0 };
         memset(p->q[g], 0, sizeof p->q[g]);
         for (int j = 0; j < G && g * G + j < nb; j++) {
-            const char *b = x + (size_t)(g * G + j) * xb, *qs = b + act_qs(type);
+            const char *b = x + (size_t)((g * G + j) % period) * xb, *qs = b + act_qs(type);
             if (G == 4) {
                 memcpy((char *)&p->q[g][0] + 16 * j, qs, 16);
                 memcpy((char *)&p->q[g][1] + 16 * j, qs + 16, 16);
@@ -569,6 +569,11 @@ INLINE void prep_x(struct xprep *p, int type, const char *x, int nb, int ng)
             t = _mm512_dpbusd_epi32(t, off, p->q[g][1]);
         p->corr[g] = _mm512_sub_epi32(z, t);
     }
+}
+
+INLINE void prep_x(struct xprep *p, int type, const char *x, int nb, int ng)
+{
+    prep_x_wrap(p, type, x, nb, ng, nb);
 }
 
 /* acc += the group loaded as A | B times prepared group g. */
@@ -592,7 +597,10 @@ INLINE __m512 group_dot_ab(int type, const struct gidx *ix, __m512i A, __m512i B
         }
         dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(p->corr[g], lo, p->q[g][0]), hi, p->q[g][1]);
     }
-    __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(A, ix->d, B)));
+    /* the scales of Q4_0, IQ4_NL, Q4_1 and Q8_0 groups all lie in A */
+    __m512i dw = q32_group(type) * (int)q32_bytes(type) <= 80 ? _mm512_permutexvar_epi16(ix->d, A)
+                                                               : _mm512_permutex2var_epi16(A, ix->d, B);
+    __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(dw));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, p->d[g]), acc);
     if (q32_mins(type)) {
         __m512 m = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(A, ix->m, B)));
@@ -648,6 +656,40 @@ INLINE float matvec32_row(const struct matmul_args *a, int type, const struct gi
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+/* Rows of nb = 4k + 2 blocks (576- and 960-wide models) end in half a
+ * group. Two such rows, one after the other in memory, are 2k + 1 whole
+ * groups: walked as one run against the activation prepared twice over,
+ * the group across their boundary gives its low 8 lanes (2 blocks) to the
+ * first row and its high 8 to the second, and no load is masked. */
+INLINE void matvec32_pair(const struct matmul_args *a, int type, const struct gidx *ix, const struct xprep *p,
+                          int nb, int r, float *y)
+{
+    size_t gb = 4 * q32_bytes(type);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    int mid = nb / 4, ng = nb / 2, g = 0;   /* group mid holds blocks nb - 2 .. nb + 1 */
+    for (; g + 2 <= mid; g += 2) {
+        prefetch_ahead(w + (size_t)g * gb, 2 * gb);
+        a0 = group_dot(type, ix, w + (size_t)g * gb, p, g, a0);
+        a1 = group_dot(type, ix, w + (size_t)(g + 1) * gb, p, g + 1, a1);
+    }
+    if (g < mid)
+        a0 = group_dot(type, ix, w + (size_t)g * gb, p, g, a0);
+    prefetch_ahead(w + (size_t)mid * gb, 2 * gb);
+    __m512 t = group_dot(type, ix, w + (size_t)mid * gb, p, mid, _mm512_setzero_ps());
+    a1 = _mm512_mask_add_ps(a1, 0x00ff, a1, t);
+    b1 = _mm512_mask_add_ps(b1, 0xff00, b1, t);
+    for (g = mid + 1; g + 2 <= ng; g += 2) {
+        prefetch_ahead(w + (size_t)g * gb, 2 * gb);
+        b0 = group_dot(type, ix, w + (size_t)g * gb, p, g, b0);
+        b1 = group_dot(type, ix, w + (size_t)(g + 1) * gb, p, g + 1, b1);
+    }
+    if (g < ng)
+        b0 = group_dot(type, ix, w + (size_t)g * gb, p, g, b0);
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    y[r + 1] = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+}
+
 /* Column c, rows [r0, r1), K in chunks of MVG groups. */
 INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
@@ -657,6 +699,14 @@ INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r
     const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
     float *y = a->y + (size_t)c * a->ldy;
     make_gidx(type, &ix);
+    if (G == 4 && nb % 4 == 2 && 2 * nb <= MVG * G && a->w_row_bytes == (size_t)nb * q32_bytes(type) &&
+        r1 - r0 >= 2) {
+        prep_x_wrap(&p, type, x, 2 * nb, nb / 2, nb);
+        for (; r0 + 2 <= r1; r0 += 2)
+            matvec32_pair(a, type, &ix, &p, nb, r0, y);
+        if (r0 == r1)
+            return;
+    }
     for (int b0 = 0; b0 < nb; b0 += MVG * G) {
         int kb = imin(MVG * G, nb - b0), ng = (kb + G - 1) / G;
         prep_x(&p, type, x + (size_t)b0 * act_bytes(type), kb, ng);

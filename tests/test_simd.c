@@ -108,17 +108,21 @@ static const uint32_t quant_types[] = {
     TL_Q4_0, TL_Q4_1, TL_Q5_0, TL_Q5_1, TL_Q8_0, TL_IQ4_NL, TL_Q2_K, TL_Q3_K, TL_Q4_K, TL_Q5_K, TL_Q6_K,
 };
 
-/* Decode: K chunks of several sizes, an odd number of blocks, every row
- * range remainder of a four-row step. */
+/* Decode: K chunks of several sizes, odd block counts and 4k + 2 of them
+ * (walked two rows at a time: 2, 18 as in 576-wide models, 258 past a
+ * chunk), odd and even row counts from every start of a four-row step. */
 static void matvec_set(const struct kernels *k)
 {
     for (size_t ti = 0; ti < sizeof quant_types / sizeof quant_types[0]; ti++) {
         uint32_t t = quant_types[ti];
         int be = type_info(t)->block_elems;
-        int ns[] = { be, 3 * be, 7 * be, be == 32 ? 8192 + 7 * 32 : 9 * 256 };
-        for (int i = 0; i < 4; i++) {
-            int bad = product(k, t, ns[i], 23, 1, i, 23 - i);
-            CHECK(bad == 0, "%s %s n=%d nc=1: %d wrong", k->name, type_info(t)->name, ns[i], bad);
+        int ns[] = { be, 3 * be, 7 * be, be == 32 ? 8192 + 7 * 32 : 9 * 256, 2 * be, 18 * be, 258 * be };
+        for (int i = 0; i < 7 * 8; i++) {
+            int n = ns[i / 8], r0 = i % 4, r1 = (i % 8 < 4 ? 23 : 22) - r0;
+            if (n > 8192 + 7 * 32)
+                continue;
+            int bad = product(k, t, n, 23, 1, r0, r1);
+            CHECK(bad == 0, "%s %s n=%d nc=1 rows %d-%d: %d wrong", k->name, type_info(t)->name, n, r0, r1, bad);
         }
     }
     static const uint32_t float_types[] = { TL_F32, TL_F16, TL_BF16 };
