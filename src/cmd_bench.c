@@ -27,6 +27,8 @@ static const char usage_text[] =
     "  -pg P,G              also a P-token prompt then G generated tokens (repeatable)\n"
     "  -t, --threads N,...  thread counts (default: physical cores)\n"
     "  -r, --repetitions N  repetitions of each test (default 5)\n"
+    "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory (default:\n"
+    "                       into memory, on huge pages, when the system has them)\n"
     "  -o, --output FMT     md (default), csv or json\n"
     "  -h, --help           this text\n";
 
@@ -38,6 +40,7 @@ struct bench_opts {
     long reps;
     const char *fmt;
     int  help;
+    enum gguf_load load;
 };
 
 struct bench_result {
@@ -48,6 +51,7 @@ struct bench_result {
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
     double samples_ns[64];
     const char *kernels;
+    int    use_mmap;       /* the model file stayed mapped (not read into memory) */
 };
 
 /* "512,1024" -> list */
@@ -102,6 +106,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_err
             rc = parse_list(a, v, 1, 1024, o->threads, &o->n_threads, err);
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
             rc = cli_int(a, v, 1, 64, &o->reps, err);
+        } else if (!strcmp(a, "-mmp") || !strcmp(a, "--mmap")) {
+            long m;
+            if (!(rc = cli_int(a, v, 0, 1, &m, err)))
+                o->load = m ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             o->fmt = v;
             if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json"))
@@ -181,6 +189,7 @@ static void describe(const struct engine *e, struct bench_result *r)
     for (uint64_t i = 0; i < e->model.gguf.n_tensors; i++)
         r->size += (double)e->model.gguf.tensors[i].size;
     r->kernels = e->k.name;
+    r->use_mmap = !e->model.gguf.copied;
 }
 
 static void finish_stats(struct bench_result *r)
@@ -211,7 +220,7 @@ static void print_header(const char *fmt)
         printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n");
     } else if (!strcmp(fmt, "csv")) {
         printf("build_commit,model_filename,model_type,model_size,model_n_params,backends,kernels,"
-               "n_batch,n_threads,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+               "n_batch,n_threads,use_mmap,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
     } else {
         printf("[");
     }
@@ -245,8 +254,8 @@ static void print_result(const char *fmt, const struct bench_result *r, int firs
                r->params >= 1e9 ? r->params / 1e9 : r->params / 1e6, r->params >= 1e9 ? 'B' : 'M', "CPU",
                r->threads, test, ts);
     } else if (!strcmp(fmt, "csv")) {
-        printf("\"%s\",\"%s\",\"%s\",%.0f,%.0f,\"CPU\",\"%s\",512,%d,%d,%d,%.0f,%.0f,%.6f,%.6f\n",
-               TINYLLM_VERSION, r->path, r->type, r->size, r->params, r->kernels, r->threads, r->n_prompt,
+        printf("\"%s\",\"%s\",\"%s\",%.0f,%.0f,\"CPU\",\"%s\",512,%d,%d,%d,%d,%.0f,%.0f,%.6f,%.6f\n",
+               TINYLLM_VERSION, r->path, r->type, r->size, r->params, r->kernels, r->threads, r->use_mmap, r->n_prompt,
                r->n_gen, r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts);
     } else {
         printf("%s\n  {\n    \"build_commit\": \"%s\",\n    \"model_filename\": ", first ? "" : ",", TINYLLM_VERSION);
@@ -254,10 +263,11 @@ static void print_result(const char *fmt, const struct bench_result *r, int firs
         printf(",\n    \"model_type\": ");
         print_json_str(r->type);
         printf(",\n    \"model_size\": %.0f,\n    \"model_n_params\": %.0f,\n    \"backends\": \"CPU\",\n"
-               "    \"kernels\": \"%s\",\n    \"n_batch\": 512,\n    \"n_threads\": %d,\n    \"n_prompt\": %d,\n"
+               "    \"kernels\": \"%s\",\n    \"n_batch\": 512,\n    \"n_threads\": %d,\n    \"use_mmap\": %s,\n"
+               "    \"n_prompt\": %d,\n"
                "    \"n_gen\": %d,\n    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n"
                "    \"stddev_ts\": %.6f,\n    \"samples_ns\": [", r->size, r->params, r->kernels, r->threads,
-               r->n_prompt, r->n_gen, r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts);
+               r->use_mmap ? "true" : "false", r->n_prompt, r->n_gen, r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts);
         for (int i = 0; i < r->reps; i++)
             printf("%s%.0f", i ? ", " : " ", r->samples_ns[i]);
         printf(" ]\n  }");
@@ -277,7 +287,7 @@ static int bench_model(const struct bench_opts *o, const char *path, int threads
     for (int i = 0; i < o->n_pg; i++)
         max_ctx = o->pg[i][0] + o->pg[i][1] > max_ctx ? o->pg[i][0] + o->pg[i][1] : max_ctx;
     struct engine e;
-    struct engine_opts eo = { .model_path = path, .n_ctx = (int)max_ctx, .n_threads = threads };
+    struct engine_opts eo = { .model_path = path, .n_ctx = (int)max_ctx, .n_threads = threads, .load = o->load };
     int rc = engine_open(&e, &eo, err);
     if (rc)
         return rc;

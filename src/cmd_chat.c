@@ -26,6 +26,8 @@ static const char usage_text[] =
     "  -n, --n-predict N         most tokens per answer (default -1: until the end of the turn)\n"
     "  -c, --ctx-size N          context size (default: the model's, at most 4096)\n"
     "  -t, --threads N           threads (default: physical cores)\n"
+    "      --mmap                map the model file instead of reading it into memory\n"
+    "      --no-mmap             read it into memory (on huge pages) even when large\n"
     "  -v, --verbose             the chosen template and why, on stderr\n"
     "  -h, --help                this text\n"
     "sampling:\n";
@@ -57,6 +59,8 @@ static int parse_args(int argc, char **argv, struct chat_cli *o, struct tl_error
             o->help = 1;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
+        } else if (!strcmp(a, "--mmap") || !strcmp(a, "--no-mmap")) {
+            o->eng.load = a[2] == 'm' ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
         } else if (a[0] != '-' || (rc = cli_value(argc, argv, &i, &v, err))) {
             if (!rc)
                 rc = tl_fail(err, TL_EINVAL, "chat: unexpected argument '%s' (try tinyllm chat --help)", a);

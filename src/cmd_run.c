@@ -27,6 +27,8 @@ static const char usage_text[] =
     "  -n, --n-predict N       tokens to generate (default -1: until end of text or a full context; 0: none)\n"
     "  -c, --ctx-size N        context size in tokens (default: the model's, at most 4096)\n"
     "  -t, --threads N         threads (default: physical cores)\n"
+    "      --mmap              map the model file instead of reading it into memory\n"
+    "      --no-mmap           read it into memory (on huge pages) even when large\n"
     "      --stop STR          stop when the output contains STR (repeatable)\n"
     "      --chat              send the prompt as one user message through the chat template\n"
     "      --system TEXT       with --chat: a system message first\n"
@@ -64,6 +66,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error
             o->verbose = 1;
         } else if (!strcmp(a, "--chat")) {
             o->chat = 1;
+        } else if (!strcmp(a, "--mmap") || !strcmp(a, "--no-mmap")) {
+            o->eng.load = a[2] == 'm' ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
         } else if (a[0] != '-') {
             rc = tl_fail(err, TL_EINVAL, "run: unexpected argument '%s' (try tinyllm run --help)", a);
         } else if ((rc = cli_value(argc, argv, &i, &v, err))) {
@@ -231,8 +235,9 @@ static void print_verbose(const struct engine *e)
 {
     const struct hparams *hp = &e->model.hp;
     fprintf(stderr, "tinyllm: %s, %d layers, n_embd %d, %d heads (%d kv), vocab %d, context %d, "
-            "%d threads, kernels %s\n", arch_name(hp->arch), hp->n_layer, hp->n_embd, hp->n_head,
-            hp->n_head_kv, hp->n_vocab, e->st.n_ctx, e->n_threads, e->k.name);
+            "%d threads, kernels %s, model %s\n", arch_name(hp->arch), hp->n_layer, hp->n_embd, hp->n_head,
+            hp->n_head_kv, hp->n_vocab, e->st.n_ctx, e->n_threads, e->k.name,
+            e->model.gguf.copied ? "read into memory" : "mapped");
 }
 
 int cmd_run(int argc, char **argv, struct tl_error *err)

@@ -10,7 +10,7 @@ int engine_open(struct engine *e, const struct engine_opts *o, struct tl_error *
     int rc = kernels_select(&e->k, err);
     if (rc)
         return rc;
-    if ((rc = model_open(&e->model, o->model_path, err)))
+    if ((rc = model_open_with(&e->model, o->model_path, o->load, err)))
         return rc;
     if ((rc = tokenizer_init(&e->tok, &e->model.gguf, err)))
         goto fail;

@@ -17,6 +17,7 @@ struct engine_opts {
     int         n_ctx;      /* 0: the model's training context, capped at 4096 */
     int         n_threads;  /* 0: physical cores */
     int         n_batch;    /* 0: 512 */
+    enum gguf_load load;    /* 0: GGUF_LOAD_AUTO */
 };
 
 struct engine {

@@ -1,4 +1,4 @@
-/* gguf.c: maps a GGUF v2/v3 file read-only and validates all of it once:
+/* gguf.c: maps (or reads) a GGUF v2/v3 file and validates all of it once:
  * header, every key/value (nested arrays included), the tensor directory,
  * alignment and the data section. Nothing is trusted before it is bounded. */
 #include <errno.h>
@@ -496,11 +496,65 @@ int gguf_parse(struct gguf *g, const void *buf, uint64_t size, struct tl_error *
     return parse(g, buf, size, "<memory>", err);
 }
 
-int gguf_open(struct gguf *g, const char *path, struct tl_error *err)
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Transparent huge pages on, for all memory or where asked for (Linux) */
+static bool thp_enabled(void)
+{
+    char buf[128] = { 0 };
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return strstr(buf, "[always]") || strstr(buf, "[madvise]");
+}
+
+static bool copy_pays(uint64_t size)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return thp_enabled() && pages > 0 && page > 0 && size <= (uint64_t)pages * (uint64_t)page / 2;
+}
+
+/* The size bytes of fd into fresh anonymous memory starting on a huge page
+ * boundary, asked to be backed by huge pages. */
+static int read_copy(struct gguf *g, int fd, uint64_t size, const char *path, struct tl_error *err)
+{
+    if (size > SIZE_MAX - 2 * HUGE_PAGE)
+        return tl_fail(err, TL_ENOMEM, "%s is too large to read into memory", path);
+    size_t span = ((size_t)size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    size_t bytes = span + HUGE_PAGE;   /* room to start on a boundary */
+    void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return tl_fail(err, TL_ENOMEM, "out of memory reading %s (%llu bytes)", path, (unsigned long long)size);
+    char *p = (char *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(p, span, MADV_HUGEPAGE);   /* a hint: without it the pages are small */
+#endif
+    for (uint64_t got = 0; got < size;) {
+        size_t want = size - got > ((size_t)1 << 30) ? (size_t)1 << 30 : (size_t)(size - got);
+        ssize_t n = pread(fd, p + got, want, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = errno;
+            munmap(map, bytes);
+            return tl_fail(err, TL_EIO, "cannot read %s: %s", path, n < 0 ? strerror(e) : "the file shrank while it was read");
+        }
+        got += (uint64_t)n;
+    }
+    g->map = map;
+    g->map_bytes = bytes;
+    g->base = (const uint8_t *)p;
+    g->copied = true;
+    return TL_OK;
+}
+
+int gguf_open_with(struct gguf *g, const char *path, enum gguf_load how, struct tl_error *err)
 {
     memset(g, 0, sizeof *g);
     int rc = TL_OK;
-    void *map = MAP_FAILED;
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -518,25 +572,45 @@ int gguf_open(struct gguf *g, const char *path, struct tl_error *err)
         rc = tl_fail(err, TL_EFORMAT, "%s is empty (0 bytes), not a GGUF file", path);
         goto out;
     }
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        rc = tl_fail(err, TL_EIO, "cannot map %s: %s", path, strerror(errno));
-        goto out;
+    uint64_t size = (uint64_t)st.st_size;
+    if (how == GGUF_LOAD_COPY || (how == GGUF_LOAD_AUTO && copy_pays(size))) {
+        if ((rc = read_copy(g, fd, size, path, err)))
+            goto out;
+    } else {
+        void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            rc = tl_fail(err, TL_EIO, "cannot map %s: %s", path, strerror(errno));
+            goto out;
+        }
+        g->map = map;
+        g->map_bytes = (size_t)size;
+        g->base = map;
     }
-    rc = parse(g, map, (uint64_t)st.st_size, path, err);
-    if (rc)
-        munmap(map, (size_t)st.st_size);
-    else
-        g->mapped = 1;
+    void *map = g->map;
+    size_t map_bytes = g->map_bytes;
+    bool copied = g->copied;
+    rc = parse(g, g->base, size, path, err);
+    if (rc) {
+        munmap(map, map_bytes);
+    } else {
+        g->map = map;
+        g->map_bytes = map_bytes;
+        g->copied = copied;
+    }
 out:
     close(fd);
     return rc;
 }
 
+int gguf_open(struct gguf *g, const char *path, struct tl_error *err)
+{
+    return gguf_open_with(g, path, GGUF_LOAD_MMAP, err);
+}
+
 void gguf_close(struct gguf *g)
 {
-    if (g->mapped && g->base)
-        munmap((void *)g->base, (size_t)g->size);
+    if (g->map)
+        munmap(g->map, g->map_bytes);
     free(g->kv);
     free(g->tensors);
     memset(g, 0, sizeof *g);

@@ -335,8 +335,13 @@ static int load_globals(struct loader *L)
 
 int model_open(struct model *m, const char *path, struct tl_error *err)
 {
+    return model_open_with(m, path, GGUF_LOAD_MMAP, err);
+}
+
+int model_open_with(struct model *m, const char *path, enum gguf_load how, struct tl_error *err)
+{
     memset(m, 0, sizeof *m);
-    int rc = gguf_open(&m->gguf, path, err);
+    int rc = gguf_open_with(&m->gguf, path, how, err);
     if (rc)
         return rc;
     struct loader L = { .m = m, .err = err };

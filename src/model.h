@@ -87,6 +87,8 @@ struct model {
  * architectures and unsupported tensor types are TL_EUNSUPPORTED with the
  * name; anything inconsistent is TL_EFORMAT. */
 int  model_open(struct model *m, const char *path, struct tl_error *err);
+/* The same, the file brought in as how says (model_open maps it). */
+int  model_open_with(struct model *m, const char *path, enum gguf_load how, struct tl_error *err);
 void model_close(struct model *m);
 
 /* "llama", "gemma", ... */

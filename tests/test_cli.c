@@ -218,6 +218,8 @@ static void bench_outputs(void)
         CHECK(num(json_get(r, "n_prompt")) == want[i % 3][0] && num(json_get(r, "n_gen")) == want[i % 3][1],
               "result %zu: n_prompt %g n_gen %g", i, num(json_get(r, "n_prompt")), num(json_get(r, "n_gen")));
         CHECK(num(json_get(r, "n_threads")) == (i < 3 ? 1 : 2), "result %zu: n_threads", i);
+        const struct json_value *mm = json_get(r, "use_mmap");
+        CHECK(mm && mm->type == JSON_BOOL, "result %zu: use_mmap", i);
         CHECK(num(json_get(r, "avg_ts")) > 0 && num(json_get(r, "stddev_ts")) >= 0, "result %zu: t/s", i);
         CHECK(num(json_get(r, "model_size")) > 1000 && num(json_get(r, "model_n_params")) > 1000,
               "result %zu: model size and params", i);
@@ -225,8 +227,11 @@ static void bench_outputs(void)
     }
     json_free(&v);
     CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o csv", model) == 0 && lines(res.out) == 3, "csv: %s", res.err);
-    CHECK(strstr(res.out, "n_threads,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts") &&
+    CHECK(strstr(res.out, "n_threads,use_mmap,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts") &&
           strstr(res.out, "model_size,model_n_params"), "csv header: %.200s", res.out);
+    CHECK(run(NULL, "bench -m %s -p 0 -n 2 -r 1 -o csv -mmp 1", model) == 0 && strstr(res.out, ",1,0,2,"),
+          "-mmp 1 keeps the file mapped: %s", res.out);
+    CHECK(run(NULL, "bench -m %s -mmp 2", model) == 2 && strstr(res.err, "-mmp"), "-mmp 2: %s", res.err);
     CHECK(run(NULL, "bench -m %s -p 8 -n 4 -pg 8,4 -r 1", model) == 0 && strstr(res.out, " pp8 |") &&
           strstr(res.out, " tg4 |") && strstr(res.out, " pp8+tg4 |") && strstr(res.out, "kernels:"),
           "table: %s", res.out);

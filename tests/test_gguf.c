@@ -557,6 +557,8 @@ static void test_wrong_files(void)
     fclose(f);
     CHECK(gguf_open(&g, path, &e) == TL_EFORMAT && strstr(e.msg, path) && strstr(e.msg, "HTML"), "%s", e.msg);
     CHECK(g.base == NULL && g.kv == NULL, "zeroed after a failed open");
+    CHECK(gguf_open_with(&g, path, GGUF_LOAD_COPY, &e) == TL_EFORMAT && strstr(e.msg, "HTML") && g.map == NULL,
+          "a copy refused the same way: %s", e.msg);
     CHECK(gguf_open(&g, test_tmpdir(), &e) == TL_EIO && strstr(e.msg, "directory"), "%s", e.msg);
     snprintf(path, sizeof path, "%s/absent.gguf", test_tmpdir());
     CHECK(gguf_open(&g, path, &e) == TL_EIO && strstr(e.msg, path), "%s", e.msg);
@@ -734,13 +736,25 @@ static void test_write_file(void)
     struct stat st;
     CHECK(stat(tmp, &st) != 0, "PATH.tmp left behind");
     int rc = gguf_open(&g, path, &e);
-    CHECK(rc == TL_OK && g.mapped == 1 && g.size == size && !memcmp(g.base, buf, size), "file = mem: %s", e.msg);
+    CHECK(rc == TL_OK && g.map != NULL && !g.copied && g.size == size && !memcmp(g.base, buf, size), "file = mem: %s", e.msg);
     if (rc == TL_OK) {
         const struct gguf_tensor *t = gguf_find_tensor(&g, "seq");
         CHECK(t && t->size == 102 && ((const uint8_t *)t->data)[101] == (uint8_t)(101 + base), "fill data");
         gguf_close(&g);
-        CHECK(g.base == NULL && g.mapped == 0, "closed");
+        CHECK(g.base == NULL && g.map == NULL, "closed");
     }
+    /* read into memory (on huge pages where the system gives them): the
+     * same bytes, starting on a 2 MiB boundary */
+    rc = gguf_open_with(&g, path, GGUF_LOAD_COPY, &e);
+    CHECK(rc == TL_OK && g.copied && g.size == size && !memcmp(g.base, buf, size) &&
+          (uintptr_t)g.base % (2u << 20) == 0, "copy = mem: %s", e.msg);
+    if (rc == TL_OK) {
+        const struct gguf_tensor *t = gguf_find_tensor(&g, "seq");
+        CHECK(t && ((const uint8_t *)t->data)[101] == (uint8_t)(101 + base), "copied fill data");
+        gguf_close(&g);
+    }
+    CHECK(gguf_open_with(&g, path, GGUF_LOAD_AUTO, &e) == TL_OK && g.size == size, "auto: %s", e.msg);
+    gguf_close(&g);
     gguf_writer_add_tensor_fill(&w, "bad", 1, (int64_t[]){4}, TL_F32, fill_fail, "bad", &e);
     snprintf(path, sizeof path, "%s/fail.gguf", test_tmpdir());
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
