@@ -938,34 +938,43 @@ INLINE __m512 kdot(int type, const struct kdec *k, const struct kact *ka, const 
     return acc;
 }
 
-/* dot(W row r, x), x a Q8_K row. */
-INLINE float matvec_k_row(const struct matmul_args *a, int type, const char *x, const __m512i idx[4], int r)
+enum { MVKB = 32 };  /* Q8_K blocks per chunk of prepared activations (8192 elements) */
+
+/* dot of row r, blocks [b0, b0 + nb), with their prepared activations. */
+INLINE float matvec_k_row(const struct matmul_args *a, int type, const struct kact *ka, int b0, int nb,
+                          const __m512i idx[4], int r)
 {
     size_t bs = k_bytes(type);
-    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * bs;
     __m512 acc = _mm512_setzero_ps();
-    for (int b = 0; b < a->n / QK_K; b++) {
-        struct kact ka;
+    for (int b = 0; b < nb; b++) {
         struct kdec kd;
         prefetch_ahead(w + (size_t)b * bs, bs);
-        load_kact(type, x + (size_t)b * sizeof(struct block_q8_K), &ka);
         decode_k(type, w + (size_t)b * bs, &kd);
-        acc = kdot(type, &kd, &ka, idx, acc);
+        acc = kdot(type, &kd, &ka[b], idx, acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
 
-/* Column c, rows [r0, r1). */
+/* Column c, rows [r0, r1): the activation blocks are loaded (and put in
+ * decode_k's order) once per chunk, not once per row. */
 INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
     const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
     float *y = a->y + (size_t)c * a->ldy;
+    struct kact ka[MVKB];
     __m512i idx[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
         idx[j] = scale_idx(type, j);
-    for (int r = r0; r < r1; r++)
-        y[r] = matvec_k_row(a, type, x, idx, r);
+    int nbt = a->n / QK_K;
+    for (int b0 = 0; b0 < nbt; b0 += MVKB) {
+        int nb = imin(MVKB, nbt - b0);
+        for (int b = 0; b < nb; b++)
+            load_kact(type, x + (size_t)(b0 + b) * sizeof(struct block_q8_K), &ka[b]);
+        for (int r = r0; r < r1; r++)
+            y[r] = (b0 > 0 ? y[r] : 0.0f) + matvec_k_row(a, type, ka, b0, nb, idx, r);
+    }
 }
 
 /* ---- matrix-matrix products of the quantised types ----
