@@ -576,12 +576,16 @@ INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r
 /* ---- K-quants against Q8_K activations ----
  * decode_k turns one super-block of a row into registers: u[j] holds
  * elements 32j..32j+31 as unsigned bytes in element order, and element e
- * is worth sc[e/16] * (u - off) + mn[e/16] (Q4_K/Q5_K sub-blocks of 32
- * give both 16-halves the same sc and mn). */
+ * is worth d * sc[e/16] * (u - off) - dmin * mn[e/16], with integer scales
+ * and mins per 16 elements (Q4_K/Q5_K sub-blocks of 32 give both
+ * 16-halves the same). Decode applies them in 32 bits: vpmaddubsw pair
+ * sums (at most 2*63*128 with off taken out) times the scale words by
+ * vpmaddwd, the off and mins terms from the activation's 16-sums. */
 
 struct kdec {
     __m256i u[8];
-    __m256  sc[2], mn[2];   /* 16-groups 8h..8h+7: d * scale, -dmin * min */
+    __m256i sc, mn;   /* 16 words: the scale and min of each 16-group */
+    float   d, dmin;
 };
 
 INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
@@ -600,27 +604,25 @@ INLINE size_t k_bytes(int type)
 
 INLINE __m256i load32(const char *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Sixteen byte values (v) times f as floats, in two vectors of 8. */
-INLINE void scales16(__m128i v, float f, __m256 out[2], int is_signed)
+/* Eight byte values of v, each repeated for both 16-halves, as 16 words. */
+INLINE __m256i words8x2(uint64_t v)
 {
-    __m256i lo = is_signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
-    __m256i hi = is_signed ? _mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)) : _mm256_cvtepu8_epi32(_mm_srli_si128(v, 8));
-    out[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(lo), _mm256_set1_ps(f));
-    out[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(hi), _mm256_set1_ps(f));
+    __m128i b = _mm_cvtsi64_si128((long long)v);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(b, b));
 }
 
 /* Q4_K/Q5_K: 6-bit scales and mins of 8 sub-blocks from 12 bytes: j < 4
  * low 6 bits of bytes j and j+4; j >= 4 nibbles of byte j+4 topped by the
- * high 2 bits of bytes j-4 and j. Each repeated for both 16-halves. */
+ * high 2 bits of bytes j-4 and j. */
 INLINE void decode_scales_k4(const char *b, struct kdec *k)
 {
     uint32_t s0 = ld32(b + 4), s1 = ld32(b + 8), s2 = ld32(b + 12);
     uint64_t sc = (s0 & 0x3f3f3f3fu) | (uint64_t)((s2 & 0x0f0f0f0fu) | (s0 >> 2 & 0x30303030u)) << 32;
     uint64_t mn = (s1 & 0x3f3f3f3fu) | (uint64_t)((s2 >> 4 & 0x0f0f0f0fu) | (s1 >> 2 & 0x30303030u)) << 32;
-    __m128i v = _mm_unpacklo_epi8(_mm_cvtsi64_si128((long long)sc), _mm_cvtsi64_si128((long long)sc));
-    scales16(v, _cvtsh_ss(ld16(b)), k->sc, 0);
-    v = _mm_unpacklo_epi8(_mm_cvtsi64_si128((long long)mn), _mm_cvtsi64_si128((long long)mn));
-    scales16(v, -_cvtsh_ss(ld16(b + 2)), k->mn, 0);
+    k->sc = words8x2(sc);
+    k->mn = words8x2(mn);
+    k->d = _cvtsh_ss(ld16(b));
+    k->dmin = _cvtsh_ss(ld16(b + 2));
 }
 
 /* Q4_K: qs[32c + l] holds element 64c + l (low nibble) and 64c + 32 + l. */
@@ -664,8 +666,10 @@ INLINE void decode_q6_K(const char *b, struct kdec *k)
             k->u[4 * h + s] = _mm256_or_si256(lo, _mm256_and_si256(hi, m));
         }
     }
-    scales16(_mm_loadu_si128((const __m128i *)(b + 192)), _cvtsh_ss(ld16(b + 208)), k->sc, 1);
-    k->mn[0] = k->mn[1] = _mm256_setzero_ps();
+    k->sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+    k->mn = _mm256_setzero_si256();
+    k->d = _cvtsh_ss(ld16(b + 208));
+    k->dmin = 0.0f;
 }
 
 /* Q2_K: element 128h + 32s + l = qs[32h + l] >> 2s & 3; scales low nibble, mins high. */
@@ -674,9 +678,11 @@ INLINE void decode_q2_K(const char *b, struct kdec *k)
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
         k->u[j] = _mm256_and_si256(_mm256_srli_epi16(load32(b + 16 + 32 * (j / 4)), 2 * (j % 4)), _mm256_set1_epi8(3));
-    __m128i s = _mm_loadu_si128((const __m128i *)b), f = _mm_set1_epi8(15);
-    scales16(_mm_and_si128(s, f), _cvtsh_ss(ld16(b + 80)), k->sc, 0);
-    scales16(_mm_and_si128(_mm_srli_epi16(s, 4), f), -_cvtsh_ss(ld16(b + 82)), k->mn, 0);
+    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b)), f = _mm256_set1_epi16(15);
+    k->sc = _mm256_and_si256(s, f);
+    k->mn = _mm256_srli_epi16(s, 4);
+    k->d = _cvtsh_ss(ld16(b + 80));
+    k->dmin = _cvtsh_ss(ld16(b + 82));
 }
 
 /* Q3_K: element 128h + 32s + l = (qs[32h + l] >> 2s & 3) + 4 * hmask bit
@@ -693,16 +699,15 @@ INLINE void decode_q3_K(const char *b, struct kdec *k)
         k->u[j] = _mm256_or_si256(q, _mm256_and_si256(hi, four));
     }
     __m128i s = _mm_loadl_epi64((const __m128i *)(b + 96)), f = _mm_set1_epi8(15);
-    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f));
+    __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f)));
     __m256i hsrc = _mm256_set1_epi32((int)ld32(b + 104)), three = _mm256_set1_epi32(3);
-    __m256i h0 = _mm256_srlv_epi32(hsrc, _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26));
-    __m256i h1 = _mm256_srlv_epi32(hsrc, _mm256_setr_epi32(4, 12, 20, 28, 6, 14, 22, 30));
-    float d = _cvtsh_ss(ld16(b + 108));
-    __m256i sc0 = _mm256_or_si256(_mm256_cvtepu8_epi32(lo), _mm256_slli_epi32(_mm256_and_si256(h0, three), 4));
-    __m256i sc1 = _mm256_or_si256(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), _mm256_slli_epi32(_mm256_and_si256(h1, three), 4));
-    k->sc[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sc0, _mm256_set1_epi32(32))), _mm256_set1_ps(d));
-    k->sc[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(sc1, _mm256_set1_epi32(32))), _mm256_set1_ps(d));
-    k->mn[0] = k->mn[1] = _mm256_setzero_ps();
+    __m256i h0 = _mm256_and_si256(_mm256_srlv_epi32(hsrc, _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26)), three);
+    __m256i h1 = _mm256_and_si256(_mm256_srlv_epi32(hsrc, _mm256_setr_epi32(4, 12, 20, 28, 6, 14, 22, 30)), three);
+    __m256i hi = _mm256_permute4x64_epi64(_mm256_packus_epi32(h0, h1), 0xd8); /* packus interleaves 128-bit lanes */
+    k->sc = _mm256_sub_epi16(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi16(32));
+    k->mn = _mm256_setzero_si256();
+    k->d = _cvtsh_ss(ld16(b + 108));
+    k->dmin = 0.0f;
 }
 
 INLINE void decode_k(int type, const char *b, struct kdec *k)
@@ -716,44 +721,47 @@ INLINE void decode_k(int type, const char *b, struct kdec *k)
     }
 }
 
-/* The activation side of one Q8_K block for decode_k's layout. */
-struct kact {
-    __m256i q[8];     /* quants, elements 32j.. */
-    __m256i corr[8];  /* off times the quants' pair sums (subtracted) */
-    __m256  s[2];     /* dx * bsum per 16-group (mins) */
-    float   d;
-};
-
-INLINE void load_kact(int type, const char *x, struct kact *ka)
+/* The 16-group scales as floats, d * sc and -dmin * mn, groups 8h..8h+7 in
+ * [h] (the GEMM's tiles keep them per row). */
+INLINE void kdec_float_scales(const struct kdec *k, __m256 sc[2], __m256 mn[2])
 {
-    memcpy(&ka->d, x, 4);
-    __m256i bs = _mm256_loadu_si256((const __m256i *)(x + offsetof(struct block_q8_K, bsums)));
-    ka->s[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(bs))), _mm256_set1_ps(ka->d));
-    ka->s[1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(bs, 1))), _mm256_set1_ps(ka->d));
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        ka->q[j] = load32(x + offsetof(struct block_q8_K, qs) + 32 * j);
-        if (k_off(type))
-            ka->corr[j] = _mm256_maddubs_epi16(_mm256_set1_epi8((char)k_off(type)), ka->q[j]);
+    for (int h = 0; h < 2; h++) {
+        __m128i s = h ? _mm256_extracti128_si256(k->sc, 1) : _mm256_castsi256_si128(k->sc);
+        __m128i m = h ? _mm256_extracti128_si256(k->mn, 1) : _mm256_castsi256_si128(k->mn);
+        sc[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(s)), _mm256_set1_ps(k->d));
+        mn[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(m)), _mm256_set1_ps(-k->dmin));
     }
 }
 
-/* acc += the decoded super-block times the activation block. */
-INLINE __m256 kdot(int type, const struct kdec *k, const struct kact *ka, __m256 acc)
+/* dot of the decoded super-block with Q8_K block x:
+ * dx * (d * sum_g sc_g * (dot_g - off * bsum_g) - dmin * sum_g mn_g * bsum_g),
+ * as 8 float lanes whose sum it is. */
+INLINE __m256 kdot(int type, const struct kdec *k, const char *x, __m256 acc)
 {
-    __m256 sc[2] = { _mm256_mul_ps(k->sc[0], _mm256_set1_ps(ka->d)), _mm256_mul_ps(k->sc[1], _mm256_set1_ps(ka->d)) };
+    const char *q = x + offsetof(struct block_q8_K, qs);
+    __m256i bsum = _mm256_loadu_si256((const __m256i *)(x + offsetof(struct block_q8_K, bsums)));
+    /* both 128-bit lanes the scales of groups 0-7, or of 8-15: vpshufb
+     * then moves group 2j's word to the low lane, 2j + 1's to the high */
+    __m256i lo = _mm256_permute2x128_si256(k->sc, k->sc, 0x00), hi = _mm256_permute2x128_si256(k->sc, k->sc, 0x11);
+    __m256i s = _mm256_setzero_si256();
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) { /* lanes 0-3 of the product: 16-group 2j, lanes 4-7: 2j + 1 */
-        __m256i p = _mm256_maddubs_epi16(k->u[j], ka->q[j]);
-        if (k_off(type))
-            p = _mm256_sub_epi16(p, ka->corr[j]);
-        __m256i idx = _mm256_setr_epi32(2 * (j % 4), 2 * (j % 4), 2 * (j % 4), 2 * (j % 4),
-                                        2 * (j % 4) + 1, 2 * (j % 4) + 1, 2 * (j % 4) + 1, 2 * (j % 4) + 1);
-        __m256 s = _mm256_permutevar8x32_ps(sc[j / 4], idx);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), s, acc);
+    for (int j = 0; j < 8; j++) {
+        int g = 2 * (j % 4);
+        __m256i pick = _mm256_setr_epi8(2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1,
+                                        2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1,
+                                        2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2,
+                                        2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3,
+                                        2 * g + 2, 2 * g + 3);
+        __m256i sw = _mm256_shuffle_epi8(j < 4 ? lo : hi, pick);
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(k->u[j], load32(q + 32 * j)), sw));
     }
+    if (k_off(type))   /* the pair sums counted u; the weights are u - off */
+        s = _mm256_sub_epi32(s, _mm256_mullo_epi32(_mm256_madd_epi16(k->sc, bsum), _mm256_set1_epi32(k_off(type))));
+    float dx;
+    memcpy(&dx, x, 4);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(k->d * dx), acc);
     if (k_mins(type))
-        acc = _mm256_fmadd_ps(k->mn[0], ka->s[0], _mm256_fmadd_ps(k->mn[1], ka->s[1], acc));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(k->mn, bsum)), _mm256_set1_ps(-k->dmin * dx), acc);
     return acc;
 }
 
@@ -762,16 +770,23 @@ INLINE float matvec_k_row(const struct matmul_args *a, int type, const char *x, 
 {
     size_t bs = k_bytes(type);
     const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < a->n / QK_K; b++) {
-        struct kact ka;
-        struct kdec kd;
-        prefetch_ahead(w + (size_t)b * bs, bs);
-        load_kact(type, x + (size_t)b * sizeof(struct block_q8_K), &ka);
-        decode_k(type, w + (size_t)b * bs, &kd);
-        acc = kdot(type, &kd, &ka, acc);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int nb = a->n / QK_K, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        struct kdec k0, k1;
+        prefetch_ahead(w + (size_t)b * bs, 2 * bs);
+        decode_k(type, w + (size_t)b * bs, &k0);
+        acc0 = kdot(type, &k0, x + (size_t)b * sizeof(struct block_q8_K), acc0);
+        decode_k(type, w + (size_t)(b + 1) * bs, &k1);
+        acc1 = kdot(type, &k1, x + (size_t)(b + 1) * sizeof(struct block_q8_K), acc1);
     }
-    return hsum(acc);
+    if (b < nb) {
+        struct kdec k0;
+        prefetch_ahead(w + (size_t)b * bs, bs);
+        decode_k(type, w + (size_t)b * bs, &k0);
+        acc0 = kdot(type, &k0, x + (size_t)b * sizeof(struct block_q8_K), acc0);
+    }
+    return hsum(_mm256_add_ps(acc0, acc1));
 }
 
 /* Column c, rows [r0, r1). */
@@ -908,9 +923,11 @@ INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int 
         decode_k(type, rows[i] + (size_t)sb * k_bytes(type), &k);
         for (int j = 0; j < 8; j++)
             _mm256_storeu_si256((__m256i *)(u[i] + 32 * j), k.u[j]);
+        __m256 ksc[2], kmn[2];
+        kdec_float_scales(&k, ksc, kmn);
         for (int h = 0; h < 2; h++) {
-            sc[h][i] = k.sc[h];
-            mn[h][i] = k.mn[h];
+            sc[h][i] = ksc[h];
+            mn[h][i] = kmn[h];
         }
         p[i] = u[i];
     }
