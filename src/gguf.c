@@ -517,12 +517,18 @@ static bool copy_pays(uint64_t size)
     return thp_enabled() && pages > 0 && page > 0 && size <= (uint64_t)pages * (uint64_t)page / 2;
 }
 
+/* A file's bytes in memory: a mapping of it or a copy. */
+struct file_bytes {
+    void          *map;        /* what to munmap */
+    size_t         map_bytes;
+    const uint8_t *base;       /* the first byte */
+    bool           copied;
+};
+
 /* The size bytes of fd into fresh anonymous memory starting on a huge page
  * boundary, asked to be backed by huge pages. */
-static int read_copy(struct gguf *g, int fd, uint64_t size, const char *path, struct tl_error *err)
+static int read_copy(int fd, uint64_t size, const char *path, struct file_bytes *f, struct tl_error *err)
 {
-    if (size > SIZE_MAX - 2 * HUGE_PAGE)
-        return tl_fail(err, TL_ENOMEM, "%s is too large to read into memory", path);
     size_t span = ((size_t)size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     size_t bytes = span + HUGE_PAGE;   /* room to start on a boundary */
     void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -544,10 +550,22 @@ static int read_copy(struct gguf *g, int fd, uint64_t size, const char *path, st
         }
         got += (uint64_t)n;
     }
-    g->map = map;
-    g->map_bytes = bytes;
-    g->base = (const uint8_t *)p;
-    g->copied = true;
+    *f = (struct file_bytes){ .map = map, .map_bytes = bytes, .base = (const uint8_t *)p, .copied = true };
+    return TL_OK;
+}
+
+static int bring_in(int fd, uint64_t size, enum gguf_load how, const char *path, struct file_bytes *f,
+                    struct tl_error *err)
+{
+    if (size > SIZE_MAX - 2 * HUGE_PAGE)
+        return tl_fail(err, TL_ENOMEM, "%s (%llu bytes) does not fit in this process's address space", path,
+                       (unsigned long long)size);
+    if (how == GGUF_LOAD_COPY || (how == GGUF_LOAD_AUTO && copy_pays(size)))
+        return read_copy(fd, size, path, f, err);
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+        return tl_fail(err, TL_EIO, "cannot map %s: %s", path, strerror(errno));
+    *f = (struct file_bytes){ .map = map, .map_bytes = (size_t)size, .base = map };
     return TL_OK;
 }
 
@@ -556,6 +574,7 @@ int gguf_open_with(struct gguf *g, const char *path, enum gguf_load how, struct 
     memset(g, 0, sizeof *g);
     int rc = TL_OK;
     struct stat st;
+    struct file_bytes f = { 0 };
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tl_fail(err, TL_EIO, "cannot open %s: %s", path, strerror(errno));
@@ -572,31 +591,15 @@ int gguf_open_with(struct gguf *g, const char *path, enum gguf_load how, struct 
         rc = tl_fail(err, TL_EFORMAT, "%s is empty (0 bytes), not a GGUF file", path);
         goto out;
     }
-    uint64_t size = (uint64_t)st.st_size;
-    if (how == GGUF_LOAD_COPY || (how == GGUF_LOAD_AUTO && copy_pays(size))) {
-        if ((rc = read_copy(g, fd, size, path, err)))
-            goto out;
-    } else {
-        void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            rc = tl_fail(err, TL_EIO, "cannot map %s: %s", path, strerror(errno));
-            goto out;
-        }
-        g->map = map;
-        g->map_bytes = (size_t)size;
-        g->base = map;
+    if ((rc = bring_in(fd, (uint64_t)st.st_size, how, path, &f, err)))
+        goto out;
+    if ((rc = parse(g, f.base, (uint64_t)st.st_size, path, err))) {
+        munmap(f.map, f.map_bytes);
+        goto out;
     }
-    void *map = g->map;
-    size_t map_bytes = g->map_bytes;
-    bool copied = g->copied;
-    rc = parse(g, g->base, size, path, err);
-    if (rc) {
-        munmap(map, map_bytes);
-    } else {
-        g->map = map;
-        g->map_bytes = map_bytes;
-        g->copied = copied;
-    }
+    g->map = f.map;
+    g->map_bytes = f.map_bytes;
+    g->copied = f.copied;
 out:
     close(fd);
     return rc;
