@@ -628,6 +628,20 @@ INLINE __m512 group_dot(int type, const struct gidx *ix, const char *w, const st
     return group_dot_ab(type, ix, A, B, p, g, acc);
 }
 
+/* acc[0], acc[1] += whole groups [g0, g1) at w, two a step */
+INLINE void group_run(int type, const struct gidx *ix, const char *w, size_t gb, const struct xprep *p, int g0,
+                      int g1, __m512 acc[2])
+{
+    int g = g0;
+    for (; g + 2 <= g1; g += 2) {
+        prefetch_ahead(w + (size_t)g * gb, 2 * gb);
+        acc[0] = group_dot(type, ix, w + (size_t)g * gb, p, g, acc[0]);
+        acc[1] = group_dot(type, ix, w + (size_t)(g + 1) * gb, p, g + 1, acc[1]);
+    }
+    if (g < g1)
+        acc[0] = group_dot(type, ix, w + (size_t)g * gb, p, g, acc[0]);
+}
+
 /* dot of row r with the prepared chunk: groups [0, ng) from byte w0 of
  * the row, of which nb blocks are real. A partial last group is loaded
  * masked, zero-padded, so no load passes a row's end. */
@@ -637,23 +651,17 @@ INLINE float matvec32_row(const struct matmul_args *a, int type, const struct gi
     int G = q32_group(type);
     size_t gb = (size_t)G * q32_bytes(type);
     const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + w0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int full = nb / G, g = 0;
-    for (; g + 2 <= full; g += 2) {
-        prefetch_ahead(w + (size_t)g * gb, 2 * gb);
-        acc0 = group_dot(type, ix, w + (size_t)g * gb, p, g, acc0);
-        acc1 = group_dot(type, ix, w + (size_t)(g + 1) * gb, p, g + 1, acc1);
-    }
-    if (g < full)
-        acc0 = group_dot(type, ix, w + (size_t)g * gb, p, g, acc0);
+    __m512 acc[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
+    int full = nb / G;
+    group_run(type, ix, w, gb, p, 0, full, acc);
     if (full < ng) {
         const char *t = w + (size_t)full * gb;
         int tb = (nb - full * G) * (int)q32_bytes(type);   /* 18..72 bytes */
         __m512i A = _mm512_maskz_loadu_epi8(tb >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << tb) - 1, t);
         __m512i B = tb > 64 ? _mm512_maskz_loadu_epi8(((__mmask64)1 << (tb - 64)) - 1, t + 64) : _mm512_setzero_si512();
-        acc1 = group_dot_ab(type, ix, A, B, p, full, acc1);
+        acc[1] = group_dot_ab(type, ix, A, B, p, full, acc[1]);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
 /* Rows of nb = 4k + 2 blocks (576- and 960-wide models) end in half a
@@ -666,28 +674,16 @@ INLINE void matvec32_pair(const struct matmul_args *a, int type, const struct gi
 {
     size_t gb = 4 * q32_bytes(type);
     const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
-    int mid = nb / 4, ng = nb / 2, g = 0;   /* group mid holds blocks nb - 2 .. nb + 1 */
-    for (; g + 2 <= mid; g += 2) {
-        prefetch_ahead(w + (size_t)g * gb, 2 * gb);
-        a0 = group_dot(type, ix, w + (size_t)g * gb, p, g, a0);
-        a1 = group_dot(type, ix, w + (size_t)(g + 1) * gb, p, g + 1, a1);
-    }
-    if (g < mid)
-        a0 = group_dot(type, ix, w + (size_t)g * gb, p, g, a0);
+    __m512 ra[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() }, rb[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
+    int mid = nb / 4, ng = nb / 2;   /* group mid holds blocks nb - 2 .. nb + 1 */
+    group_run(type, ix, w, gb, p, 0, mid, ra);
     prefetch_ahead(w + (size_t)mid * gb, 2 * gb);
     __m512 t = group_dot(type, ix, w + (size_t)mid * gb, p, mid, _mm512_setzero_ps());
-    a1 = _mm512_mask_add_ps(a1, 0x00ff, a1, t);
-    b1 = _mm512_mask_add_ps(b1, 0xff00, b1, t);
-    for (g = mid + 1; g + 2 <= ng; g += 2) {
-        prefetch_ahead(w + (size_t)g * gb, 2 * gb);
-        b0 = group_dot(type, ix, w + (size_t)g * gb, p, g, b0);
-        b1 = group_dot(type, ix, w + (size_t)(g + 1) * gb, p, g + 1, b1);
-    }
-    if (g < ng)
-        b0 = group_dot(type, ix, w + (size_t)g * gb, p, g, b0);
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-    y[r + 1] = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+    ra[1] = _mm512_mask_add_ps(ra[1], 0x00ff, ra[1], t);
+    rb[1] = _mm512_mask_add_ps(rb[1], 0xff00, rb[1], t);
+    group_run(type, ix, w, gb, p, mid + 1, ng, rb);
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(ra[0], ra[1]));
+    y[r + 1] = _mm512_reduce_add_ps(_mm512_add_ps(rb[0], rb[1]));
 }
 
 /* Column c, rows [r0, r1), K in chunks of MVG groups. */
