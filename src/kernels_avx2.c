@@ -480,13 +480,14 @@ INLINE float matvec32_row(const struct matmul_args *a, int type, const struct xp
     return hsum(_mm256_add_ps(acc0, acc1)) + accm;
 }
 
-/* Q4_0 and Q4_1 two blocks a step: their nibbles in one vector (A's 16
- * bytes | B's), so one AND, one shift and two vpmaddubsw serve both, the
- * low nibbles against (A's x 0-15 | B's x 0-15) and the high against x
- * 16-31, and 128-bit lane j of the sums is block j's. 30% fewer
- * instructions than block by block, where the kernel, not memory, set the
- * pace (21 GB/s a core). */
-INLINE int q32_paired(int type) { return type == TL_Q4_0 || type == TL_Q4_1; }
+/* Q4_0, Q4_1, Q5_0 and Q5_1 two blocks a step: their nibbles in one vector
+ * (A's 16 bytes | B's), so one AND, one shift and two vpmaddubsw serve
+ * both, the low nibbles against (A's x 0-15 | B's x 0-15) and the high
+ * against x 16-31, and 128-bit lane j of the sums is block j's (5-bit
+ * weights: pair sums within 2*31*128 a half, so the halves add in 16 bits).
+ * 30% fewer instructions than block by block, where the kernel, not
+ * memory, set the pace (19-22 GB/s a core). */
+INLINE int q32_paired(int type) { return type == TL_Q4_0 || type == TL_Q4_1 || q32_five(type); }
 
 struct xprep2 {
     __m256i lo[MVB / 2], hi[MVB / 2];   /* x 0-15 | 0-15 and 16-31 | 16-31 of blocks 2i, 2i + 1 */
@@ -514,8 +515,13 @@ INLINE __m256 pair_block_dot(int type, const char *w, const struct xprep2 *p, co
     __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w + qs))),
                                         _mm_loadu_si128((const __m128i *)(w + bs + qs)), 1);
     __m256i f = _mm256_set1_epi8(15);
-    __m256i prod = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(q, f), p->lo[i]),
-                                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f), p->hi[i]));
+    __m256i lo = _mm256_and_si256(q, f), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), f);
+    if (q32_five(type)) { /* bits 0-15 of each qh top the low nibbles, 16-31 the high */
+        uint32_t ha = ld32(w + q32_qh(type)), hb = ld32(w + bs + q32_qh(type));
+        lo = _mm256_or_si256(lo, bits_to_16((ha & 0xffffu) | hb << 16));
+        hi = _mm256_or_si256(hi, bits_to_16(ha >> 16 | (hb & 0xffff0000u)));
+    }
+    __m256i prod = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p->lo[i]), _mm256_maddubs_epi16(hi, p->hi[i]));
     if (q32_off(type))
         prod = _mm256_sub_epi16(prod, p->corr[i]);
     __m256i i32 = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
