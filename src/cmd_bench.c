@@ -27,8 +27,8 @@ static const char usage_text[] =
     "  -pg P,G              also a P-token prompt then G generated tokens (repeatable)\n"
     "  -t, --threads N,...  thread counts (default: physical cores)\n"
     "  -r, --repetitions N  repetitions of each test (default 5)\n"
-    "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory (default:\n"
-    "                       into memory, on huge pages, when the system has them)\n"
+    "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory on huge\n"
+    "                       pages (default: 0 up to 256 MiB when the system has them)\n"
     "  -o, --output FMT     md (default), csv or json\n"
     "  -h, --help           this text\n";
 

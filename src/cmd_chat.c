@@ -26,8 +26,9 @@ static const char usage_text[] =
     "  -n, --n-predict N         most tokens per answer (default -1: until the end of the turn)\n"
     "  -c, --ctx-size N          context size (default: the model's, at most 4096)\n"
     "  -t, --threads N           threads (default: physical cores)\n"
-    "      --mmap                map the model file instead of reading it into memory\n"
-    "      --no-mmap             read it into memory (on huge pages) even when large\n"
+    "      --mmap                map the model file (the default above 256 MiB)\n"
+    "      --no-mmap             read it into memory, on huge pages: decode 3-6% faster,\n"
+    "                            start-up slower (the default up to 256 MiB)\n"
     "  -v, --verbose             the chosen template and why, on stderr\n"
     "  -h, --help                this text\n"
     "sampling:\n";

@@ -514,7 +514,8 @@ static bool thp_enabled(void)
 static bool copy_pays(uint64_t size)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return thp_enabled() && pages > 0 && page > 0 && size <= (uint64_t)pages * (uint64_t)page / 2;
+    return size <= GGUF_AUTO_COPY_MAX && thp_enabled() && pages > 0 && page > 0 &&
+           size <= (uint64_t)pages * (uint64_t)page / 2;
 }
 
 /* A file's bytes in memory: a mapping of it or a copy. */

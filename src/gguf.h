@@ -71,11 +71,15 @@ struct gguf {
 /* How gguf_open_with brings a file in. Decode reads every weight once a
  * token, and with 4 KiB pages a TLB miss comes every 4 KiB of that stream:
  * a copy on transparent huge pages decodes 3-6% faster (TinyLlama, MobileLLM
- * here). A mapping shares its pages with other processes and the kernel
- * may drop them under memory pressure and read them again. */
+ * here), but costs 0.1-0.5 s a GB at start-up (zeroing and compacting huge
+ * pages), which a short run or a shell loop of runs never wins back. A
+ * mapping starts at once, shares its pages with other processes, and the
+ * kernel may drop them under memory pressure and read them again. */
+#define GGUF_AUTO_COPY_MAX ((uint64_t)256 << 20)
 enum gguf_load {
     GGUF_LOAD_AUTO = 0,   /* COPY when transparent huge pages are on (always or
-                             madvise) and the file is at most half the RAM */
+                             madvise) and the file is at most GGUF_AUTO_COPY_MAX
+                             (and half the RAM): tens of milliseconds */
     GGUF_LOAD_MMAP,       /* map the file */
     GGUF_LOAD_COPY,       /* read it into anonymous memory, on huge pages if the
                              system gives them */
