@@ -480,14 +480,15 @@ INLINE float matvec32_row(const struct matmul_args *a, int type, const struct xp
     return hsum(_mm256_add_ps(acc0, acc1)) + accm;
 }
 
-/* Q4_0, Q4_1, Q5_0 and Q5_1 two blocks a step: their nibbles in one vector
+/* The nibble types (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) two blocks a step: their nibbles in one vector
  * (A's 16 bytes | B's), so one AND, one shift and two vpmaddubsw serve
  * both, the low nibbles against (A's x 0-15 | B's x 0-15) and the high
  * against x 16-31, and 128-bit lane j of the sums is block j's (5-bit
- * weights: pair sums within 2*31*128 a half, so the halves add in 16 bits).
+ * weights: pair sums within 2*31*128 a half, so the halves add in 16 bits;
+ * IQ4_NL's signed grid does not fit and widens each half).
  * 30% fewer instructions than block by block, where the kernel, not
  * memory, set the pace (19-22 GB/s a core). */
-INLINE int q32_paired(int type) { return type == TL_Q4_0 || type == TL_Q4_1 || q32_five(type); }
+INLINE int q32_paired(int type) { return type != TL_Q8_0; }
 
 struct xprep2 {
     __m256i lo[MVB / 2], hi[MVB / 2];   /* x 0-15 | 0-15 and 16-31 | 16-31 of blocks 2i, 2i + 1 */
@@ -521,10 +522,18 @@ INLINE __m256 pair_block_dot(int type, const char *w, const struct xprep2 *p, co
         lo = _mm256_or_si256(lo, bits_to_16((ha & 0xffffu) | hb << 16));
         hi = _mm256_or_si256(hi, bits_to_16(ha >> 16 | (hb & 0xffff0000u)));
     }
-    __m256i prod = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p->lo[i]), _mm256_maddubs_epi16(hi, p->hi[i]));
-    if (q32_off(type))
-        prod = _mm256_sub_epi16(prod, p->corr[i]);
-    __m256i i32 = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
+    __m256i i32;
+    if (type == TL_IQ4_NL) { /* grid values to 127 in magnitude: each half widened on its own */
+        lo = _mm256_shuffle_epi8(iq4nl_lut(), lo);
+        hi = _mm256_shuffle_epi8(iq4nl_lut(), hi);
+        i32 = _mm256_add_epi32(_mm256_madd_epi16(pair_dot(type, lo, p->lo[i]), _mm256_set1_epi16(1)),
+                               _mm256_madd_epi16(pair_dot(type, hi, p->hi[i]), _mm256_set1_epi16(1)));
+    } else {
+        __m256i prod = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p->lo[i]), _mm256_maddubs_epi16(hi, p->hi[i]));
+        if (q32_off(type))
+            prod = _mm256_sub_epi16(prod, p->corr[i]);
+        i32 = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
+    }
     __m128i dw = _mm_cvtsi32_si128((int)(ld16(w) | (uint32_t)ld16(w + bs) << 16));
     __m256 d = _mm256_cvtph_ps(_mm_shuffle_epi8(dw, _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3)));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(d, p->d[i]), acc);
