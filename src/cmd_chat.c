@@ -61,7 +61,7 @@ static int parse_args(int argc, char **argv, struct chat_cli *o, struct tl_error
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = 1;
         } else if (!strcmp(a, "--mmap") || !strcmp(a, "--no-mmap")) {
-            o->eng.load = a[2] == 'm' ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
+            o->eng.load = !strcmp(a, "--mmap") ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
         } else if (a[0] != '-' || (rc = cli_value(argc, argv, &i, &v, err))) {
             if (!rc)
                 rc = tl_fail(err, TL_EINVAL, "chat: unexpected argument '%s' (try tinyllm chat --help)", a);

@@ -68,7 +68,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error
         } else if (!strcmp(a, "--chat")) {
             o->chat = 1;
         } else if (!strcmp(a, "--mmap") || !strcmp(a, "--no-mmap")) {
-            o->eng.load = a[2] == 'm' ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
+            o->eng.load = !strcmp(a, "--mmap") ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
         } else if (a[0] != '-') {
             rc = tl_fail(err, TL_EINVAL, "run: unexpected argument '%s' (try tinyllm run --help)", a);
         } else if ((rc = cli_value(argc, argv, &i, &v, err))) {

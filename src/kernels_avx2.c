@@ -480,12 +480,12 @@ INLINE float matvec32_row(const struct matmul_args *a, int type, const struct xp
     return hsum(_mm256_add_ps(acc0, acc1)) + accm;
 }
 
-/* The nibble types (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) two blocks a step: their nibbles in one vector
- * (A's 16 bytes | B's), so one AND, one shift and two vpmaddubsw serve
- * both, the low nibbles against (A's x 0-15 | B's x 0-15) and the high
- * against x 16-31, and 128-bit lane j of the sums is block j's (5-bit
- * weights: pair sums within 2*31*128 a half, so the halves add in 16 bits;
- * IQ4_NL's signed grid does not fit and widens each half).
+/* The nibble types (all but Q8_0) two blocks a step: both blocks' nibbles
+ * in one vector (A's 16 bytes | B's), so one AND, one shift and two
+ * vpmaddubsw serve both, the low nibbles against (A's x 0-15 | B's x 0-15)
+ * and the high against x 16-31, and 128-bit lane j of the sums is block
+ * j's (5-bit weights: pair sums within 2*31*128 a half, so the halves add
+ * in 16 bits; IQ4_NL's signed grid does not fit and widens each half).
  * 30% fewer instructions than block by block, where the kernel, not
  * memory, set the pace (19-22 GB/s a core). */
 INLINE int q32_paired(int type) { return type != TL_Q8_0; }
@@ -503,7 +503,8 @@ INLINE void prep_x2(struct xprep2 *p, int type, const struct xprep *p1, int nb)
         __m256i a = p1->q[2 * i], b = p1->q[2 * i + 1];
         p->lo[i] = _mm256_permute2x128_si256(a, b, 0x20);
         p->hi[i] = _mm256_permute2x128_si256(a, b, 0x31);
-        p->corr[i] = _mm256_add_epi16(_mm256_maddubs_epi16(off, p->lo[i]), _mm256_maddubs_epi16(off, p->hi[i]));
+        if (q32_off(type))
+            p->corr[i] = _mm256_add_epi16(_mm256_maddubs_epi16(off, p->lo[i]), _mm256_maddubs_epi16(off, p->hi[i]));
         p->d[i] = _mm256_blend_ps(p1->d[2 * i], p1->d[2 * i + 1], 0xf0);
     }
 }
@@ -762,11 +763,8 @@ INLINE __m256 kdot(int type, const struct kdec *k, const char *x, __m256 acc)
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
         int g = 2 * (j % 4);
-        __m256i pick = _mm256_setr_epi8(2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1,
-                                        2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1, 2 * g, 2 * g + 1,
-                                        2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2,
-                                        2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3, 2 * g + 2, 2 * g + 3,
-                                        2 * g + 2, 2 * g + 3);
+        __m256i pick = _mm256_set_m128i(_mm_set1_epi16((short)((2 * g + 3) << 8 | (2 * g + 2))),
+                                        _mm_set1_epi16((short)((2 * g + 1) << 8 | 2 * g)));
         __m256i sw = _mm256_shuffle_epi8(j < 4 ? lo : hi, pick);
         s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(k->u[j], load32(q + 32 * j)), sw));
     }
