@@ -860,13 +860,13 @@ INLINE void decode_q3_K(const char *b, struct kdec *k)
         __mmask64 hb = _mm512_test_epi8_mask(hm, bit_halves(4 * h + s0, 4 * h + s0 + 1));
         k->u[j] = _mm512_mask_add_epi8(q, hb, q, four);
     }
+    /* high bits: dword i of the 4 bytes at 104 shifted right by 2i puts bits
+     * 2i..2i+1 of byte m at the bottom of byte 4i + m: scale 4i + m's */
     __m128i s = _mm_loadl_epi64((const __m128i *)(b + 96)), f = _mm_set1_epi8(15);
-    __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f)));
-    __m256i hi = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(b + 104)), _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26));
-    __m256i hi2 = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(b + 104)), _mm256_setr_epi32(4, 12, 20, 28, 6, 14, 22, 30));
-    hi = _mm256_packus_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(3)), _mm256_and_si256(hi2, _mm256_set1_epi32(3)));
-    hi = _mm256_permute4x64_epi64(hi, 0xd8); /* packus interleaves 128-bit lanes */
-    k->sc = _mm256_sub_epi16(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi16(32));
+    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f));
+    __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)ld32(b + 104)), _mm_setr_epi32(0, 2, 4, 6)),
+                               _mm_set1_epi8(3));
+    k->sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4))), _mm256_set1_epi16(32));
     k->mn = _mm256_setzero_si256();
     k->d = _cvtsh_ss(ld16(b + 108));
     k->dmin = 0;
@@ -923,7 +923,7 @@ INLINE __m512 kdot(int type, const struct kdec *k, const struct kact *ka, const 
     for (int j = 0; j < 4; j++)
         s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(k->u[j], ka->q[j]), _mm512_permutexvar_epi16(idx[j], sc));
     if (k_off(type)) {
-        __m256i c = _mm256_mullo_epi32(_mm256_madd_epi16(k->sc, ka->bsum), _mm256_set1_epi32(k_off(type)));
+        __m256i c = _mm256_slli_epi32(_mm256_madd_epi16(k->sc, ka->bsum), k_off(type) == 32 ? 5 : 2);
         s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(c));
     }
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(k->d * ka->d), acc);
