@@ -714,13 +714,13 @@ INLINE void decode_q3_K(const char *b, struct kdec *k)
         __m256i hi = hb <= 2 ? _mm256_slli_epi16(hm, 2 - hb) : _mm256_srli_epi16(hm, hb - 2);
         k->u[j] = _mm256_or_si256(q, _mm256_and_si256(hi, four));
     }
+    /* high bits: dword i of the 4 bytes at 104 shifted right by 2i puts bits
+     * 2i..2i+1 of byte m at the bottom of byte 4i + m: scale 4i + m's */
     __m128i s = _mm_loadl_epi64((const __m128i *)(b + 96)), f = _mm_set1_epi8(15);
-    __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f)));
-    __m256i hsrc = _mm256_set1_epi32((int)ld32(b + 104)), three = _mm256_set1_epi32(3);
-    __m256i h0 = _mm256_and_si256(_mm256_srlv_epi32(hsrc, _mm256_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26)), three);
-    __m256i h1 = _mm256_and_si256(_mm256_srlv_epi32(hsrc, _mm256_setr_epi32(4, 12, 20, 28, 6, 14, 22, 30)), three);
-    __m256i hi = _mm256_permute4x64_epi64(_mm256_packus_epi32(h0, h1), 0xd8); /* packus interleaves 128-bit lanes */
-    k->sc = _mm256_sub_epi16(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi16(32));
+    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f));
+    __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)ld32(b + 104)), _mm_setr_epi32(0, 2, 4, 6)),
+                               _mm_set1_epi8(3));
+    k->sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4))), _mm256_set1_epi16(32));
     k->mn = _mm256_setzero_si256();
     k->d = _cvtsh_ss(ld16(b + 108));
     k->dmin = 0.0f;
@@ -769,7 +769,7 @@ INLINE __m256 kdot(int type, const struct kdec *k, const char *x, __m256 acc)
         s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(k->u[j], load32(q + 32 * j)), sw));
     }
     if (k_off(type))   /* the pair sums counted u; the weights are u - off */
-        s = _mm256_sub_epi32(s, _mm256_mullo_epi32(_mm256_madd_epi16(k->sc, bsum), _mm256_set1_epi32(k_off(type))));
+        s = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(k->sc, bsum), k_off(type) == 32 ? 5 : 2));
     float dx;
     memcpy(&dx, x, 4);
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(k->d * dx), acc);
