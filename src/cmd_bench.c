@@ -26,28 +26,45 @@ static const char usage_text[] =
     "  -n, --n-gen N,...    generation lengths (default 128; 0 = none)\n"
     "  -pg P,G              also a P-token prompt then G generated tokens (repeatable)\n"
     "  -t, --threads N,...  thread counts (default: physical cores)\n"
+    "  -b, --batch-size N,...  logical batch: prompt tokens per call (default 2048)\n"
+    "  -ub, --ubatch-size N,...  physical batch: tokens per forward pass (default 512)\n"
+    "  -ctk, -ctv TYPE      K and V cache type: f16, tinyllm's only one\n"
+    "  -ngl N, -fa 0|1      accepted for llama-bench's scripts; no effect (tinyllm\n"
+    "                       runs on the CPU, with one attention path)\n"
     "  -r, --repetitions N  repetitions of each test (default 5)\n"
     "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory on huge\n"
     "                       pages (default: 0 up to 256 MiB when the system has them)\n"
-    "  -o, --output FMT     md (default), csv or json\n"
+    "  -o, --output FMT     md (default), csv, json (one array) or jsonl (an object a line)\n"
+    "  --progress           a line on stderr as each test starts\n"
     "  -h, --help           this text\n";
 
 struct bench_opts {
     const char *models[MAX_LIST];
     int  n_models;
     long prompts[MAX_LIST], gens[MAX_LIST], threads[MAX_LIST], pg[MAX_LIST][2];
-    int  n_prompts, n_gens, n_threads, n_pg;
+    long batch[MAX_LIST], ubatch[MAX_LIST];
+    int  n_prompts, n_gens, n_threads, n_pg, n_batch, n_ubatch;
+    int  progress;
+    int  gpu_layers, flash_attn;   /* asked for (no effect): a note on stderr */
     long reps;
     const char *fmt;
     int  help;
     enum gguf_load load;
 };
 
+/* One engine configuration: a model at a thread count and batch sizes. */
+struct bench_inst {
+    const char *path;
+    int threads, batch, ubatch;
+};
+
 struct bench_result {
     const char *path;
     char   type[96];       /* "llama 1.1B Q4_0" */
+    char   cpu[64];        /* cpu_name */
+    char   test_time[32];  /* when the test started, ISO 8601 UTC */
     double size, params;   /* bytes, count */
-    int    threads, n_prompt, n_gen, reps;
+    int    threads, batch, ubatch, n_prompt, n_gen, reps;
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
     double samples_ns[64];
     const char *kernels;
@@ -80,6 +97,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_err
             o->help = 1;
             continue;
         }
+        if (!strcmp(a, "--progress")) {
+            o->progress = 1;
+            continue;
+        }
         if ((rc = cli_value(argc, argv, &i, &v, err)))
             break;
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
@@ -104,6 +125,29 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_err
                 o->pg[o->n_pg][0] = pair[0], o->pg[o->n_pg++][1] = pair[1];
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             rc = parse_list(a, v, 1, 1024, o->threads, &o->n_threads, err);
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+            rc = parse_list(a, v, 1, 1 << 16, o->batch, &o->n_batch, err);
+        } else if (!strcmp(a, "-ub") || !strcmp(a, "--ubatch-size")) {
+            rc = parse_list(a, v, 1, 1 << 16, o->ubatch, &o->n_ubatch, err);
+        } else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k") || !strcmp(a, "-ctv") ||
+                   !strcmp(a, "--cache-type-v")) {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save))
+                if (strcmp(tok, "f16"))
+                    rc = tl_fail(err, TL_EINVAL, "%s: '%s': tinyllm's KV cache is f16 only", a, tok);
+        } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) {
+            long ngl[MAX_LIST];
+            int n;
+            rc = parse_list(a, v, 0, 1 << 20, ngl, &n, err);
+            for (int k = 0; !rc && k < n; k++)
+                o->gpu_layers |= ngl[k] > 0;
+        } else if (!strcmp(a, "-fa") || !strcmp(a, "--flash-attn")) {
+            long fa[MAX_LIST];
+            int n;
+            rc = parse_list(a, v, 0, 1, fa, &n, err);
+            for (int k = 0; !rc && k < n; k++)
+                o->flash_attn |= fa[k] > 0;
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
             rc = cli_int(a, v, 1, 64, &o->reps, err);
         } else if (!strcmp(a, "-mmp") || !strcmp(a, "--mmap")) {
@@ -112,8 +156,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_err
                 o->load = m ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             o->fmt = v;
-            if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json"))
-                rc = tl_fail(err, TL_EINVAL, "-o: '%s' is not md, csv or json", v);
+            if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json") && strcmp(v, "jsonl"))
+                rc = tl_fail(err, TL_EINVAL, "-o: '%s' is not md, csv, json or jsonl", v);
         } else {
             rc = tl_fail(err, TL_EINVAL, "bench: unknown option '%s' (try tinyllm bench --help)", a);
         }
@@ -130,9 +174,10 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* One timed run of a test: n_prompt tokens as one batch, then n_gen single
- * tokens; the cache starts empty each time. */
-static int run_once(struct engine *e, int n_prompt, int n_gen, uint64_t *rng, double *ns,
+/* One timed run of a test: n_prompt tokens, batch at a time (the engine
+ * splits each into forward passes of its n_batch, the ubatch), then n_gen
+ * single tokens; the cache starts empty each time. */
+static int run_once(struct engine *e, int n_prompt, int batch, int n_gen, uint64_t *rng, double *ns,
                     struct tl_error *err)
 {
     int nv = e->model.hp.n_vocab, rc = TL_OK;
@@ -145,8 +190,8 @@ static int run_once(struct engine *e, int n_prompt, int n_gen, uint64_t *rng, do
     }
     e->st.n_past = 0;
     double t0 = now_ns();
-    if (n_prompt)
-        rc = engine_eval(e, tok, n_prompt, NULL, NULL, err);
+    for (int i = 0; rc == TL_OK && i < n_prompt; i += batch)
+        rc = engine_eval(e, tok + i, n_prompt - i < batch ? n_prompt - i : batch, NULL, NULL, err);
     int32_t t = e->tok.bos >= 0 ? e->tok.bos : 0;
     for (int g = 0; rc == TL_OK && g < n_gen; g++) {
         rc = engine_eval(e, &t, 1, NULL, NULL, err);
@@ -190,6 +235,7 @@ static void describe(const struct engine *e, struct bench_result *r)
         r->size += (double)e->model.gguf.tensors[i].size;
     r->kernels = e->k.name;
     r->use_mmap = !e->model.gguf.copied;
+    cpu_name(r->cpu, sizeof r->cpu);
 }
 
 static void finish_stats(struct bench_result *r)
@@ -212,18 +258,39 @@ static void finish_stats(struct bench_result *r)
     r->stddev_ts = n > 1 ? sqrt(v_ts / (n - 1)) : 0;
 }
 
-static void print_header(const char *fmt)
+/* llama-bench's table shows a batch column when a value other than its
+ * default was asked for */
+static int show_batch(const struct bench_opts *o) { return o->n_batch > 1 || (o->n_batch && o->batch[0] != 2048); }
+static int show_ubatch(const struct bench_opts *o) { return o->n_ubatch > 1 || (o->n_ubatch && o->ubatch[0] != 512); }
+
+static void print_header(const struct bench_opts *o)
 {
-    if (!strcmp(fmt, "md")) {
-        printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params",
-               "backend", "threads", "test", "t/s");
-        printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n");
-    } else if (!strcmp(fmt, "csv")) {
-        printf("build_commit,model_filename,model_type,model_size,model_n_params,backends,kernels,"
-               "n_batch,n_threads,use_mmap,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
-    } else {
+    if (!strcmp(o->fmt, "md")) {
+        printf("| %-30s | %10s | %10s | %-10s | %7s |%s%s %13s | %20s |\n", "model", "size", "params",
+               "backend", "threads", show_batch(o) ? " n_batch |" : "", show_ubatch(o) ? " n_ubatch |" : "",
+               "test", "t/s");
+        printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: |%s%s"
+               " ------------: | -------------------: |\n",
+               show_batch(o) ? " ------: |" : "", show_ubatch(o) ? " -------: |" : "");
+    } else if (!strcmp(o->fmt, "csv")) {
+        printf("build_commit,build_number,cpu_info,gpu_info,backends,kernels,model_filename,model_type,model_size,"
+               "model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,flash_attn,use_mmap,"
+               "embeddings,n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+    } else if (!strcmp(o->fmt, "json")) {
         printf("[");
     }
+}
+
+/* s as a CSV field: quoted, quotes doubled */
+static void print_csv_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
 }
 
 static void print_json_str(const char *s)
@@ -240,43 +307,101 @@ static void print_json_str(const char *s)
     putchar('"');
 }
 
-static void print_result(const char *fmt, const struct bench_result *r, int first)
+/* The fields of one JSON object, after a line break and indent (json) or a
+ * space (jsonl). */
+struct jout { const char *sep; int n; };
+
+static void jkey(struct jout *j, const char *key)
+{
+    printf("%s%s\"%s\": ", j->n++ ? "," : "", j->sep, key);
+}
+
+static void jstr(struct jout *j, const char *key, const char *v)
+{
+    jkey(j, key);
+    print_json_str(v);
+}
+
+static void jnum(struct jout *j, const char *key, const char *fmt, double v)
+{
+    jkey(j, key);
+    printf(fmt, v);
+}
+
+static void print_result(const struct bench_opts *o, const struct bench_result *r, int first)
 {
     char test[32];
     if (r->n_prompt && r->n_gen)
         snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
     else
         snprintf(test, sizeof test, "%s%d", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen);
-    if (!strcmp(fmt, "md")) {
-        char ts[64];
+    if (!strcmp(o->fmt, "md")) {
+        char ts[64], nb[16] = "", nub[16] = "";
         snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
-        printf("| %-30s | %6.2f MiB | %8.2f %c | %-10s | %7d | %13s | %21s |\n", r->type, r->size / 1048576.0,
+        if (show_batch(o))
+            snprintf(nb, sizeof nb, " %7d |", r->batch);
+        if (show_ubatch(o))
+            snprintf(nub, sizeof nub, " %8d |", r->ubatch);
+        printf("| %-30s | %6.2f MiB | %8.2f %c | %-10s | %7d |%s%s %13s | %21s |\n", r->type, r->size / 1048576.0,
                r->params >= 1e9 ? r->params / 1e9 : r->params / 1e6, r->params >= 1e9 ? 'B' : 'M', "CPU",
-               r->threads, test, ts);
-    } else if (!strcmp(fmt, "csv")) {
-        printf("\"%s\",\"%s\",\"%s\",%.0f,%.0f,\"CPU\",\"%s\",512,%d,%d,%d,%d,%.0f,%.0f,%.6f,%.6f\n",
-               TINYLLM_VERSION, r->path, r->type, r->size, r->params, r->kernels, r->threads, r->use_mmap, r->n_prompt,
-               r->n_gen, r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts);
-    } else {
-        printf("%s\n  {\n    \"build_commit\": \"%s\",\n    \"model_filename\": ", first ? "" : ",", TINYLLM_VERSION);
-        print_json_str(r->path);
-        printf(",\n    \"model_type\": ");
-        print_json_str(r->type);
-        printf(",\n    \"model_size\": %.0f,\n    \"model_n_params\": %.0f,\n    \"backends\": \"CPU\",\n"
-               "    \"kernels\": \"%s\",\n    \"n_batch\": 512,\n    \"n_threads\": %d,\n    \"use_mmap\": %s,\n"
-               "    \"n_prompt\": %d,\n"
-               "    \"n_gen\": %d,\n    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n    \"avg_ts\": %.6f,\n"
-               "    \"stddev_ts\": %.6f,\n    \"samples_ns\": [", r->size, r->params, r->kernels, r->threads,
-               r->use_mmap ? "true" : "false", r->n_prompt, r->n_gen, r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts);
+               r->threads, nb, nub, test, ts);
+    } else if (!strcmp(o->fmt, "csv")) {
+        printf("\"%s\",0,", TINYLLM_VERSION);
+        print_csv_str(r->cpu);
+        printf(",\"\",\"CPU\",\"%s\",", r->kernels);
+        print_csv_str(r->path);
+        putchar(',');
+        print_csv_str(r->type);
+        printf(",%.0f,%.0f,%d,%d,%d,\"f16\",\"f16\",0,0,%d,0,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f\n", r->size, r->params,
+               r->batch, r->ubatch, r->threads, r->use_mmap, r->n_prompt, r->n_gen, r->test_time, r->avg_ns,
+               r->stddev_ns, r->avg_ts, r->stddev_ts);
+    } else {   /* json: objects of an array, a field a line; jsonl: an object a line */
+        int lines = !strcmp(o->fmt, "json");
+        struct jout j = { lines ? "\n    " : " ", 0 };
+        printf("%s{", lines ? (first ? "\n  " : ",\n  ") : "");
+        jstr(&j, "build_commit", TINYLLM_VERSION);
+        jnum(&j, "build_number", "%.0f", 0);
+        jstr(&j, "cpu_info", r->cpu);
+        jstr(&j, "gpu_info", "");
+        jstr(&j, "backends", "CPU");
+        jstr(&j, "kernels", r->kernels);
+        jstr(&j, "model_filename", r->path);
+        jstr(&j, "model_type", r->type);
+        jnum(&j, "model_size", "%.0f", r->size);
+        jnum(&j, "model_n_params", "%.0f", r->params);
+        jnum(&j, "n_batch", "%.0f", r->batch);
+        jnum(&j, "n_ubatch", "%.0f", r->ubatch);
+        jnum(&j, "n_threads", "%.0f", r->threads);
+        jstr(&j, "type_k", "f16");
+        jstr(&j, "type_v", "f16");
+        jnum(&j, "n_gpu_layers", "%.0f", 0);
+        jkey(&j, "flash_attn");
+        printf("false");
+        jkey(&j, "use_mmap");
+        printf("%s", r->use_mmap ? "true" : "false");
+        jkey(&j, "embeddings");
+        printf("false");
+        jnum(&j, "n_prompt", "%.0f", r->n_prompt);
+        jnum(&j, "n_gen", "%.0f", r->n_gen);
+        jstr(&j, "test_time", r->test_time);
+        jnum(&j, "avg_ns", "%.0f", r->avg_ns);
+        jnum(&j, "stddev_ns", "%.0f", r->stddev_ns);
+        jnum(&j, "avg_ts", "%.6f", r->avg_ts);
+        jnum(&j, "stddev_ts", "%.6f", r->stddev_ts);
+        jkey(&j, "samples_ns");
         for (int i = 0; i < r->reps; i++)
-            printf("%s%.0f", i ? ", " : " ", r->samples_ns[i]);
-        printf(" ]\n  }");
+            printf("%s%.0f", i ? ", " : "[ ", r->samples_ns[i]);
+        printf(" ]");
+        jkey(&j, "samples_ts");
+        for (int i = 0; i < r->reps; i++)
+            printf("%s%.6f", i ? ", " : "[ ", (r->n_prompt + r->n_gen) * 1e9 / r->samples_ns[i]);
+        printf(" ]%s", lines ? "\n  }" : " }\n");
     }
     fflush(stdout);
 }
 
-/* Every test of one model at one thread count. */
-static int bench_model(const struct bench_opts *o, const char *path, int threads, int *first,
+/* Every test of one engine configuration. */
+static int bench_model(const struct bench_opts *o, const struct bench_inst *in, int *first,
                        struct tl_error *err)
 {
     long max_ctx = 1;
@@ -287,26 +412,38 @@ static int bench_model(const struct bench_opts *o, const char *path, int threads
     for (int i = 0; i < o->n_pg; i++)
         max_ctx = o->pg[i][0] + o->pg[i][1] > max_ctx ? o->pg[i][0] + o->pg[i][1] : max_ctx;
     struct engine e;
-    struct engine_opts eo = { .model_path = path, .n_ctx = (int)max_ctx, .n_threads = threads, .load = o->load };
+    struct engine_opts eo = {   /* as llama.cpp, a ubatch larger than the batch is the batch */
+        .model_path = in->path, .n_ctx = (int)max_ctx, .n_threads = in->threads,
+        .n_batch = in->ubatch < in->batch ? in->ubatch : in->batch, .load = o->load,
+    };
     int rc = engine_open(&e, &eo, err);
     if (rc)
         return rc;
     uint64_t rng = 1234;
-    for (int k = 0; rc == TL_OK && k < o->n_prompts + o->n_gens + o->n_pg; k++) {
-        struct bench_result r = { .path = path, .threads = threads, .reps = (int)o->reps };
+    int n_tests = o->n_prompts + o->n_gens + o->n_pg;
+    for (int k = 0; rc == TL_OK && k < n_tests; k++) {
+        struct bench_result r = {
+            .path = in->path, .threads = in->threads, .batch = in->batch, .ubatch = in->ubatch, .reps = (int)o->reps,
+        };
         describe(&e, &r);
         int g = k - o->n_prompts, pg = g - o->n_gens;   /* pp tests, then tg, then pg */
         r.n_prompt = k < o->n_prompts ? (int)o->prompts[k] : pg >= 0 ? (int)o->pg[pg][0] : 0;
         r.n_gen = g < 0 ? 0 : pg < 0 ? (int)o->gens[g] : (int)o->pg[pg][1];
         if (r.n_prompt + r.n_gen == 0)
             continue;
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(r.test_time, sizeof r.test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        if (o->progress)
+            fprintf(stderr, "tinyllm bench: %s, %d threads, test %d/%d: %s%d%s\n", in->path, in->threads, k + 1,
+                    n_tests, r.n_prompt ? "pp" : "tg", r.n_prompt ? r.n_prompt : r.n_gen, r.n_prompt && r.n_gen ? "+tg" : "");
         double warm;
-        rc = run_once(&e, r.n_prompt, r.n_gen ? 1 : 0, &rng, &warm, err);
+        rc = run_once(&e, r.n_prompt, in->batch, r.n_gen ? 1 : 0, &rng, &warm, err);
         for (int i = 0; rc == TL_OK && i < r.reps; i++)
-            rc = run_once(&e, r.n_prompt, r.n_gen, &rng, &r.samples_ns[i], err);
+            rc = run_once(&e, r.n_prompt, in->batch, r.n_gen, &rng, &r.samples_ns[i], err);
         if (rc == TL_OK) {
             finish_stats(&r);
-            print_result(o->fmt, &r, *first);
+            print_result(o, &r, *first);
             *first = 0;
         }
     }
@@ -329,14 +466,26 @@ int cmd_bench(int argc, char **argv, struct tl_error *err)
         o.gens[o.n_gens++] = 128;
     if (!o.n_threads)
         o.threads[o.n_threads++] = cpu_physical_cores();
+    if (o.gpu_layers)
+        fprintf(stderr, "tinyllm bench: -ngl has no effect: tinyllm runs on the CPU\n");
+    if (o.flash_attn)
+        fprintf(stderr, "tinyllm bench: -fa has no effect: tinyllm has one attention path\n");
+    if (!o.n_batch)
+        o.batch[o.n_batch++] = 2048;
+    if (!o.n_ubatch)
+        o.ubatch[o.n_ubatch++] = 512;
     struct kernels k;
     if ((rc = kernels_select(&k, err)))
         return rc;
-    print_header(o.fmt);
+    print_header(&o);
     int first = 1;
     for (int m = 0; rc == TL_OK && m < o.n_models; m++)
-        for (int t = 0; rc == TL_OK && t < o.n_threads; t++)
-            rc = bench_model(&o, o.models[m], (int)o.threads[t], &first, err);
+        for (int b = 0; rc == TL_OK && b < o.n_batch; b++)
+            for (int u = 0; rc == TL_OK && u < o.n_ubatch; u++)
+                for (int t = 0; rc == TL_OK && t < o.n_threads; t++) {
+                    struct bench_inst in = { o.models[m], (int)o.threads[t], (int)o.batch[b], (int)o.ubatch[u] };
+                    rc = bench_model(&o, &in, &first, err);
+                }
     if (!strcmp(o.fmt, "json"))
         printf("\n]\n");
     else if (!strcmp(o.fmt, "md"))

@@ -1,8 +1,10 @@
 /* cpu.c: which instruction sets this process may use (the CPU must have
  * them AND the OS must save their registers), and how many physical cores
  * the process may run on. */
+#include <ctype.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cpu.h"
@@ -136,4 +138,46 @@ int cpu_physical_cores(void)
         return n;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     return online > 0 ? (int)online : 1;
+}
+
+/* s without its leading and trailing blanks, copied into buf */
+static void copy_trimmed(char *buf, int size, const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    int n = (int)strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    snprintf(buf, (size_t)size, "%.*s", n, s);
+}
+
+void cpu_name(char *buf, int size)
+{
+    if (size <= 0)
+        return;
+    buf[0] = 0;
+#if defined(__x86_64__)
+    unsigned r[12];
+    if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
+        for (unsigned i = 0; i < 3; i++)
+            __get_cpuid(0x80000002u + i, &r[4 * i], &r[4 * i + 1], &r[4 * i + 2], &r[4 * i + 3]);
+        char brand[49];
+        memcpy(brand, r, 48);
+        brand[48] = 0;
+        copy_trimmed(buf, size, brand);
+        return;
+    }
+#endif
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (colon && (!strncmp(line, "model name", 10) || !strncmp(line, "Hardware", 8))) {
+            copy_trimmed(buf, size, colon + 1);
+            break;
+        }
+    }
+    fclose(f);
 }

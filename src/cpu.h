@@ -21,4 +21,9 @@ uint32_t cpu_features(void);
 /* Physical cores (best effort; >= 1). */
 int cpu_physical_cores(void);
 
+/* The processor's name ("AMD EPYC 9B45"; the CPUID brand string on x86, the
+ * "model name" or "Hardware" line of /proc/cpuinfo elsewhere), or "" when
+ * there is none to read. */
+void cpu_name(char *buf, int size);
+
 #endif

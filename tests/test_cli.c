@@ -224,12 +224,51 @@ static void bench_outputs(void)
         CHECK(num(json_get(r, "model_size")) > 1000 && num(json_get(r, "model_n_params")) > 1000,
               "result %zu: model size and params", i);
         CHECK(samples && samples->type == JSON_ARRAY && samples->v.arr.n == 2, "result %zu: samples_ns", i);
+        const struct json_value *sts = json_get(r, "samples_ts");
+        CHECK(sts && sts->type == JSON_ARRAY && sts->v.arr.n == 2 && num(&sts->v.arr.items[0]) > 0,
+              "result %zu: samples_ts", i);
+        /* llama-bench's defaults, and what tinyllm is: f16 cache, nothing on a GPU */
+        CHECK(num(json_get(r, "n_batch")) == 2048 && num(json_get(r, "n_ubatch")) == 512 &&
+              num(json_get(r, "n_gpu_layers")) == 0, "result %zu: batch sizes, n_gpu_layers", i);
+        const struct json_value *tk = json_get(r, "type_k"), *tt = json_get(r, "test_time"),
+                                *ci = json_get(r, "cpu_info");
+        CHECK(tk && tk->type == JSON_STRING && !strcmp(tk->v.str.s, "f16"), "result %zu: type_k", i);
+        CHECK(tt && tt->type == JSON_STRING && tt->v.str.len == 20 && tt->v.str.s[10] == 'T' && tt->v.str.s[19] == 'Z',
+              "result %zu: test_time", i);
+        CHECK(ci && ci->type == JSON_STRING, "result %zu: cpu_info", i);
     }
     json_free(&v);
+    /* jsonl: an object a line */
+    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o jsonl", model) == 0 && lines(res.out) == 2, "jsonl: %s", res.err);
+    for (const char *l = res.out; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        CHECK(json_parse(l, n, &v, &err) == TL_OK && v.type == JSON_OBJECT && num(json_get(&v, "avg_ts")) > 0,
+              "jsonl line: %.*s", (int)n, l);
+        json_free(&v);
+        l += n + (e != NULL);
+    }
+    /* -b and -ub: the prompt in calls of 4 tokens, forward passes of 2 */
+    CHECK(run(NULL, "bench -m %s -p 8 -n 0 -r 1 -b 4 -ub 2,8 -o json", model) == 0 &&
+          json_parse(res.out, strlen(res.out), &v, &err) == TL_OK && v.type == JSON_ARRAY && v.v.arr.n == 2,
+          "-b -ub: %s", res.err);
+    if (v.type == JSON_ARRAY && v.v.arr.n == 2)
+        CHECK(num(json_get(&v.v.arr.items[0], "n_batch")) == 4 && num(json_get(&v.v.arr.items[0], "n_ubatch")) == 2 &&
+              num(json_get(&v.v.arr.items[1], "n_ubatch")) == 8, "-b -ub reported");
+    json_free(&v);
+    CHECK(run(NULL, "bench -m %s -p 8 -n 0 -r 1 -ub 4", model) == 0 && strstr(res.out, "n_ubatch"),
+          "md: a column for a non-default ubatch: %s", res.out);
+    /* llama-bench's GPU and cache flags: accepted where tinyllm can honour them */
+    CHECK(run(NULL, "bench -m %s -p 0 -n 1 -r 1 -ngl 99 -fa 1 -ctk f16 -ctv f16", model) == 0 &&
+          strstr(res.err, "-ngl has no effect") && strstr(res.err, "-fa has no effect"), "-ngl -fa: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -ctk q8_0", model) == 2 && lines(res.err) == 1 && strstr(res.err, "f16"),
+          "-ctk q8_0: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -ub 0", model) == 2 && lines(res.err) == 1, "-ub 0: %s", res.err);
     CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o csv", model) == 0 && lines(res.out) == 3, "csv: %s", res.err);
-    CHECK(strstr(res.out, "n_threads,use_mmap,n_prompt,n_gen,avg_ns,stddev_ns,avg_ts,stddev_ts") &&
-          strstr(res.out, "model_size,model_n_params"), "csv header: %.200s", res.out);
-    CHECK(run(NULL, "bench -m %s -p 0 -n 2 -r 1 -o csv -mmp 1", model) == 0 && strstr(res.out, ",1,0,2,"),
+    CHECK(strstr(res.out, "n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,flash_attn,use_mmap,embeddings,"
+                          "n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts") &&
+          strstr(res.out, "cpu_info,") && strstr(res.out, "model_size,model_n_params"), "csv header: %.200s", res.out);
+    CHECK(run(NULL, "bench -m %s -p 0 -n 2 -r 1 -o csv -mmp 1", model) == 0 && strstr(res.out, ",1,0,0,2,"),
           "-mmp 1 keeps the file mapped: %s", res.out);
     CHECK(run(NULL, "bench -m %s -mmp 2", model) == 2 && strstr(res.err, "-mmp"), "-mmp 2: %s", res.err);
     CHECK(run(NULL, "bench -m %s -p 8 -n 4 -pg 8,4 -r 1", model) == 0 && strstr(res.out, " pp8 |") &&
