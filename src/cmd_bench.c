@@ -1,9 +1,11 @@
 /* cmd_bench.c: `tinyllm bench`, llama-bench's tests and output formats:
- * pp N = one N-token prompt evaluated as a batch, tg N = N tokens generated
+ * pp N = one N-token prompt evaluated in calls of -b tokens, each run in
+ * forward passes of -ub (llama-bench's n_batch and n_ubatch), tg N = N tokens generated
  * one at a time after a BOS, ppP+tgG = a P-token prompt then G tokens (t/s
  * over all P + G: generation at depth); each repeated -r times after a
- * warm-up, t/s as mean ± stddev. Scripts written for llama-bench's JSON/CSV
- * read ours. */
+ * warm-up, t/s as mean ± stddev. Scripts written for llama-bench's JSON,
+ * JSONL or CSV read ours: the same field names, the settings that only a
+ * GPU build has left out, and `kernels` added. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
