@@ -8,9 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "forward.h"
+#include "hugepages.h"
 #include "prefetch.h"
 #include "quant.h"
 
@@ -72,15 +72,11 @@ static void *alloc_floats(size_t n, int *fail)
 static uint16_t *alloc_cache(size_t halves, int *fail)
 {
     size_t bytes = (halves ? halves : 1) * sizeof(uint16_t);
-    void *p = NULL;
-    if (halves > ((size_t)1 << 40) || posix_memalign(&p, (size_t)2 << 20, bytes)) {
+    void *p = halves > ((size_t)1 << 40) ? NULL : huge_alloc(bytes);
+    if (!p)
         *fail = 1;
-        return NULL;
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE);   /* a hint: without it the pages are small */
-#endif
-    memset(p, 0, bytes);
+    else
+        memset(p, 0, bytes);
     return p;
 }
 

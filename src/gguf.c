@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "hugepages.h"
 #include "quant.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -496,49 +497,26 @@ int gguf_parse(struct gguf *g, const void *buf, uint64_t size, struct tl_error *
     return parse(g, buf, size, "<memory>", err);
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* Transparent huge pages on, for all memory or where asked for (Linux) */
-static bool thp_enabled(void)
-{
-    char buf[128] = { 0 };
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return strstr(buf, "[always]") || strstr(buf, "[madvise]");
-}
-
 static bool copy_pays(uint64_t size)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return size <= GGUF_AUTO_COPY_MAX && thp_enabled() && pages > 0 && page > 0 &&
+    return size <= GGUF_AUTO_COPY_MAX && huge_pages_on() && pages > 0 && page > 0 &&
            size <= (uint64_t)pages * (uint64_t)page / 2;
 }
 
 /* A file's bytes in memory: a mapping of it or a copy. */
 struct file_bytes {
-    void          *map;        /* what to munmap */
+    void          *map;        /* what to munmap, or with copied, to free */
     size_t         map_bytes;
-    const uint8_t *base;       /* the first byte */
     bool           copied;
 };
 
-/* The size bytes of fd into fresh anonymous memory starting on a huge page
- * boundary, asked to be backed by huge pages. */
+/* The size bytes of fd into memory on huge pages (hugepages.h). */
 static int read_copy(int fd, uint64_t size, const char *path, struct file_bytes *f, struct tl_error *err)
 {
-    size_t span = ((size_t)size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    size_t bytes = span + HUGE_PAGE;   /* room to start on a boundary */
-    void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED)
+    char *p = huge_alloc((size_t)size);
+    if (!p)
         return tl_fail(err, TL_ENOMEM, "out of memory reading %s (%llu bytes)", path, (unsigned long long)size);
-    char *p = (char *)(((uintptr_t)map + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-#ifdef MADV_HUGEPAGE
-    madvise(p, span, MADV_HUGEPAGE);   /* a hint: without it the pages are small */
-#endif
     for (uint64_t got = 0; got < size;) {
         size_t want = size - got > ((size_t)1 << 30) ? (size_t)1 << 30 : (size_t)(size - got);
         ssize_t n = pread(fd, p + got, want, (off_t)got);
@@ -546,13 +524,21 @@ static int read_copy(int fd, uint64_t size, const char *path, struct file_bytes 
             continue;
         if (n <= 0) {
             int e = errno;
-            munmap(map, bytes);
+            free(p);
             return tl_fail(err, TL_EIO, "cannot read %s: %s", path, n < 0 ? strerror(e) : "the file shrank while it was read");
         }
         got += (uint64_t)n;
     }
-    *f = (struct file_bytes){ .map = map, .map_bytes = bytes, .base = (const uint8_t *)p, .copied = true };
+    *f = (struct file_bytes){ .map = p, .map_bytes = (size_t)size, .copied = true };
     return TL_OK;
+}
+
+static void release(void *map, size_t bytes, bool copied)
+{
+    if (copied)
+        free(map);
+    else if (map)
+        munmap(map, bytes);
 }
 
 static int bring_in(int fd, uint64_t size, enum gguf_load how, const char *path, struct file_bytes *f,
@@ -566,7 +552,7 @@ static int bring_in(int fd, uint64_t size, enum gguf_load how, const char *path,
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
         return tl_fail(err, TL_EIO, "cannot map %s: %s", path, strerror(errno));
-    *f = (struct file_bytes){ .map = map, .map_bytes = (size_t)size, .base = map };
+    *f = (struct file_bytes){ .map = map, .map_bytes = (size_t)size };
     return TL_OK;
 }
 
@@ -594,8 +580,8 @@ int gguf_open_with(struct gguf *g, const char *path, enum gguf_load how, struct 
     }
     if ((rc = bring_in(fd, (uint64_t)st.st_size, how, path, &f, err)))
         goto out;
-    if ((rc = parse(g, f.base, (uint64_t)st.st_size, path, err))) {
-        munmap(f.map, f.map_bytes);
+    if ((rc = parse(g, f.map, (uint64_t)st.st_size, path, err))) {
+        release(f.map, f.map_bytes, f.copied);
         goto out;
     }
     g->map = f.map;
@@ -613,8 +599,7 @@ int gguf_open(struct gguf *g, const char *path, struct tl_error *err)
 
 void gguf_close(struct gguf *g)
 {
-    if (g->map)
-        munmap(g->map, g->map_bytes);
+    release(g->map, g->map_bytes, g->copied);
     free(g->kv);
     free(g->tensors);
     memset(g, 0, sizeof *g);

@@ -56,7 +56,7 @@ struct gguf_tensor {
 struct gguf {
     const uint8_t      *base;      /* mapping (or caller buffer) of the whole file */
     uint64_t            size;      /* bytes in the mapping */
-    void               *map;       /* what gguf_close unmaps (NULL for gguf_parse) */
+    void               *map;       /* what gguf_close unmaps, or frees when copied (NULL for gguf_parse) */
     size_t              map_bytes;
     bool                copied;    /* the file was read into anonymous memory */
     uint32_t            version;   /* 2 or 3 */

@@ -768,7 +768,7 @@ INLINE __m256 kdot(int type, const struct kdec *k, const char *x, __m256 acc)
         __m256i sw = _mm256_shuffle_epi8(j < 4 ? lo : hi, pick);
         s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(k->u[j], load32(q + 32 * j)), sw));
     }
-    if (k_off(type))   /* the pair sums counted u; the weights are u - off */
+    if (k_off(type))   /* the pair sums counted u; the weights are u - off (4 or 32: a shift) */
         s = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(k->sc, bsum), k_off(type) == 32 ? 5 : 2));
     float dx;
     memcpy(&dx, x, 4);

@@ -922,7 +922,7 @@ INLINE __m512 kdot(int type, const struct kdec *k, const struct kact *ka, const 
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++)
         s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(k->u[j], ka->q[j]), _mm512_permutexvar_epi16(idx[j], sc));
-    if (k_off(type)) {
+    if (k_off(type)) {   /* off * sc * bsum, off 4 or 32: a shift */
         __m256i c = _mm256_slli_epi32(_mm256_madd_epi16(k->sc, ka->bsum), k_off(type) == 32 ? 5 : 2);
         s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(c));
     }
