@@ -88,33 +88,45 @@ INLINE __m256 load_float_tail(int type, const void *p, int i, int m)
     return load_float(type, buf, 0);
 }
 
-/* dot(W row r, x), 32 elements (one or two cache lines) a step. */
-INLINE float matvec_float_row(const struct matmul_args *a, int type, const void *x, int r)
+enum { MVK = 16384 };  /* elements per K chunk of a decode activation row */
+
+/* dot(W row r from element k0, xf), kc elements, 32 (one or two cache
+ * lines) a step; xf is f32 and zero from kc to the next multiple of 8. */
+INLINE float matvec_float_row(const struct matmul_args *a, int type, const float *xf, int k0, int kc, int r)
 {
-    const char *w = row_at(a->w, a->w_row_bytes, (size_t)r);
     size_t es = type == TL_F32 ? 4 : 2;
+    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)k0 * es;
     __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
     int i = 0;
-    for (; i + 32 <= a->n; i += 32) {
+    for (; i + 32 <= kc; i += 32) {
         prefetch_ahead(w + (size_t)i * es, 32 * es);
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
-            acc[k] = _mm256_fmadd_ps(load_float(type, w, i + 8 * k), load_float(type, x, i + 8 * k), acc[k]);
+            acc[k] = _mm256_fmadd_ps(load_float(type, w, i + 8 * k), _mm256_loadu_ps(xf + i + 8 * k), acc[k]);
     }
-    for (; i + 8 <= a->n; i += 8)
-        acc[0] = _mm256_fmadd_ps(load_float(type, w, i), load_float(type, x, i), acc[0]);
-    if (i < a->n)
-        acc[1] = _mm256_fmadd_ps(load_float_tail(type, w, i, a->n - i), load_float_tail(type, x, i, a->n - i), acc[1]);
+    for (; i + 8 <= kc; i += 8)
+        acc[0] = _mm256_fmadd_ps(load_float(type, w, i), _mm256_loadu_ps(xf + i), acc[0]);
+    if (i < kc)
+        acc[1] = _mm256_fmadd_ps(load_float_tail(type, w, i, kc - i), _mm256_loadu_ps(xf + i), acc[1]);
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-/* Column c, rows [r0, r1). */
+/* Column c, rows [r0, r1), K in chunks of MVK: the activation chunk is
+ * widened to f32 once, so a row step converts only its weights (F16 x F16
+ * rows converting both spent half the conversions on the same x). */
 INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
+    _Alignas(32) float xf[MVK];
     const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
     float *y = a->y + (size_t)c * a->ldy;
-    for (int r = r0; r < r1; r++)
-        y[r] = matvec_float_row(a, type, x, r);
+    for (int k0 = 0; k0 < a->n; k0 += MVK) {
+        int kc = imin(MVK, a->n - k0);
+        for (int i = 0; i < kc; i += 8)
+            _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i)
+                                                : load_float_tail(type, x, k0 + i, kc - i));
+        for (int r = r0; r < r1; r++)
+            y[r] = (k0 > 0 ? y[r] : 0.0f) + matvec_float_row(a, type, xf, k0, kc, r);
+    }
 }
 
 /* In-register transpose of an 8x8 float matrix: v[k] lane i <- v[i] lane k. */

@@ -126,9 +126,9 @@ static void matvec_set(const struct kernels *k)
         }
     }
     static const uint32_t float_types[] = { TL_F32, TL_F16, TL_BF16 };
-    static const int fns[] = { 1, 15, 16, 17, 300 };
+    static const int fns[] = { 1, 15, 16, 17, 300, 16384 + 43 };  /* the last past a K chunk */
     for (int ti = 0; ti < 3; ti++)
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < 6; i++) {
             int bad = product(k, float_types[ti], fns[i], 9, 1, 1, 8);
             CHECK(bad == 0, "%s %s n=%d nc=1: %d wrong", k->name, type_info(float_types[ti])->name, fns[i], bad);
         }
