@@ -9,6 +9,7 @@
 
 #include "cpu.h"
 #include "kernels.h"
+#include "kernels_x86_impl.h"
 #include "prefetch.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -632,23 +633,10 @@ INLINE size_t k_bytes(int type)
 
 INLINE __m256i load32(const char *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* Eight byte values of v, each repeated for both 16-halves, as 16 words. */
-INLINE __m256i words8x2(uint64_t v)
-{
-    __m128i b = _mm_cvtsi64_si128((long long)v);
-    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(b, b));
-}
-
-/* Q4_K/Q5_K: 6-bit scales and mins of 8 sub-blocks from 12 bytes: j < 4
- * low 6 bits of bytes j and j+4; j >= 4 nibbles of byte j+4 topped by the
- * high 2 bits of bytes j-4 and j. */
+/* Q4_K/Q5_K: scales, mins and the two super-block factors. */
 INLINE void decode_scales_k4(const char *b, struct kdec *k)
 {
-    uint32_t s0 = ld32(b + 4), s1 = ld32(b + 8), s2 = ld32(b + 12);
-    uint64_t sc = (s0 & 0x3f3f3f3fu) | (uint64_t)((s2 & 0x0f0f0f0fu) | (s0 >> 2 & 0x30303030u)) << 32;
-    uint64_t mn = (s1 & 0x3f3f3f3fu) | (uint64_t)((s2 >> 4 & 0x0f0f0f0fu) | (s1 >> 2 & 0x30303030u)) << 32;
-    k->sc = words8x2(sc);
-    k->mn = words8x2(mn);
+    k4_scales(b, &k->sc, &k->mn);
     k->d = _cvtsh_ss(ld16(b));
     k->dmin = _cvtsh_ss(ld16(b + 2));
 }
@@ -726,13 +714,7 @@ INLINE void decode_q3_K(const char *b, struct kdec *k)
         __m256i hi = hb <= 2 ? _mm256_slli_epi16(hm, 2 - hb) : _mm256_srli_epi16(hm, hb - 2);
         k->u[j] = _mm256_or_si256(q, _mm256_and_si256(hi, four));
     }
-    /* high bits: dword i of the 4 bytes at 104 shifted right by 2i puts bits
-     * 2i..2i+1 of byte m at the bottom of byte 4i + m: scale 4i + m's */
-    __m128i s = _mm_loadl_epi64((const __m128i *)(b + 96)), f = _mm_set1_epi8(15);
-    __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(s, f), _mm_and_si128(_mm_srli_epi16(s, 4), f));
-    __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)ld32(b + 104)), _mm_setr_epi32(0, 2, 4, 6)),
-                               _mm_set1_epi8(3));
-    k->sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_or_si128(lo, _mm_slli_epi16(hi, 4))), _mm256_set1_epi16(32));
+    k->sc = q3k_scales(b);
     k->mn = _mm256_setzero_si256();
     k->d = _cvtsh_ss(ld16(b + 108));
     k->dmin = 0.0f;
