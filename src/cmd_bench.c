@@ -136,11 +136,13 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_err
             rc = parse_list(a, v, 1, 1 << 16, o->ubatch, &o->n_ubatch, err);
         } else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k") || !strcmp(a, "-ctv") ||
                    !strcmp(a, "--cache-type-v")) {
-            char buf[256];
-            snprintf(buf, sizeof buf, "%s", v);
-            for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save))
-                if (strcmp(tok, "f16"))
-                    rc = tl_fail(err, TL_EINVAL, "%s: '%s': tinyllm's KV cache is f16 only", a, tok);
+            for (const char *tok = v; !rc; tok += strcspn(tok, ",") + 1) {
+                int n = (int)strcspn(tok, ",");
+                if (n != 3 || strncmp(tok, "f16", 3))
+                    rc = tl_fail(err, TL_EINVAL, "%s: '%.*s': tinyllm's KV cache is f16 only", a, n, tok);
+                if (!tok[n])
+                    break;
+            }
         } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) {
             long ngl[MAX_LIST];
             int n;
@@ -333,13 +335,19 @@ static void jnum(struct jout *j, const char *key, const char *fmt, double v)
     printf(fmt, v);
 }
 
+/* llama-bench's name of a test: pp512, tg128, pp512+tg128 */
+static void test_name(const struct bench_result *r, char *buf, size_t size)
+{
+    if (r->n_prompt && r->n_gen)
+        snprintf(buf, size, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    else
+        snprintf(buf, size, "%s%d", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen);
+}
+
 static void print_result(const struct bench_opts *o, const struct bench_result *r, int first)
 {
     char test[32];
-    if (r->n_prompt && r->n_gen)
-        snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
-    else
-        snprintf(test, sizeof test, "%s%d", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen);
+    test_name(r, test, sizeof test);
     if (!strcmp(o->fmt, "md")) {
         char ts[64], nb[16] = "", nub[16] = "";
         snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
@@ -439,9 +447,12 @@ static int bench_model(const struct bench_opts *o, const struct bench_inst *in, 
         time_t now = time(NULL);
         struct tm tm;
         strftime(r.test_time, sizeof r.test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-        if (o->progress)
-            fprintf(stderr, "tinyllm bench: %s, %d threads, test %d/%d: %s%d%s\n", in->path, in->threads, k + 1,
-                    n_tests, r.n_prompt ? "pp" : "tg", r.n_prompt ? r.n_prompt : r.n_gen, r.n_prompt && r.n_gen ? "+tg" : "");
+        if (o->progress) {
+            char test[32];
+            test_name(&r, test, sizeof test);
+            fprintf(stderr, "tinyllm bench: %s, %d threads, test %d/%d: %s\n", in->path, in->threads, k + 1, n_tests,
+                    test);
+        }
         double warm;
         rc = run_once(&e, r.n_prompt, in->batch, r.n_gen ? 1 : 0, &rng, &warm, err);
         for (int i = 0; rc == TL_OK && i < r.reps; i++)

@@ -263,6 +263,11 @@ static void bench_outputs(void)
           strstr(res.err, "-ngl has no effect") && strstr(res.err, "-fa has no effect"), "-ngl -fa: %s", res.err);
     CHECK(run(NULL, "bench -m %s -ctk q8_0", model) == 2 && lines(res.err) == 1 && strstr(res.err, "f16"),
           "-ctk q8_0: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -ctv f16,f16,q4_0", model) == 2 && lines(res.err) == 1 && strstr(res.err, "'q4_0'"),
+          "-ctv f16,f16,q4_0: %s", res.err);
+    /* --progress: a stderr line per test, named as in the results */
+    CHECK(run(NULL, "bench -m %s -p 8 -n 0 -pg 8,4 -r 1 --progress", model) == 0 && lines(res.err) == 2 &&
+          strstr(res.err, ": pp8\n") && strstr(res.err, ": pp8+tg4\n"), "--progress: %s", res.err);
     CHECK(run(NULL, "bench -m %s -ub 0", model) == 2 && lines(res.err) == 1, "-ub 0: %s", res.err);
     CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o csv", model) == 0 && lines(res.out) == 3, "csv: %s", res.err);
     CHECK(strstr(res.out, "n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,flash_attn,use_mmap,embeddings,"
