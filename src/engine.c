@@ -10,8 +10,12 @@ int engine_open(struct engine *e, const struct engine_opts *o, struct tl_error *
     int rc = kernels_select(&e->k, err);
     if (rc)
         return rc;
-    if ((rc = model_open_with(&e->model, o->model_path, o->load, err)))
+    /* a set that repacks weights wants them in private memory anyway */
+    enum gguf_load how = o->load == GGUF_LOAD_AUTO && kernels_repack(&e->k) ? GGUF_LOAD_PRIVATE : o->load;
+    if ((rc = model_open_with(&e->model, o->model_path, how, err)))
         return rc;
+    if ((rc = model_pack(&e->model, &e->k, err)))
+        goto fail;
     if ((rc = tokenizer_init(&e->tok, &e->model.gguf, err)))
         goto fail;
     if (e->tok.n_vocab != e->model.hp.n_vocab) {

@@ -722,8 +722,12 @@ int forward(struct state *s, const int32_t *tokens, int n, bool all_logits, stru
         if (tokens[r] < 0 || tokens[r] >= hp->n_vocab)
             return tl_fail(err, TL_EINVAL, "token id %d is outside the vocabulary (%d)", tokens[r], hp->n_vocab);
         float *x = s->x + (size_t)r * hp->n_embd;
-        dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_bytes,
-                       x, hp->n_embd);
+        const void *row = (const char *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_bytes;
+        if (m->tok_embd.packed) {   /* xn is free, and wider than a quantised row */
+            unpack_x16_row(m->tok_embd.type, m->tok_embd.data, m->tok_embd.row_bytes, tokens[r], s->xn);
+            row = s->xn;
+        }
+        dequantize_row(m->tok_embd.type, row, x, hp->n_embd);
         if (hp->embd_scale != 1.0f)
             for (int i = 0; i < hp->n_embd; i++)
                 x[i] *= hp->embd_scale;

@@ -497,11 +497,15 @@ int gguf_parse(struct gguf *g, const void *buf, uint64_t size, struct tl_error *
     return parse(g, buf, size, "<memory>", err);
 }
 
-static bool copy_pays(uint64_t size)
+static bool fits_half_ram(uint64_t size)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return size <= GGUF_AUTO_COPY_MAX && huge_pages_on() && pages > 0 && page > 0 &&
-           size <= (uint64_t)pages * (uint64_t)page / 2;
+    return pages > 0 && page > 0 && size <= (uint64_t)pages * (uint64_t)page / 2;
+}
+
+static bool copy_pays(uint64_t size)
+{
+    return size <= GGUF_AUTO_COPY_MAX && huge_pages_on() && fits_half_ram(size);
 }
 
 /* A file's bytes in memory: a mapping of it or a copy. */
@@ -547,7 +551,8 @@ static int bring_in(int fd, uint64_t size, enum gguf_load how, const char *path,
     if (size > SIZE_MAX - 2 * HUGE_PAGE)
         return tl_fail(err, TL_ENOMEM, "%s (%llu bytes) does not fit in this process's address space", path,
                        (unsigned long long)size);
-    if (how == GGUF_LOAD_COPY || (how == GGUF_LOAD_AUTO && copy_pays(size)))
+    if (how == GGUF_LOAD_COPY || (how == GGUF_LOAD_AUTO && copy_pays(size)) ||
+        (how == GGUF_LOAD_PRIVATE && fits_half_ram(size)))
         return read_copy(fd, size, path, f, err);
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)

@@ -83,6 +83,9 @@ enum gguf_load {
     GGUF_LOAD_MMAP,       /* map the file */
     GGUF_LOAD_COPY,       /* read it into anonymous memory, on huge pages if the
                              system gives them */
+    GGUF_LOAD_PRIVATE,    /* COPY when the file is at most half the RAM, else
+                             MMAP: for kernel sets that repack the weights at
+                             load, which needs the bytes in private memory */
 };
 
 /* Bring path in as how says and validate it. On failure returns TL_E*,

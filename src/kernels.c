@@ -87,3 +87,11 @@ const char *const *kernels_names(void)
     };
     return names;
 }
+
+bool kernels_repack(const struct kernels *k)
+{
+    for (int t = 0; t < TL_TYPE_COUNT; t++)
+        if (k->matmul_x16[t])
+            return true;
+    return false;
+}

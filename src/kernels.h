@@ -7,6 +7,7 @@
 #ifndef TINYLLM_KERNELS_H
 #define TINYLLM_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,10 @@ struct kernels {
     const char *name;               /* "scalar", "avx2", "avx512", "neon", "neon-dot" */
     uint32_t    needs;              /* CPU_* bits (cpu.h) this file was built for */
     matmul_fn   matmul[TL_TYPE_COUNT];       /* by weight type */
+    /* The same over weights in the x16 layout (quant.h), rows [r0, r1) on
+     * multiples of X16; NULL where the set has none (never filled from
+     * scalar): such weights stay as stored. */
+    matmul_fn   matmul_x16[TL_TYPE_COUNT];
     quantize_fn quantize[TL_TYPE_COUNT];     /* by activation type */
 
     /* f16 <-> f32 rows (the KV cache and the attention operands) */
@@ -57,6 +62,9 @@ extern const struct kernels kernels_scalar;
  * NULL. TINYLLM_KERNELS=name in the environment forces a set; an unknown
  * name or one this CPU cannot run is TL_EINVAL with err saying so. */
 int kernels_select(struct kernels *k, struct tl_error *err);
+
+/* Whether k has products over repacked (x16) weights. */
+bool kernels_repack(const struct kernels *k);
 
 /* Fill *k with the named set, merged over scalar. Returns 1 when this CPU
  * runs it, 0 (k untouched) when not or when no such set is compiled in. */

@@ -1207,9 +1207,33 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
 
+/* The tile of the 16 x16-packed rows from r (quant.h), elements [e0, e0 + ke):
+ * the stored vectors are the tile's quads already. */
+INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
+{
+    size_t cb = X16 * q32_bytes(type);
+    const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK) * cb;
+    __m512i f = _mm512_set1_epi8(15);
+    for (int b = 0; b < ke / QK; b++, col += cb) {
+        t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+        t->m[b] = _mm512_setzero_ps();
+        __m512i *q = t->q + 8 * b;
+        for (int j = 0; j < (type == TL_Q8_0 ? 8 : 4); j++) {
+            __m512i v = _mm512_loadu_si512(col + 2 * X16 + 64 * j);
+            if (type == TL_Q8_0) {
+                q[j] = v;
+            } else {
+                q[j] = _mm512_and_si512(v, f);
+                q[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
+            }
+        }
+    }
+}
+
 /* nc > 1: activation group data prepared per (CC columns, KE elements)
- * chunk, each 16-row tile packed per chunk and run against every column. */
-INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
+ * chunk, each 16-row tile packed per chunk (or, x16, read as stored) and
+ * run against every column. */
+INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
 {
     struct tileq *t = &quant_tile;
     struct colsq *ci = &quant_cols;
@@ -1226,10 +1250,16 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
             size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
             for (int r = r0; r < r1; r += TILE) {
                 int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
-                packq(t, a, type, r, nr, e0, ke);
-                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
-                                                   (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
-                                                   kb, next, cc / NCOL);
+                struct next_rows nx;
+                if (x16) {   /* the next tile's chunk: 16 * kb bytes in one run */
+                    packq_x16(t, a, type, r, e0, ke);
+                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) + X16 * (e0 / QK) * q32_bytes(type),
+                                      kb, 0, 0, kb, next, cc / NCOL);
+                } else {
+                    packq(t, a, type, r, nr, e0, ke);
+                    nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
+                                      (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb, next, cc / NCOL);
+                }
                 runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
             }
         }
@@ -1239,7 +1269,7 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
 INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc > 1)
-        gemmq(a, type, r0, r1);
+        gemmq(a, type, r0, r1, 0);
     else if (is_k(type))
         matvec_k(a, type, 0, r0, r1);
     else
@@ -1257,6 +1287,76 @@ static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a
 static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
 static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
 static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+
+/* ---- Q4_0 and Q8_0 in the x16 layout (quant.h) ----
+ * Decode: each group of 16 rows is one stream of block columns; per block,
+ * vpdpbusd adds each quad of a row's weights times 4 broadcast activation
+ * bytes into the row's lane (two chains: low and high nibbles, or the
+ * first and second half of a Q8_0 block), starting from -off * sum(x), and
+ * the sum meets the 16 row scales times the block's dx in one multiply-add.
+ * About 30 instructions a Q4_0 block column where matvec32 spends 64:
+ * cache-hot, one core, Q4_0 42 -> 71 GB/s, Q8_0 42-48 -> 95-120. */
+
+enum { X16K = 512 };   /* blocks of activation prepared at a time */
+
+INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
+{
+    float dx[X16K];
+    int32_t corr[X16K];
+    size_t cb = X16 * q32_bytes(type), xb = sizeof(struct block_q8_0);
+    int nb = a->n / QK, off = type == TL_Q8_0 ? 128 : 8;
+    const char *x = a->x;
+    __m512i f = _mm512_set1_epi8(15);
+    for (int b0 = 0; b0 < nb; b0 += X16K) {
+        int kb = imin(X16K, nb - b0);
+        for (int b = 0; b < kb; b++) {
+            const char *xbk = x + (size_t)(b0 + b) * xb;
+            dx[b] = _cvtsh_ss(ld16(xbk));
+            corr[b] = -off * sum_i8x32(xbk + offsetof(struct block_q8_0, qs));
+        }
+        for (int r = r0; r < r1; r += X16) {
+            const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
+            __m512 acc[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
+            for (int b = 0; b < kb; b++, col += cb) {
+                const char *xq = x + (size_t)(b0 + b) * xb + offsetof(struct block_q8_0, qs), *v = col + 2 * X16;
+                prefetch_ahead(col, cb);
+                __m512i s = _mm512_set1_epi32(corr[b]), t = _mm512_setzero_si512();
+                if (type == TL_Q8_0) {
+#pragma GCC unroll 4
+                    for (int j = 0; j < 4; j++) {
+                        s = _mm512_dpbusd_epi32(s, _mm512_loadu_si512(v + 64 * j), bcast4(xq + 4 * j));
+                        t = _mm512_dpbusd_epi32(t, _mm512_loadu_si512(v + 256 + 64 * j), bcast4(xq + 16 + 4 * j));
+                    }
+                } else {
+#pragma GCC unroll 4
+                    for (int j = 0; j < 4; j++) {
+                        __m512i q = _mm512_loadu_si512(v + 64 * j);
+                        s = _mm512_dpbusd_epi32(s, _mm512_and_si512(q, f), bcast4(xq + 4 * j));
+                        t = _mm512_dpbusd_epi32(t, _mm512_andnot_si512(f, q), bcast4(xq + 16 + 4 * j));
+                    }
+                    t = _mm512_srai_epi32(t, 4);   /* the high nibbles were taken as 16 * q: exact */
+                }
+                __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col)), _mm512_set1_ps(dx[b]));
+                acc[b & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s, t)), d, acc[b & 1]);
+            }
+            __m512 sum = _mm512_add_ps(acc[0], acc[1]);
+            if (b0 > 0)
+                sum = _mm512_add_ps(sum, _mm512_loadu_ps(a->y + r));
+            _mm512_storeu_ps(a->y + r, sum);
+        }
+    }
+}
+
+INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc > 1)
+        gemmq(a, type, r0, r1, 1);
+    else
+        matvec_x16(a, type, r0, r1);
+}
+
+static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_0); }
+static void matmul_x16_q8_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q8_0); }
 
 /* ---- activation conversion ---- */
 
@@ -1435,6 +1535,7 @@ const struct kernels kernels_avx512 = {
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },
+    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0 },
     .quantize = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,

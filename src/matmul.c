@@ -63,7 +63,8 @@ static void job_rows(const struct mm_task *t, const struct mm_job *job, int r0, 
         .y = job->y, .ldy = job->ldy, .w = job->w->data, .w_row_bytes = job->w->row_bytes,
         .x = b->data, .x_row_bytes = b->row_bytes, .n = t->n_in, .nc = t->nc,
     };
-    t->c->k->matmul[job->w->type](&a, r0, r1);
+    const struct kernels *k = t->c->k;
+    (job->w->packed ? k->matmul_x16 : k->matmul)[job->w->type](&a, r0, r1);
     if (job->bias)
         for (int c = 0; c < t->nc; c++)
             for (int r = r0; r < r1; r++)

@@ -371,3 +371,58 @@ void model_close(struct model *m)
     free(m->vec_store);
     memset(m, 0, sizeof *m);
 }
+
+/* ------------------------------------------------------------- packing */
+
+/* Weights whose rows a product splits among threads together (stacked
+ * jobs, matmul.c) pack all or none: a packed one's rows must start on a
+ * multiple of X16, and so must every row count before it. */
+static bool fits_x16(const struct kernels *k, const struct weight *const *w, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!w[i]->data || w[i]->packed || !k->matmul_x16[w[i]->type] || w[i]->n_out % X16 ||
+            w[i]->row_bytes != type_row_bytes(w[i]->type, w[i]->n_in))
+            return false;
+    return true;
+}
+
+static int pack_set(const struct kernels *k, struct weight *const *w, int n, struct tl_error *err)
+{
+    if (!fits_x16(k, (const struct weight *const *)w, n))
+        return TL_OK;
+    for (int i = 0; i < n; i++) {
+        if (!pack_x16(w[i]->type, (void *)w[i]->data, w[i]->row_bytes, w[i]->n_out))
+            return tl_fail(err, TL_ENOMEM, "out of memory repacking the weights");
+        w[i]->packed = true;
+    }
+    return TL_OK;
+}
+
+int model_pack(struct model *m, const struct kernels *k, struct tl_error *err)
+{
+    if (!kernels_repack(k) || !m->gguf.copied)
+        return TL_OK;
+    int rc = TL_OK;
+    bool tied = m->output.data == m->tok_embd.data;
+    if ((rc = pack_set(k, (struct weight *[]){ &m->tok_embd }, 1, err)))
+        return rc;
+    if (tied)
+        m->output.packed = m->tok_embd.packed;
+    else if ((rc = pack_set(k, (struct weight *[]){ &m->output }, 1, err)))
+        return rc;
+    for (int il = 0; il < m->hp.n_layer && !rc; il++) {
+        struct layer *L = &m->layers[il];
+        /* phi3 splits w_up into gate and up halves of n_ff rows each */
+        bool up_halves = m->hp.arch == ARCH_PHI3 && m->hp.n_ff % X16 == 0;
+        if ((rc = pack_set(k, (struct weight *[]){ &L->wq, &L->wk, &L->wv }, 3, err)) ||
+            (rc = pack_set(k, (struct weight *[]){ &L->wqkv }, 1, err)) ||
+            (rc = pack_set(k, (struct weight *[]){ &L->wo }, 1, err)) ||
+            (rc = pack_set(k, (struct weight *[]){ &L->w_down }, 1, err)))
+            break;
+        if (L->w_gate.data)
+            rc = pack_set(k, (struct weight *[]){ &L->w_gate, &L->w_up }, 2, err);
+        else if (m->hp.arch != ARCH_PHI3 || up_halves)
+            rc = pack_set(k, (struct weight *[]){ &L->w_up }, 1, err);
+    }
+    return rc;
+}

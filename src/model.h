@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "kernels.h"
 #include "tinyllm.h"
 
 enum arch { ARCH_LLAMA, ARCH_GEMMA, ARCH_QWEN2, ARCH_PHI2, ARCH_PHI3, ARCH_STABLELM, ARCH_GEMMA2, ARCH_COUNT };
@@ -54,6 +55,7 @@ struct weight {
     int         n_in;      /* ne[0] */
     int         n_out;     /* ne[1] */
     size_t      row_bytes;
+    bool        packed;    /* rows in the x16 layout (quant.h) */
 };
 
 struct layer {
@@ -90,6 +92,12 @@ int  model_open(struct model *m, const char *path, struct tl_error *err);
 /* The same, the file brought in as how says (model_open maps it). */
 int  model_open_with(struct model *m, const char *path, enum gguf_load how, struct tl_error *err);
 void model_close(struct model *m);
+
+/* Put the weights that k has x16 products for (kernels.h) in the x16
+ * layout, in place, when the file was read into memory (a mapped one's
+ * pages would become private copies one fault at a time: seconds a GB).
+ * Weights of a shape the layout does not fit stay as they are. */
+int  model_pack(struct model *m, const struct kernels *k, struct tl_error *err);
 
 /* "llama", "gemma", ... */
 const char *arch_name(int arch);

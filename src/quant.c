@@ -3,6 +3,7 @@
  * llama.cpp's quantize_row_*_ref float operation for float operation, so a
  * file written by `tinyllm quantize` matches llama-quantize byte for byte. */
 #include <float.h>
+#include <stdlib.h>
 #include <math.h>
 
 #include "quant.h"
@@ -1011,5 +1012,64 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
     case TL_Q5_K: quant_q5_K(src, dst, nb); break;
     case TL_Q6_K: quant_q6_K(src, dst, nb); break;
     default: assert(!"quantize_row: unsupported type"); break;
+    }
+}
+
+/* ------------------------------------------------------------ x16 layout */
+
+bool x16_packable(uint32_t type)
+{
+    return type == TL_Q4_0 || type == TL_Q8_0;
+}
+
+/* Byte offset, within a packed block column, of quant byte k (of the
+ * block's qs) of row i, and of row i's scale. */
+static size_t x16_quant_at(int i, int k) { return 2 * X16 + (size_t)(k / 4) * 4 * X16 + 4 * (size_t)i + (size_t)(k % 4); }
+static size_t x16_scale_at(int i) { return 2 * (size_t)i; }
+
+/* Block column b of the group at g (16 blocks' bytes), rows' blocks at src[i]. */
+static void pack_column(uint32_t type, char *g, const char *const *src)
+{
+    bool q8 = type == TL_Q8_0;
+    int nq = q8 ? QK : QK / 2;
+    for (int i = 0; i < X16; i++) {
+        memcpy(g + x16_scale_at(i), src[i], 2);
+        for (int k = 0; k < nq; k++)
+            g[x16_quant_at(i, k)] = (char)(q8 ? (uint8_t)src[i][2 + k] ^ 0x80 : (uint8_t)src[i][2 + k]);
+    }
+}
+
+bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
+{
+    size_t bs = (size_t)type_info(type)->block_bytes, nb = row_bytes / bs;
+    char *tmp = malloc(X16 * row_bytes);
+    if (!tmp)
+        return false;
+    for (int r = 0; r + X16 <= n_rows; r += X16) {
+        char *g = (char *)w + (size_t)r * row_bytes;
+        memcpy(tmp, g, X16 * row_bytes);
+        for (size_t b = 0; b < nb; b++) {
+            const char *src[X16];
+            for (int i = 0; i < X16; i++)
+                src[i] = tmp + (size_t)i * row_bytes + b * bs;
+            pack_column(type, g + b * X16 * bs, src);
+        }
+    }
+    free(tmp);
+    return true;
+}
+
+void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void *row)
+{
+    size_t bs = (size_t)type_info(type)->block_bytes, nb = row_bytes / bs;
+    bool q8 = type == TL_Q8_0;
+    int nq = q8 ? QK : QK / 2, i = r % X16;
+    const char *g = (const char *)w + (size_t)(r - i) * row_bytes;
+    for (size_t b = 0; b < nb; b++) {
+        const char *col = g + b * X16 * bs;
+        char *dst = (char *)row + b * bs;
+        memcpy(dst, col + x16_scale_at(i), 2);
+        for (int k = 0; k < nq; k++)
+            dst[2 + k] = (char)(q8 ? (uint8_t)col[x16_quant_at(i, k)] ^ 0x80 : (uint8_t)col[x16_quant_at(i, k)]);
     }
 }

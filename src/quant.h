@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* ggml type ids as stored in GGUF tensor infos. */
@@ -91,6 +92,26 @@ uint16_t fp32_to_bf16(float f);         /* round to nearest even, NaN kept quiet
 /* ---- reference dequantisation: n elements (a multiple of the block size)
  * from src of the given type into dst. Supported types only. ---- */
 void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+
+/* ---- the 16-row interleaved ("x16") layout of Q4_0 and Q8_0 weights ----
+ * Made at load for kernel sets with products over it (kernels.h,
+ * matmul_x16): one register then holds a quad of 4 elements of 16 rows, a
+ * vpdpbusd against 4 broadcast activation bytes adds into each row's own
+ * lane, and no horizontal sums are left. The 16 rows of a group keep their
+ * bytes (16 * row_bytes from row 16g) and hold, per block column b, the 16
+ * rows' scales (f16, row i at word i), then the quants as 64-byte vectors
+ * whose dword i belongs to row i:
+ *   Q4_0: 4 vectors, vector j = bytes 4j..4j+3 of each row's qs (elements
+ *         4j..4j+3 in the low nibbles, 16+4j..16+4j+3 in the high ones);
+ *   Q8_0: 8 vectors, vector j = qs[4j..4j+3] + 128 of each row (unsigned).
+ * So a block column is 16 blocks' bytes (288 or 544). */
+enum { X16 = 16 };
+bool x16_packable(uint32_t type);
+/* Rows [0, n_rows) (a multiple of X16) of w, row_bytes apart, to x16 in
+ * place; false when out of memory for one group's copy (w unchanged). */
+bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows);
+/* Row r of packed w, in the type's own layout, into row (row_bytes bytes). */
+void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void *row);
 
 /* ---- reference quantisation of n floats (multiple of the block size).
  * quantize_row handles every type with supported == 1 plus the activation

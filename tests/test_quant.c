@@ -787,6 +787,38 @@ static void test_oracle_requantize(void)
     gguf_close(&src);
 }
 
+/* The x16 layout: packing keeps a group's bytes in place, every row comes
+ * back byte for byte, and a hand-placed block lands where quant.h says
+ * (scale words first, then quad j of row i at byte 4i + 64j of the quants;
+ * Q8_0 quants offset to unsigned). */
+static void test_x16_layout(void)
+{
+    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0 };
+    for (int ti = 0; ti < 2; ti++) {
+        uint32_t t = types[ti];
+        CHECK(x16_packable(t), "%s packable", type_info(t)->name);
+        int n = 96, nr = 32;
+        size_t rb = type_row_bytes(t, n), bs = (size_t)type_info(t)->block_bytes;
+        uint8_t *w = malloc(rb * nr), *orig = malloc(rb * nr), row[128];
+        for (size_t i = 0; i < rb * nr; i++)
+            w[i] = orig[i] = (uint8_t)(i * 131 + i / 7);
+        CHECK(pack_x16(t, w, rb, nr), "pack_x16 ran");
+        CHECK(memcmp(w, orig, rb * nr) != 0, "%s: packing moved bytes", type_info(t)->name);
+        for (int r = 0; r < nr; r++) {
+            unpack_x16_row(t, w, rb, r, row);
+            CHECK(memcmp(row, orig + (size_t)r * rb, rb) == 0, "%s: row %d unpacks to itself", type_info(t)->name, r);
+        }
+        /* row 16 + 5, block 1: in group 1, block column 1 */
+        const uint8_t *col = w + 16 * rb + 1 * 16 * bs, *blk = orig + 21 * rb + 1 * bs;
+        CHECK(col[10] == blk[0] && col[11] == blk[1], "%s: scale of row 5 at word 5", type_info(t)->name);
+        CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
+              "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);
+        free(w);
+        free(orig);
+    }
+    CHECK(!x16_packable(TL_Q4_K) && !x16_packable(TL_F16), "only Q4_0 and Q8_0 pack");
+}
+
 int main(void)
 {
     RUN_TEST(test_type_table);
@@ -807,6 +839,7 @@ int main(void)
     RUN_TEST(test_quant_golden);
     RUN_TEST(test_round_trip);
     RUN_TEST(test_round_trip_k);
+    RUN_TEST(test_x16_layout);
     RUN_TEST(test_oracle_tensors);
     RUN_TEST(test_oracle_requantize);
     return test_finish();

@@ -34,9 +34,10 @@ static double q8_1_min_error(const uint8_t *w, size_t wb, const uint8_t *x, cons
     return e;
 }
 
-/* One product of set k: nr rows of n, nc columns, rows [r0, r1). Returns
- * the number of wrong outputs (printing the first few). */
-static int product(const struct kernels *k, uint32_t t, int n, int nr, int nc, int r0, int r1)
+/* One product of set k: nr rows of n, nc columns, rows [r0, r1), the
+ * weight packed x16 (quant.h) for k's matmul_x16 when x16. Returns the
+ * number of wrong outputs (printing the first few). */
+static int product_of(const struct kernels *k, uint32_t t, int n, int nr, int nc, int r0, int r1, int x16)
 {
     const struct type_info *ti = type_info(t);
     uint32_t at = (uint32_t)ti->act_type;
@@ -60,7 +61,12 @@ static int product(const struct kernels *k, uint32_t t, int n, int nr, int nc, i
     for (size_t i = 0; i < ldy * (size_t)nc; i++)
         y[i] = -7.0f;
     struct matmul_args a = { y, ldy, w, wrb, x, xrb, n, nc };
-    k->matmul[t](&a, r0, r1);
+    if (x16) {
+        CHECK(pack_x16(t, w, wrb, nr), "pack_x16: out of memory");
+        k->matmul_x16[t](&a, r0, r1);
+    } else {
+        k->matmul[t](&a, r0, r1);
+    }
     for (int c = 0; c < nc; c++) {
         for (int r = 0; r < nr; r++) {
             float got = y[(size_t)c * ldy + (size_t)r];
@@ -77,7 +83,8 @@ static int product(const struct kernels *k, uint32_t t, int n, int nr, int nc, i
             if (at == TL_Q8_1)
                 ref += q8_1_min_error(w + (size_t)r * wrb, wrb / (size_t)(n / QK), x + (size_t)c * xrb, xc, n);
             if (!(fabs(got - ref) <= 2e-5 * mag + 1e-6) && bad++ < 3)
-                printf("  %s %s n=%d nc=%d r=%d c=%d: got %.7g want %.7g\n", k->name, ti->name, n, nc, r, c, got, ref);
+                printf("  %s %s%s n=%d nc=%d r=%d c=%d: got %.7g want %.7g\n", k->name, ti->name, x16 ? " x16" : "",
+                       n, nc, r, c, got, ref);
         }
     }
     free(src);
@@ -87,6 +94,11 @@ static int product(const struct kernels *k, uint32_t t, int n, int nr, int nc, i
     free(w);
     free(x);
     return bad;
+}
+
+static int product(const struct kernels *k, uint32_t t, int n, int nr, int nc, int r0, int r1)
+{
+    return product_of(k, t, n, nr, nc, r0, r1, 0);
 }
 
 /* Calls fn for each set this CPU runs except scalar (test_kernels covers it). */
@@ -194,6 +206,39 @@ static void quantize_set(const struct kernels *k)
     }
 }
 
+/* Products over x16-packed weights: decode and GEMM, K past the decode
+ * kernel's activation chunk (512 blocks) and the GEMM's (1024 elements),
+ * row ranges starting past the first group, column counts across the
+ * GEMM's column groups. */
+static void x16_set(const struct kernels *k)
+{
+    static const int ns[] = { 32, 96, 576, 1056, 16384 + 64 };
+    static const int ncs[] = { 1, 2, 3, 17 };
+    int tested = 0;
+    for (uint32_t t = 0; t < TL_TYPE_COUNT; t++) {
+        if (!k->matmul_x16[t])
+            continue;
+        CHECK(x16_packable(t), "%s has x16 products for %s, which quant.c does not pack", k->name, type_info(t)->name);
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 4; j++) {
+                int nr = j % 2 ? 48 : 16, r0 = j == 3 ? 16 : 0, nc = ncs[j];
+                if (ns[i] > 2000 && nc > 2)
+                    continue;
+                int bad = product_of(k, t, ns[i], nr, nc, r0, nr, 1);
+                CHECK(bad == 0, "%s %s x16 n=%d nc=%d rows %d-%d: %d wrong", k->name, type_info(t)->name, ns[i], nc,
+                      r0, nr, bad);
+            }
+        tested++;
+    }
+    printf("  %s: x16 products for %d types\n", k->name, tested);
+}
+
+static void test_x16(void)
+{
+    if (!each_simd_set(x16_set))
+        SKIP("no SIMD kernel set runs here");
+}
+
 static void test_quantize_exact(void)
 {
     if (!each_simd_set(quantize_set))
@@ -204,6 +249,7 @@ int main(void)
 {
     RUN_TEST(test_matvec);
     RUN_TEST(test_gemm);
+    RUN_TEST(test_x16);
     RUN_TEST(test_quantize_exact);
     return test_finish();
 }

@@ -5,6 +5,8 @@
  * the rows in 16-row slices as matmul.c does.
  *   tool_kbench [-k set] [-t f16,q4_0,...|bw] [-j 1,2] [-c 1,64,512] [-s secs] [-h 1] [-m ROWSxN]
  * -h 1 keeps one copy of the weights (cache-hot): kernel speed alone.
+ * -x 1 repacks the weights x16 (quant.h) where the set has products over
+ * that layout, as the engine does at load.
  * Times are the median over the products, or for products over 1 ms the
  * slowest thread's CPU time in the kernel (the machine may be shared);
  * -w 1 reports the mean wall time instead. */
@@ -37,6 +39,7 @@ struct bench {
     size_t x_row_bytes;
     float *y;               /* nc * rows */
     int iters, nth, cpu;    /* cpu: time the kernel calls in thread CPU time */
+    int x16;                /* w packed x16, run through matmul_x16 */
     atomic_int barrier;     /* arrivals at the current iteration's end */
     double *done;           /* [iters]: when thread 0 saw iteration i end */
 };
@@ -83,7 +86,7 @@ static void *run_worker(void *arg)
         };
         double t0 = b->cpu ? thread_cpu() : 0;
         if (r0 < r1)
-            b->k->matmul[b->type](&a, r0, r1);
+            (b->x16 ? b->k->matmul_x16 : b->k->matmul)[b->type](&a, r0, r1);
         if (b->cpu)
             wk->cpu += thread_cpu() - t0;
         spin_barrier(b, it);
@@ -144,10 +147,12 @@ static float frand(uint64_t *s)
 }
 
 /* Weights of rows x n (one real matrix, copied), nc quantised columns. */
-static int bench_init(struct bench *b, const struct kernels *k, int type, int rows, int n, int nc, int cold)
+static int bench_init(struct bench *b, const struct kernels *k, int type, int rows, int n, int nc, int cold,
+                      int x16)
 {
     memset(b, 0, sizeof *b);
     b->k = k;
+    b->x16 = x16 && k->matmul_x16[type] && rows % X16 == 0;
     b->type = type;
     b->rows = rows;
     b->n = n;
@@ -169,6 +174,8 @@ static int bench_init(struct bench *b, const struct kernels *k, int type, int ro
             src[i] = frand(&s);
         quantize_row((uint32_t)type, src, b->w + (size_t)r * b->row_bytes, n);
     }
+    if (b->x16 && !pack_x16((uint32_t)type, b->w, b->row_bytes, rows))
+        return -1;
     for (int c = 1; c < b->copies; c++)
         memcpy(b->w + (size_t)c * b->mat_bytes, b->w, b->mat_bytes);
     for (int c = 0; c < nc; c++) {
@@ -277,16 +284,17 @@ static int shapes[][2] = { { 2048, 2048 }, { 5632, 2048 }, { 2048, 5632 }, { 320
 static int n_shapes = 4;
 
 static void bench_type(const struct kernels *k, int type, const int *threads, int nt, const int *ncs, int nn,
-                       double secs, int hot, int mean)
+                       double secs, int hot, int mean, int x16)
 {
-    const char *tn = type_info((uint32_t)type)->name;
+    char tn[16];
+    snprintf(tn, sizeof tn, "%s%s", type_info((uint32_t)type)->name, x16 && k->matmul_x16[type] ? "x16" : "");
     for (int ci = 0; ci < nn; ci++) {
         int nc = ncs[ci];
         int nshape = nc == 1 || n_shapes < 4 ? n_shapes : 2;
         for (int si = 0; si < nshape; si++) {
             struct bench b;
             int rows = shapes[si][0], n = shapes[si][1];
-            if (bench_init(&b, k, type, rows, n, nc, nc == 1 && !hot)) {
+            if (bench_init(&b, k, type, rows, n, nc, nc == 1 && !hot, x16)) {
                 printf("out of memory\n");
                 bench_free(&b);
                 return;
@@ -294,10 +302,10 @@ static void bench_type(const struct kernels *k, int type, const int *threads, in
             for (int ti = 0; ti < nt; ti++) {
                 double t = measure(&b, threads[ti], secs, mean);
                 if (nc == 1)
-                    printf("%-6s %-5s %5dx%-5d nc=%-3d %d thr: %6.1f GB/s  %7.1f us\n", k->name, tn, rows, n, nc,
+                    printf("%-6s %-7s %5dx%-5d nc=%-3d %d thr: %6.1f GB/s  %7.1f us\n", k->name, tn, rows, n, nc,
                            threads[ti], (double)b.mat_bytes / t * 1e-9, t * 1e6);
                 else
-                    printf("%-6s %-5s %5dx%-5d nc=%-3d %d thr: %6.1f GFLOP/s %7.1f us\n", k->name, tn, rows, n, nc,
+                    printf("%-6s %-7s %5dx%-5d nc=%-3d %d thr: %6.1f GFLOP/s %7.1f us\n", k->name, tn, rows, n, nc,
                            threads[ti], 2.0 * rows * n * nc / t * 1e-9, t * 1e6);
                 fflush(stdout);
             }
@@ -311,7 +319,7 @@ int main(int argc, char **argv)
     const char *set = NULL, *types = "q4_0,q8_0,f16";
     int threads[8] = { 1, 2 }, nt = 2, ncs[8] = { 1, 64, 512 }, nn = 3;
     double secs = 0.5;
-    int hot = 0, mean = 0;
+    int hot = 0, mean = 0, x16 = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-k"))
             set = argv[i + 1];
@@ -327,6 +335,8 @@ int main(int argc, char **argv)
             hot = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-m") && sscanf(argv[i + 1], "%dx%d", &shapes[0][0], &shapes[0][1]) == 2)
             n_shapes = 1;
+        else if (!strcmp(argv[i], "-x"))
+            x16 = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-w"))
             mean = atoi(argv[i + 1]);
     }
@@ -348,7 +358,7 @@ int main(int argc, char **argv)
         if (t < 0)
             fprintf(stderr, "kbench: unknown type %.*s\n", len, s);
         else
-            bench_type(&k, t, threads, nt, ncs, nn, secs, hot, mean);
+            bench_type(&k, t, threads, nt, ncs, nn, secs, hot, mean, x16);
         s += len + (s[len] == ',');
     }
     return 0;
