@@ -1207,13 +1207,56 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
 
+/* Q4_K in the x16 layout: the 8 scales and mins of each row, 6 bits
+ * each in 12 bytes, decoded in all 16 lanes at once (k4_scales' formula on
+ * the three dword vectors at col + 64): sc[h], mn[h] byte s of lane i =
+ * sub-block 4h + s of row i. */
+INLINE void x16_k4_scales(const char *col, __m512i sc[2], __m512i mn[2])
+{
+    __m512i s0 = _mm512_loadu_si512(col + 64), s1 = _mm512_loadu_si512(col + 128), s2 = _mm512_loadu_si512(col + 192);
+    __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f), m2 = _mm512_set1_epi32(0x30303030);
+    sc[0] = _mm512_and_si512(s0, m6);
+    sc[1] = _mm512_or_si512(_mm512_and_si512(s2, m4), _mm512_and_si512(_mm512_srli_epi32(s0, 2), m2));
+    mn[0] = _mm512_and_si512(s1, m6);
+    mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(s2, 4), m4), _mm512_and_si512(_mm512_srli_epi32(s1, 2), m2));
+}
+
+/* Sub-block s's byte of each lane (from x16_k4_scales) as a float. */
+INLINE __m512 x16_k4_byte(const __m512i v[2], int s)
+{
+    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v[s / 4], 8 * (s % 4)), _mm512_set1_epi32(0xff)));
+}
+
 /* The tile of the 16 x16-packed rows from r (quant.h), elements [e0, e0 + ke):
- * the stored vectors are the tile's quads already. */
+ * the stored vectors are the tile's quads already (Q4_K's in stored
+ * nibble order: vector 8c + l holds quads 16c + l and 16c + 8 + l). */
 INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
 {
+    __m512i f = _mm512_set1_epi8(15);
+    if (type == TL_Q4_K) {
+        size_t cb = X16 * sizeof(struct block_q4_K);
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
+        for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
+            __m512i sc[2], mn[2];
+            x16_k4_scales(col, sc, mn);
+            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+            __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32)));
+            for (int sub = 0; sub < 8; sub++) {
+                t->d[sb * 8 + sub] = _mm512_mul_ps(d, x16_k4_byte(sc, sub));
+                t->m[sb * 8 + sub] = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), dmin), x16_k4_byte(mn, sub));
+            }
+            __m512i *q = t->q + sb * (QK_K / 4);
+            for (int c = 0; c < 4; c++)
+                for (int l = 0; l < 8; l++) {
+                    __m512i v = _mm512_loadu_si512(col + 256 + 64 * (8 * c + l));
+                    q[16 * c + l] = _mm512_and_si512(v, f);
+                    q[16 * c + 8 + l] = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
+                }
+        }
+        return;
+    }
     size_t cb = X16 * q32_bytes(type);
     const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK) * cb;
-    __m512i f = _mm512_set1_epi8(15);
     for (int b = 0; b < ke / QK; b++, col += cb) {
         t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
         t->m[b] = _mm512_setzero_ps();
@@ -1253,7 +1296,8 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16
                 struct next_rows nx;
                 if (x16) {   /* the next tile's chunk: 16 * kb bytes in one run */
                     packq_x16(t, a, type, r, e0, ke);
-                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) + X16 * (e0 / QK) * q32_bytes(type),
+                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
+                                          X16 * (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
                                       kb, 0, 0, kb, next, cc / NCOL);
                 } else {
                     packq(t, a, type, r, nr, e0, ke);
@@ -1347,16 +1391,61 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
+/* Q4_K: per super-block column, each 32-element sub-block's integer dot
+ * (low nibbles: sub-block 2c, high ones, taken as 16 q: 2c + 1) meets the
+ * rows' scale, and the mins meet the activation's sub-block sums:
+ *   y = dx * (d * sum_s sc_s dot_s - dmin * sum_s mn_s bsum_s). */
+INLINE void matvec_x16_k4(const struct matmul_args *a, int r0, int r1)
+{
+    size_t cb = X16 * sizeof(struct block_q4_K);
+    int nb = a->n / QK_K;
+    const struct block_q8_K *xk = a->x;
+    __m512i f = _mm512_set1_epi8(15);
+    for (int r = r0; r < r1; r += X16) {
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+        __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
+        for (int b = 0; b < nb; b++, col += cb) {
+            const char *xq = (const char *)xk[b].qs, *v = col + 256;
+            prefetch_ahead(col, cb);
+            __m512i sc[2], mn[2];
+            x16_k4_scales(col, sc, mn);
+            __m512 sd = _mm512_setzero_ps(), sm = _mm512_setzero_ps();
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+#pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) {
+                    __m512i q = _mm512_loadu_si512(v + 64 * (8 * c + l));
+                    lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(q, f), bcast4(xq + 64 * c + 4 * l));
+                    hi = _mm512_dpbusd_epi32(hi, _mm512_andnot_si512(f, q), bcast4(xq + 64 * c + 32 + 4 * l));
+                }
+                sd = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), x16_k4_byte(sc, 2 * c), sd);
+                sd = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srai_epi32(hi, 4)), x16_k4_byte(sc, 2 * c + 1), sd);
+                sm = _mm512_fmadd_ps(x16_k4_byte(mn, 2 * c), _mm512_set1_ps((float)(xk[b].bsums[4 * c] + xk[b].bsums[4 * c + 1])), sm);
+                sm = _mm512_fmadd_ps(x16_k4_byte(mn, 2 * c + 1),
+                                     _mm512_set1_ps((float)(xk[b].bsums[4 * c + 2] + xk[b].bsums[4 * c + 3])), sm);
+            }
+            __m512 dx = _mm512_set1_ps(xk[b].d);
+            acc = _mm512_fmadd_ps(sd, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col)), dx), acc);
+            accm = _mm512_fmadd_ps(sm, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32))), dx), accm);
+        }
+        _mm512_storeu_ps(a->y + r, _mm512_sub_ps(acc, accm));
+    }
+}
+
 INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc > 1)
         gemmq(a, type, r0, r1, 1);
+    else if (type == TL_Q4_K)
+        matvec_x16_k4(a, r0, r1);
     else
         matvec_x16(a, type, r0, r1);
 }
 
 static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_0); }
 static void matmul_x16_q8_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q8_0); }
+static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_K); }
 
 /* ---- activation conversion ---- */
 
@@ -1535,7 +1624,7 @@ const struct kernels kernels_avx512 = {
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },
-    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0 },
+    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K },
     .quantize = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,

@@ -375,22 +375,15 @@ void model_close(struct model *m)
 /* ------------------------------------------------------------- packing */
 
 /* Weights whose rows a product splits among threads together (stacked
- * jobs, matmul.c) pack all or none: a packed one's rows must start on a
- * multiple of X16, and so must every row count before it. */
-static bool fits_x16(const struct kernels *k, const struct weight *const *w, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!w[i]->data || w[i]->packed || !k->matmul_x16[w[i]->type] || w[i]->n_out % X16 ||
-            w[i]->row_bytes != type_row_bytes(w[i]->type, w[i]->n_in))
-            return false;
-    return true;
-}
-
+ * jobs, matmul.c, in this order): a packed one's rows must start on a
+ * multiple of X16 there, so every row count before it must be one too. */
 static int pack_set(const struct kernels *k, struct weight *const *w, int n, struct tl_error *err)
 {
-    if (!fits_x16(k, (const struct weight *const *)w, n))
-        return TL_OK;
-    for (int i = 0; i < n; i++) {
+    int before = 0;
+    for (int i = 0; i < n && w[i]->data; before += w[i]->n_out, i++) {
+        if (before % X16 || w[i]->packed || !k->matmul_x16[w[i]->type] || w[i]->n_out % X16 ||
+            w[i]->row_bytes != type_row_bytes(w[i]->type, w[i]->n_in))
+            continue;
         if (!pack_x16(w[i]->type, (void *)w[i]->data, w[i]->row_bytes, w[i]->n_out))
             return tl_fail(err, TL_ENOMEM, "out of memory repacking the weights");
         w[i]->packed = true;

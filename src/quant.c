@@ -1017,42 +1017,75 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
 
 /* ------------------------------------------------------------ x16 layout */
 
-bool x16_packable(uint32_t type)
-{
-    return type == TL_Q4_0 || type == TL_Q8_0;
-}
+/* A block's fields in the x16 layout, in block order: f16 words gathered as
+ * 16 words (32 bytes), everything else as dwords with lane i = row i (64
+ * bytes per 4 bytes of the field). The packed column holds the fields in
+ * this order, so its size is 16 blocks'. */
+struct x16_field { int bytes, word; };
 
-/* Byte offset, within a packed block column, of quant byte k (of the
- * block's qs) of row i, and of row i's scale. */
-static size_t x16_quant_at(int i, int k) { return 2 * X16 + (size_t)(k / 4) * 4 * X16 + 4 * (size_t)i + (size_t)(k % 4); }
-static size_t x16_scale_at(int i) { return 2 * (size_t)i; }
-
-/* Block column b of the group at g (16 blocks' bytes), rows' blocks at src[i]. */
-static void pack_column(uint32_t type, char *g, const char *const *src)
+static int x16_fields(uint32_t type, struct x16_field f[4])
 {
-    bool q8 = type == TL_Q8_0;
-    int nq = q8 ? QK : QK / 2;
-    for (int i = 0; i < X16; i++) {
-        memcpy(g + x16_scale_at(i), src[i], 2);
-        for (int k = 0; k < nq; k++)
-            g[x16_quant_at(i, k)] = (char)(q8 ? (uint8_t)src[i][2 + k] ^ 0x80 : (uint8_t)src[i][2 + k]);
+    switch (type) {
+    case TL_Q4_0: f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 16, 0 }; return 2;
+    case TL_Q8_0: f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 32, 0 }; return 2;
+    case TL_Q4_K:
+        f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 2, 1 };
+        f[2] = (struct x16_field){ 12, 0 }; f[3] = (struct x16_field){ 128, 0 };
+        return 4;
+    default: return 0;
     }
 }
 
+bool x16_packable(uint32_t type)
+{
+    struct x16_field f[4];
+    return x16_fields(type, f) > 0;
+}
+
+/* Offset in a packed block column of byte k of row i's block. */
+static size_t x16_at(const struct x16_field *f, int nf, int i, int k)
+{
+    size_t base = 0;
+    for (int j = 0; j < nf; j++) {
+        if (k < f[j].bytes)
+            return base + (f[j].word ? 2 * (size_t)i + (size_t)k
+                                     : (size_t)(k / 4) * 4 * X16 + 4 * (size_t)i + (size_t)(k % 4));
+        k -= f[j].bytes;
+        base += (size_t)f[j].bytes * X16;
+    }
+    return base;   /* not reached: k < the block's bytes */
+}
+
+/* Q8_0 quants are stored unsigned (q + 128: vpdpbusd's unsigned side). */
+static uint8_t x16_flip(uint32_t type, int k) { return type == TL_Q8_0 && k >= 2 ? 0x80 : 0; }
+
+enum { X16_MAX_BLOCK = 256 };   /* bytes of the largest packable block */
+
 bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
 {
-    size_t bs = (size_t)type_info(type)->block_bytes, nb = row_bytes / bs;
+    struct x16_field f[4];
+    int nf = x16_fields(type, f), bs = type_info(type)->block_bytes;
+    size_t nb = row_bytes / (size_t)bs;
+    uint16_t at[X16][X16_MAX_BLOCK];   /* where byte k of row i goes */
+    uint8_t flip[X16_MAX_BLOCK];
+    for (int k = 0; k < bs; k++) {
+        flip[k] = x16_flip(type, k);
+        for (int i = 0; i < X16; i++)
+            at[i][k] = (uint16_t)x16_at(f, nf, i, k);
+    }
     char *tmp = malloc(X16 * row_bytes);
     if (!tmp)
         return false;
     for (int r = 0; r + X16 <= n_rows; r += X16) {
         char *g = (char *)w + (size_t)r * row_bytes;
         memcpy(tmp, g, X16 * row_bytes);
-        for (size_t b = 0; b < nb; b++) {
-            const char *src[X16];
-            for (int i = 0; i < X16; i++)
-                src[i] = tmp + (size_t)i * row_bytes + b * bs;
-            pack_column(type, g + b * X16 * bs, src);
+        for (int i = 0; i < X16; i++) {
+            const uint8_t *src = (const uint8_t *)tmp + (size_t)i * row_bytes;
+            for (size_t b = 0; b < nb; b++, src += bs) {
+                char *col = g + b * X16 * (size_t)bs;
+                for (int k = 0; k < bs; k++)
+                    col[at[i][k]] = (char)(src[k] ^ flip[k]);
+            }
         }
     }
     free(tmp);
@@ -1061,15 +1094,12 @@ bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
 
 void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void *row)
 {
-    size_t bs = (size_t)type_info(type)->block_bytes, nb = row_bytes / bs;
-    bool q8 = type == TL_Q8_0;
-    int nq = q8 ? QK : QK / 2, i = r % X16;
+    struct x16_field f[4];
+    int nf = x16_fields(type, f), bs = type_info(type)->block_bytes, i = r % X16;
+    size_t nb = row_bytes / (size_t)bs;
     const char *g = (const char *)w + (size_t)(r - i) * row_bytes;
-    for (size_t b = 0; b < nb; b++) {
-        const char *col = g + b * X16 * bs;
-        char *dst = (char *)row + b * bs;
-        memcpy(dst, col + x16_scale_at(i), 2);
-        for (int k = 0; k < nq; k++)
-            dst[2 + k] = (char)(q8 ? (uint8_t)col[x16_quant_at(i, k)] ^ 0x80 : (uint8_t)col[x16_quant_at(i, k)]);
-    }
+    for (size_t b = 0; b < nb; b++)
+        for (int k = 0; k < bs; k++)
+            ((char *)row)[b * (size_t)bs + (size_t)k] =
+                (char)((uint8_t)g[b * X16 * (size_t)bs + x16_at(f, nf, i, k)] ^ x16_flip(type, k));
 }

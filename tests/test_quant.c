@@ -793,13 +793,13 @@ static void test_oracle_requantize(void)
  * Q8_0 quants offset to unsigned). */
 static void test_x16_layout(void)
 {
-    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0 };
-    for (int ti = 0; ti < 2; ti++) {
+    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K };
+    for (int ti = 0; ti < 3; ti++) {
         uint32_t t = types[ti];
         CHECK(x16_packable(t), "%s packable", type_info(t)->name);
-        int n = 96, nr = 32;
+        int n = type_info(t)->block_elems * 3, nr = 32;
         size_t rb = type_row_bytes(t, n), bs = (size_t)type_info(t)->block_bytes;
-        uint8_t *w = malloc(rb * nr), *orig = malloc(rb * nr), row[128];
+        uint8_t *w = malloc(rb * nr), *orig = malloc(rb * nr), row[1024];
         for (size_t i = 0; i < rb * nr; i++)
             w[i] = orig[i] = (uint8_t)(i * 131 + i / 7);
         CHECK(pack_x16(t, w, rb, nr), "pack_x16 ran");
@@ -811,12 +811,17 @@ static void test_x16_layout(void)
         /* row 16 + 5, block 1: in group 1, block column 1 */
         const uint8_t *col = w + 16 * rb + 1 * 16 * bs, *blk = orig + 21 * rb + 1 * bs;
         CHECK(col[10] == blk[0] && col[11] == blk[1], "%s: scale of row 5 at word 5", type_info(t)->name);
-        CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
-              "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);
+        if (t == TL_Q4_K)   /* d, dmin words; then 12 scale bytes and 128 quant bytes as dwords */
+            CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
+                      col[64 + 192 + 64 * 3 + 4 * 5 + 2] == blk[16 + 14],
+                  "q4_K: dmin, scale byte 9 and quant byte 14 of row 5 where quant.h says");
+        else
+            CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
+                  "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);
         free(w);
         free(orig);
     }
-    CHECK(!x16_packable(TL_Q4_K) && !x16_packable(TL_F16), "only Q4_0 and Q8_0 pack");
+    CHECK(!x16_packable(TL_Q5_0) && !x16_packable(TL_F16), "only Q4_0, Q8_0 and Q4_K pack");
 }
 
 int main(void)

@@ -207,18 +207,20 @@ static void quantize_set(const struct kernels *k)
 }
 
 /* Products over x16-packed weights: decode and GEMM, K past the decode
- * kernel's activation chunk (512 blocks) and the GEMM's (1024 elements),
+ * kernel's activation chunk (512 blocks) and the GEMM's (1024 elements:
+ * 32 blocks or 4 super-blocks),
  * row ranges starting past the first group, column counts across the
  * GEMM's column groups. */
 static void x16_set(const struct kernels *k)
 {
-    static const int ns[] = { 32, 96, 576, 1056, 16384 + 64 };
+    static const int ns32[] = { 32, 96, 576, 1056, 16384 + 64 }, ns256[] = { 256, 512, 1280, 4352, 16384 + 256 };
     static const int ncs[] = { 1, 2, 3, 17 };
     int tested = 0;
     for (uint32_t t = 0; t < TL_TYPE_COUNT; t++) {
         if (!k->matmul_x16[t])
             continue;
         CHECK(x16_packable(t), "%s has x16 products for %s, which quant.c does not pack", k->name, type_info(t)->name);
+        const int *ns = type_info(t)->block_elems == QK_K ? ns256 : ns32;
         for (int i = 0; i < 5; i++)
             for (int j = 0; j < 4; j++) {
                 int nr = j % 2 ? 48 : 16, r0 = j == 3 ? 16 : 0, nc = ncs[j];
