@@ -27,10 +27,10 @@ static const char usage_text[] =
     "  -c, --ctx-size N          context size (default: the model's, at most 4096)\n"
     "  -t, --threads N           threads (default: physical cores)\n"
     "      --mmap                map the model file (the default above 256 MiB, and with the\n"
-    "                            avx512 set above half the RAM; Q4_0/Q8_0 not repacked)\n"
+    "                            avx512 set: half the RAM; weights are then not repacked)\n"
     "      --no-mmap             read it into memory, on huge pages: decode faster, start-up\n"
     "                            slower (the default up to 256 MiB, or with the avx512 set,\n"
-    "                            which repacks Q4_0/Q8_0 weights there, up to half the RAM)\n"
+    "                            which repacks Q4_0/Q8_0/Q4_K weights there, up to half the RAM)\n"
     "  -v, --verbose             the chosen template and why, on stderr\n"
     "  -h, --help                this text\n"
     "sampling:\n";

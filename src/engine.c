@@ -10,10 +10,15 @@ int engine_open(struct engine *e, const struct engine_opts *o, struct tl_error *
     int rc = kernels_select(&e->k, err);
     if (rc)
         return rc;
-    /* a set that repacks weights wants them in private memory anyway */
-    enum gguf_load how = o->load == GGUF_LOAD_AUTO && kernels_repack(&e->k) ? GGUF_LOAD_PRIVATE : o->load;
-    if ((rc = model_open_with(&e->model, o->model_path, how, err)))
+    if ((rc = model_open_with(&e->model, o->model_path, o->load, err)))
         return rc;
+    /* weights the kernel set repacks must be in private memory anyway: a
+     * mapped file (parsed, not read) is read in when any would be */
+    if (o->load == GGUF_LOAD_AUTO && !e->model.gguf.copied && model_packs(&e->model, &e->k)) {
+        model_close(&e->model);
+        if ((rc = model_open_with(&e->model, o->model_path, GGUF_LOAD_PRIVATE, err)))
+            return rc;
+    }
     if ((rc = model_pack(&e->model, &e->k, err)))
         goto fail;
     if ((rc = tokenizer_init(&e->tok, &e->model.gguf, err)))

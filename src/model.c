@@ -376,13 +376,18 @@ void model_close(struct model *m)
 
 /* Weights whose rows a product splits among threads together (stacked
  * jobs, matmul.c, in this order): a packed one's rows must start on a
- * multiple of X16 there, so every row count before it must be one too. */
-static int pack_set(const struct kernels *k, struct weight *const *w, int n, struct tl_error *err)
+ * multiple of X16 there, so every row count before it must be one too.
+ * Adds to *n the weights packed (or, dry, that would be). */
+static int pack_set(const struct kernels *k, struct weight *const *w, int n, bool dry, int *count,
+                    struct tl_error *err)
 {
     int before = 0;
     for (int i = 0; i < n && w[i]->data; before += w[i]->n_out, i++) {
         if (before % X16 || w[i]->packed || !k->matmul_x16[w[i]->type] || w[i]->n_out % X16 ||
             w[i]->row_bytes != type_row_bytes(w[i]->type, w[i]->n_in))
+            continue;
+        ++*count;
+        if (dry)
             continue;
         if (!pack_x16(w[i]->type, (void *)w[i]->data, w[i]->row_bytes, w[i]->n_out))
             return tl_fail(err, TL_ENOMEM, "out of memory repacking the weights");
@@ -391,31 +396,44 @@ static int pack_set(const struct kernels *k, struct weight *const *w, int n, str
     return TL_OK;
 }
 
-int model_pack(struct model *m, const struct kernels *k, struct tl_error *err)
+/* Every weight through pack_set, in the groups the forward pass runs. */
+static int pack_all(struct model *m, const struct kernels *k, bool dry, int *count, struct tl_error *err)
 {
-    if (!kernels_repack(k) || !m->gguf.copied)
-        return TL_OK;
     int rc = TL_OK;
     bool tied = m->output.data == m->tok_embd.data;
-    if ((rc = pack_set(k, (struct weight *[]){ &m->tok_embd }, 1, err)))
+    if ((rc = pack_set(k, (struct weight *[]){ &m->tok_embd }, 1, dry, count, err)))
         return rc;
     if (tied)
         m->output.packed = m->tok_embd.packed;
-    else if ((rc = pack_set(k, (struct weight *[]){ &m->output }, 1, err)))
+    else if ((rc = pack_set(k, (struct weight *[]){ &m->output }, 1, dry, count, err)))
         return rc;
     for (int il = 0; il < m->hp.n_layer && !rc; il++) {
         struct layer *L = &m->layers[il];
         /* phi3 splits w_up into gate and up halves of n_ff rows each */
         bool up_halves = m->hp.arch == ARCH_PHI3 && m->hp.n_ff % X16 == 0;
-        if ((rc = pack_set(k, (struct weight *[]){ &L->wq, &L->wk, &L->wv }, 3, err)) ||
-            (rc = pack_set(k, (struct weight *[]){ &L->wqkv }, 1, err)) ||
-            (rc = pack_set(k, (struct weight *[]){ &L->wo }, 1, err)) ||
-            (rc = pack_set(k, (struct weight *[]){ &L->w_down }, 1, err)))
+        if ((rc = pack_set(k, (struct weight *[]){ &L->wq, &L->wk, &L->wv }, 3, dry, count, err)) ||
+            (rc = pack_set(k, (struct weight *[]){ &L->wqkv }, 1, dry, count, err)) ||
+            (rc = pack_set(k, (struct weight *[]){ &L->wo }, 1, dry, count, err)) ||
+            (rc = pack_set(k, (struct weight *[]){ &L->w_down }, 1, dry, count, err)))
             break;
         if (L->w_gate.data)
-            rc = pack_set(k, (struct weight *[]){ &L->w_gate, &L->w_up }, 2, err);
+            rc = pack_set(k, (struct weight *[]){ &L->w_gate, &L->w_up }, 2, dry, count, err);
         else if (m->hp.arch != ARCH_PHI3 || up_halves)
-            rc = pack_set(k, (struct weight *[]){ &L->w_up }, 1, err);
+            rc = pack_set(k, (struct weight *[]){ &L->w_up }, 1, dry, count, err);
     }
     return rc;
+}
+
+bool model_packs(struct model *m, const struct kernels *k)
+{
+    int count = 0;
+    return kernels_repack(k) && pack_all(m, k, true, &count, NULL) == TL_OK && count > 0;
+}
+
+int model_pack(struct model *m, const struct kernels *k, struct tl_error *err)
+{
+    int count = 0;
+    if (!kernels_repack(k) || !m->gguf.copied)
+        return TL_OK;
+    return pack_all(m, k, false, &count, err);
 }

@@ -98,6 +98,8 @@ void model_close(struct model *m);
  * pages would become private copies one fault at a time: seconds a GB).
  * Weights of a shape the layout does not fit stay as they are. */
 int  model_pack(struct model *m, const struct kernels *k, struct tl_error *err);
+/* Whether model_pack would repack any weight of m (were it in memory). */
+bool model_packs(struct model *m, const struct kernels *k);
 
 /* "llama", "gemma", ... */
 const char *arch_name(int arch);

@@ -126,6 +126,48 @@ static void kernel_sets_agree(void)
     }
 }
 
+/* Weights are repacked x16 (quant.h) only in memory the model owns, and
+ * only the types the set has products for; the engine reads a file in
+ * when any weight will be (kernel_sets_agree checks the numbers). */
+static void weights_repacked_in_memory_only(void)
+{
+    struct kernels k;
+    bool any = false;
+    for (const char *const *ks = kernels_names(); *ks && !any; ks++)
+        any = kernels_get(*ks, &k) && kernels_repack(&k);
+    if (!any) {
+        SKIP("no kernel set here repacks weights");
+        return;
+    }
+    struct tl_error err = { 0 };
+    struct model m;
+    char q4[512];
+    snprintf(q4, sizeof q4, "%s", tiny_model(TL_Q4_0, "repack-q4_0"));   /* tiny_model's buffer is reused */
+    CHECK(model_open_with(&m, q4, GGUF_LOAD_MMAP, &err) == TL_OK, "open: %s", err.msg);
+    CHECK(model_packs(&m, &k), "%s would repack a Q4_0 model", k.name);
+    CHECK(model_pack(&m, &k, &err) == TL_OK && !m.layers[0].w_down.packed && !m.tok_embd.packed,
+          "a mapped file is left as stored");
+    model_close(&m);
+    CHECK(model_open_with(&m, q4, GGUF_LOAD_COPY, &err) == TL_OK, "open: %s", err.msg);
+    CHECK(model_pack(&m, &k, &err) == TL_OK && m.layers[0].w_down.packed && m.layers[0].wq.packed &&
+              m.tok_embd.packed && m.output.packed == m.tok_embd.packed,
+          "a copy is repacked, embeddings too");
+    model_close(&m);
+    CHECK(model_open_with(&m, tiny_model(TL_F16, "repack-f16"), GGUF_LOAD_MMAP, &err) == TL_OK, "open: %s", err.msg);
+    CHECK(!model_packs(&m, &k), "nothing in an F16 model repacks");
+    model_close(&m);
+    struct engine e;
+    struct engine_opts o = { .model_path = q4, .n_ctx = 16, .n_threads = 1 };
+    setenv("TINYLLM_KERNELS", k.name, 1);
+    int rc = engine_open(&e, &o, &err);
+    unsetenv("TINYLLM_KERNELS");
+    CHECK(rc == TL_OK, "engine_open: %s", err.msg);
+    if (rc == TL_OK) {
+        CHECK(e.model.gguf.copied && e.model.layers[0].w_down.packed, "the engine reads in and repacks by default");
+        engine_close(&e);
+    }
+}
+
 static void context_limit(void)
 {
     const char *path = tiny_model(TL_F32, "ctx");
@@ -362,6 +404,7 @@ int main(void)
     RUN_TEST(batch_equals_sequential);
     RUN_TEST(threads_give_identical_bits);
     RUN_TEST(kernel_sets_agree);
+    RUN_TEST(weights_repacked_in_memory_only);
     RUN_TEST(context_limit);
     RUN_TEST(rope_freqs_divide_frequencies);
     RUN_TEST(gemma2_window_and_softcaps);
