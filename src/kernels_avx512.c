@@ -1207,6 +1207,28 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
 
+/* Byte offset of the quant vectors in an x16 block column of a 32-element
+ * type (after the scale words and, for Q5_0, the qh vector). */
+INLINE size_t x16_qs(int type) { return type == TL_Q5_0 ? 2 * X16 + 4 * X16 : 2 * X16; }
+
+/* Quad vector j of a 4-bit type's x16 block column at col, as the unsigned
+ * weights of elements 4j..4j+3 (lo) and 16+4j..16+4j+3 (hi) of each row:
+ * IQ4_NL through its grid + 128, Q5_0 with bit 4 from the reordered qh. */
+INLINE void x16_nibbles(int type, __m512i v, const char *col, int j, __m512i *lo, __m512i *hi)
+{
+    __m512i f = _mm512_set1_epi8(15);
+    *lo = _mm512_and_si512(v, f);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
+    if (type == TL_IQ4_NL) {
+        *lo = _mm512_shuffle_epi8(iq4nl_lut(), *lo);
+        *hi = _mm512_shuffle_epi8(iq4nl_lut(), *hi);
+    } else if (type == TL_Q5_0) {   /* a | (b & c) */
+        __m512i h = _mm512_loadu_si512(col + 2 * X16), bit4 = _mm512_set1_epi8(16);
+        *lo = _mm512_ternarylogic_epi32(*lo, _mm512_slli_epi32(h, 4 - j), bit4, 0xf8);
+        *hi = _mm512_ternarylogic_epi32(*hi, _mm512_srli_epi32(h, j), bit4, 0xf8);
+    }
+}
+
 /* Q4_K in the x16 layout: the 8 scales and mins of each row, 6 bits
  * each in 12 bytes, decoded in all 16 lanes at once (k4_scales' formula on
  * the three dword vectors at col + 64): sc[h], mn[h] byte s of lane i =
@@ -1255,20 +1277,20 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
         }
         return;
     }
-    size_t cb = X16 * q32_bytes(type);
+    size_t cb = X16 * q32_bytes(type), qs = x16_qs(type);
     const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK) * cb;
     for (int b = 0; b < ke / QK; b++, col += cb) {
         t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
         t->m[b] = _mm512_setzero_ps();
         __m512i *q = t->q + 8 * b;
-        for (int j = 0; j < (type == TL_Q8_0 ? 8 : 4); j++) {
-            __m512i v = _mm512_loadu_si512(col + 2 * X16 + 64 * j);
-            if (type == TL_Q8_0) {
-                q[j] = v;
-            } else {
-                q[j] = _mm512_and_si512(v, f);
-                q[j + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
-            }
+        if (type == TL_Q8_0) {
+            for (int j = 0; j < 8; j++)
+                q[j] = _mm512_loadu_si512(col + qs + 64 * j);
+            continue;
+        }
+        for (int j = 0; j < 4; j++) {
+            __m512i v = _mm512_loadu_si512(col + qs + 64 * j);
+            x16_nibbles(type, v, col, j, &q[j], &q[j + 4]);
         }
     }
 }
@@ -1348,7 +1370,7 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
     float dx[X16K];
     int32_t corr[X16K];
     size_t cb = X16 * q32_bytes(type), xb = sizeof(struct block_q8_0);
-    int nb = a->n / QK, off = type == TL_Q8_0 ? 128 : 8;
+    int nb = a->n / QK, off = q32_off(type);
     const char *x = a->x;
     __m512i f = _mm512_set1_epi8(15);
     for (int b0 = 0; b0 < nb; b0 += X16K) {
@@ -1362,7 +1384,7 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
             const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
             __m512 acc[2] = { _mm512_setzero_ps(), _mm512_setzero_ps() };
             for (int b = 0; b < kb; b++, col += cb) {
-                const char *xq = x + (size_t)(b0 + b) * xb + offsetof(struct block_q8_0, qs), *v = col + 2 * X16;
+                const char *xq = x + (size_t)(b0 + b) * xb + offsetof(struct block_q8_0, qs), *v = col + x16_qs(type);
                 prefetch_ahead(col, cb);
                 __m512i s = _mm512_set1_epi32(corr[b]), t = _mm512_setzero_si512();
                 if (type == TL_Q8_0) {
@@ -1371,7 +1393,7 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
                         s = _mm512_dpbusd_epi32(s, _mm512_loadu_si512(v + 64 * j), bcast4(xq + 4 * j));
                         t = _mm512_dpbusd_epi32(t, _mm512_loadu_si512(v + 256 + 64 * j), bcast4(xq + 16 + 4 * j));
                     }
-                } else {
+                } else if (type == TL_Q4_0) {
 #pragma GCC unroll 4
                     for (int j = 0; j < 4; j++) {
                         __m512i q = _mm512_loadu_si512(v + 64 * j);
@@ -1379,6 +1401,14 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
                         t = _mm512_dpbusd_epi32(t, _mm512_andnot_si512(f, q), bcast4(xq + 16 + 4 * j));
                     }
                     t = _mm512_srai_epi32(t, 4);   /* the high nibbles were taken as 16 * q: exact */
+                } else {
+#pragma GCC unroll 4
+                    for (int j = 0; j < 4; j++) {
+                        __m512i lo, hi;
+                        x16_nibbles(type, _mm512_loadu_si512(v + 64 * j), col, j, &lo, &hi);
+                        s = _mm512_dpbusd_epi32(s, lo, bcast4(xq + 4 * j));
+                        t = _mm512_dpbusd_epi32(t, hi, bcast4(xq + 16 + 4 * j));
+                    }
                 }
                 __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col)), _mm512_set1_ps(dx[b]));
                 acc[b & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s, t)), d, acc[b & 1]);
@@ -1446,6 +1476,8 @@ INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
 static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_0); }
 static void matmul_x16_q8_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q8_0); }
 static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_K); }
+static void matmul_x16_q5_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q5_0); }
+static void matmul_x16_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_IQ4_NL); }
 
 /* ---- activation conversion ---- */
 
@@ -1624,7 +1656,10 @@ const struct kernels kernels_avx512 = {
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },
-    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K },
+    .matmul_x16 = {
+        [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K,
+        [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl,
+    },
     .quantize = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,

@@ -1026,8 +1026,12 @@ struct x16_field { int bytes, word; };
 static int x16_fields(uint32_t type, struct x16_field f[4])
 {
     switch (type) {
-    case TL_Q4_0: f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 16, 0 }; return 2;
+    case TL_Q4_0:
+    case TL_IQ4_NL: f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 16, 0 }; return 2;
     case TL_Q8_0: f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 32, 0 }; return 2;
+    case TL_Q5_0:
+        f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 4, 0 }; f[2] = (struct x16_field){ 16, 0 };
+        return 3;
     case TL_Q4_K:
         f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 2, 1 };
         f[2] = (struct x16_field){ 12, 0 }; f[3] = (struct x16_field){ 128, 0 };
@@ -1056,8 +1060,53 @@ static size_t x16_at(const struct x16_field *f, int nf, int i, int k)
     return base;   /* not reached: k < the block's bytes */
 }
 
-/* Q8_0 quants are stored unsigned (q + 128: vpdpbusd's unsigned side). */
-static uint8_t x16_flip(uint32_t type, int k) { return type == TL_Q8_0 && k >= 2 ? 0x80 : 0; }
+/* Q5_0's qh in the layout: the high bit of element 4j + t at bit 8t + j and
+ * of element 16 + 4j + t at bit 8t + 4 + j (t, j < 4), so one shift and a
+ * mask put quad j's four bits at bit 4 of its four bytes. */
+static uint32_t q5_qh_in(uint32_t h)
+{
+    uint32_t o = 0;
+    for (int e = 0; e < 32; e++)
+        o |= (h >> e & 1u) << (8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4);
+    return o;
+}
+
+static uint32_t q5_qh_out(uint32_t o)
+{
+    uint32_t h = 0;
+    for (int e = 0; e < 32; e++)
+        h |= (o >> (8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4) & 1u) << e;
+    return h;
+}
+
+/* A block's bytes as the layout holds them (before the byte moves) and
+ * back: Q8_0 quants + 128 (vpdpbusd's unsigned side), Q5_0's qh bits
+ * reordered. */
+static void x16_block_in(uint32_t type, uint8_t *b)
+{
+    if (type == TL_Q8_0)
+        for (int k = 2; k < 2 + QK; k++)
+            b[k] ^= 0x80;
+    if (type == TL_Q5_0) {
+        uint32_t h;
+        memcpy(&h, b + 2, 4);
+        h = q5_qh_in(h);
+        memcpy(b + 2, &h, 4);
+    }
+}
+
+static void x16_block_out(uint32_t type, uint8_t *b)
+{
+    if (type == TL_Q8_0)
+        for (int k = 2; k < 2 + QK; k++)
+            b[k] ^= 0x80;
+    if (type == TL_Q5_0) {
+        uint32_t h;
+        memcpy(&h, b + 2, 4);
+        h = q5_qh_out(h);
+        memcpy(b + 2, &h, 4);
+    }
+}
 
 enum { X16_MAX_BLOCK = 256 };   /* bytes of the largest packable block */
 
@@ -1067,12 +1116,9 @@ bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
     int nf = x16_fields(type, f), bs = type_info(type)->block_bytes;
     size_t nb = row_bytes / (size_t)bs;
     uint16_t at[X16][X16_MAX_BLOCK];   /* where byte k of row i goes */
-    uint8_t flip[X16_MAX_BLOCK];
-    for (int k = 0; k < bs; k++) {
-        flip[k] = x16_flip(type, k);
+    for (int k = 0; k < bs; k++)
         for (int i = 0; i < X16; i++)
             at[i][k] = (uint16_t)x16_at(f, nf, i, k);
-    }
     char *tmp = malloc(X16 * row_bytes);
     if (!tmp)
         return false;
@@ -1082,9 +1128,12 @@ bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
         for (int i = 0; i < X16; i++) {
             const uint8_t *src = (const uint8_t *)tmp + (size_t)i * row_bytes;
             for (size_t b = 0; b < nb; b++, src += bs) {
+                uint8_t blk[X16_MAX_BLOCK];
                 char *col = g + b * X16 * (size_t)bs;
+                memcpy(blk, src, (size_t)bs);
+                x16_block_in(type, blk);
                 for (int k = 0; k < bs; k++)
-                    col[at[i][k]] = (char)(src[k] ^ flip[k]);
+                    col[at[i][k]] = (char)blk[k];
             }
         }
     }
@@ -1098,8 +1147,10 @@ void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void 
     int nf = x16_fields(type, f), bs = type_info(type)->block_bytes, i = r % X16;
     size_t nb = row_bytes / (size_t)bs;
     const char *g = (const char *)w + (size_t)(r - i) * row_bytes;
-    for (size_t b = 0; b < nb; b++)
+    for (size_t b = 0; b < nb; b++) {
+        uint8_t *dst = (uint8_t *)row + b * (size_t)bs;
         for (int k = 0; k < bs; k++)
-            ((char *)row)[b * (size_t)bs + (size_t)k] =
-                (char)((uint8_t)g[b * X16 * (size_t)bs + x16_at(f, nf, i, k)] ^ x16_flip(type, k));
+            dst[k] = (uint8_t)g[b * X16 * (size_t)bs + x16_at(f, nf, i, k)];
+        x16_block_out(type, dst);
+    }
 }

@@ -793,8 +793,8 @@ static void test_oracle_requantize(void)
  * Q8_0 quants offset to unsigned). */
 static void test_x16_layout(void)
 {
-    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K };
-    for (int ti = 0; ti < 3; ti++) {
+    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL };
+    for (int ti = 0; ti < 5; ti++) {
         uint32_t t = types[ti];
         CHECK(x16_packable(t), "%s packable", type_info(t)->name);
         int n = type_info(t)->block_elems * 3, nr = 32;
@@ -815,13 +815,25 @@ static void test_x16_layout(void)
             CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
                       col[64 + 192 + 64 * 3 + 4 * 5 + 2] == blk[16 + 14],
                   "q4_K: dmin, scale byte 9 and quant byte 14 of row 5 where quant.h says");
+        else if (t == TL_Q5_0)   /* d; qh (bits reordered); qs */
+            CHECK(col[10] == blk[0] && col[32 + 64 + 64 + 4 * 5 + 2] == blk[6 + 6],
+                  "q5_0: scale and quant byte 6 of row 5 where quant.h says");
         else
             CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
                   "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);
         free(w);
         free(orig);
     }
-    CHECK(!x16_packable(TL_Q5_0) && !x16_packable(TL_F16), "only Q4_0, Q8_0 and Q4_K pack");
+    CHECK(!x16_packable(TL_Q5_1) && !x16_packable(TL_Q6_K) && !x16_packable(TL_F16), "those types do not pack");
+    /* Q5_0's qh: element 4j + t's bit at 8t + j, element 16 + 4j + t's at 8t + 4 + j */
+    size_t rb = type_row_bytes(TL_Q5_0, 32);
+    uint8_t w[16 * 22];
+    memset(w, 0, sizeof w);
+    w[3 * rb + 2 + 2] = 0x02 | 0x40;   /* row 3: elements 17 and 22 (qh byte 2, bits 1 and 6) */
+    CHECK(pack_x16(TL_Q5_0, w, rb, 16), "pack_x16 ran");
+    uint32_t h;
+    memcpy(&h, w + 32 + 4 * 3, 4);
+    CHECK(h == ((1u << (8 * 1 + 4 + 0)) | (1u << (8 * 2 + 4 + 1))), "q5_0 qh reordered: %08x", h);
 }
 
 int main(void)
