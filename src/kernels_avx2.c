@@ -1064,9 +1064,31 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
 
+/* The tile of rows [r, r + 8) of a Q4_0 weight in the x16 layout
+ * (quant.h), elements [e0, e0 + ke): half h = (r / 8) % 2 of each stored
+ * 64-byte vector is the tile's quad, as unsigned nibbles. */
+INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int r, int e0, int ke)
+{
+    size_t cb = X16 * sizeof(struct block_q4_0);
+    int h = (r / TILE) % 2;
+    const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK) * cb;
+    __m256i f = _mm256_set1_epi8(15);
+    for (int b = 0; b < ke / QK; b++, col += cb) {
+        t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+        t->m[b] = _mm256_setzero_ps();
+        __m256i *q = t->q + 8 * b;
+        for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(col + 2 * X16 + 64 * j + 32 * h));
+            q[j] = _mm256_and_si256(v, f);
+            q[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), f);
+        }
+    }
+}
+
 /* nc > 1: activation group data prepared per (CC columns, KE elements)
- * chunk, each 8-row tile packed per chunk and run against every column. */
-INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
+ * chunk, each 8-row tile packed per chunk (x16: read from the layout, the
+ * weight Q4_0) and run against every column. */
+INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
 {
     struct tileq *t = &quant_tile;
     struct colsq *ci = &quant_cols;
@@ -1083,10 +1105,17 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
             size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
             for (int r = r0; r < r1; r += TILE) {
                 int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
-                packq(t, a, type, r, nr, e0, ke);
-                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
-                                                   (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
-                                                   kb, next, cc / NCOL);
+                struct next_rows nx;
+                if (x16) {   /* after a group's second half, the next group's chunk: 16 * kb bytes */
+                    packq_x16(t, a, r, e0, ke);
+                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
+                                          X16 * (size_t)(e0 / QK) * sizeof(struct block_q4_0),
+                                      kb, 0, 0, kb, (r / TILE) % 2 ? 2 * next : 0, cc / NCOL);
+                } else {
+                    packq(t, a, type, r, nr, e0, ke);
+                    nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
+                                      (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb, next, cc / NCOL);
+                }
                 runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
             }
         }
@@ -1096,7 +1125,7 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1)
 INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc > 1)
-        gemmq(a, type, r0, r1);
+        gemmq(a, type, r0, r1, 0);
     else if (is_k(type))
         matvec_k(a, type, 0, r0, r1);
     else
@@ -1104,6 +1133,67 @@ INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
 }
 
 static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
+
+/* ---- Q4_0 in the x16 layout (quant.h) ----
+ * Each stored 64-byte vector is two ymm, rows 0-7 and 8-15 of the group
+ * in their dwords. Decode: vpmaddubsw of the nibbles (0..15) against 4
+ * broadcast activation bytes, a block's 8 products summed in 16 bits (at
+ * most 8 * 2 * 15 * 128 = 30720), vpmaddwd to 32 bits, plus -8 * sum(x),
+ * times the rows' scales and dx; no horizontal sums. */
+
+enum { X16K = 512 };   /* blocks of activation prepared at a time */
+
+INLINE __m256i x16_half_dot(const char *v, const char *xq, __m256i f)
+{
+    __m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(v + 64 * j));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(q, f), bcast4(xq + 4 * j)));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f), bcast4(xq + 16 + 4 * j)));
+    }
+    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+}
+
+static void matvec_x16_q4_0(const struct matmul_args *a, int r0, int r1)
+{
+    float dx[X16K];
+    int32_t corr[X16K];
+    size_t cb = X16 * sizeof(struct block_q4_0);
+    int nb = a->n / QK;
+    const struct block_q8_0 *x = a->x;
+    __m256i f = _mm256_set1_epi8(15);
+    for (int b0 = 0; b0 < nb; b0 += X16K) {
+        int kb = imin(X16K, nb - b0);
+        for (int b = 0; b < kb; b++) {
+            int sum = 0;
+            for (int i = 0; i < QK; i++)
+                sum += x[b0 + b].qs[i];
+            dx[b] = _cvtsh_ss(x[b0 + b].d);
+            corr[b] = -8 * sum;
+        }
+        for (int r = r0; r < r1; r += X16) {
+            const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
+            __m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
+            for (int b = 0; b < kb; b++, col += cb) {
+                const char *xq = (const char *)x[b0 + b].qs;
+                prefetch_ahead(col, cb);
+                __m256 d = _mm256_set1_ps(dx[b]);
+                __m256i c = _mm256_set1_epi32(corr[b]);
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    __m256i s = _mm256_add_epi32(x16_half_dot(col + 2 * X16 + 32 * h, xq, f), c);
+                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+                    acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, d), acc[h]);
+                }
+            }
+            for (int h = 0; h < 2; h++) {
+                float *y = a->y + r + 8 * h;
+                _mm256_storeu_ps(y, b0 > 0 ? _mm256_add_ps(acc[h], _mm256_loadu_ps(y)) : acc[h]);
+            }
+        }
+    }
+}
 static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
 static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
 static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
@@ -1323,6 +1413,14 @@ static void swiglu(float *y, const float *g, const float *u, int n)
         y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1)
+{
+    if (a->nc > 1)
+        gemmq(a, TL_Q4_0, r0, r1, 1);
+    else
+        matvec_x16_q4_0(a, r0, r1);
+}
+
 const struct kernels kernels_avx2 = {
     .name = "avx2",
     .needs = CPU_AVX2,
@@ -1334,6 +1432,7 @@ const struct kernels kernels_avx2 = {
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },
+    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0 },
     .quantize = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
