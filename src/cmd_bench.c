@@ -38,8 +38,8 @@ static const char usage_text[] =
     "  -r, --repetitions N  repetitions of each test (default 5)\n"
     "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory on huge\n"
     "                       pages (default: 0 up to 256 MiB when the system has them,\n"
-    "                       or with the avx512 set, for files with Q4_0/Q8_0/Q4_K\n"
-    "                       weights, up to half the RAM: it repacks them in memory)\n"
+    "                       and up to half the RAM when the kernel set repacks some\n"
+    "                       of the file's weights, which it does in memory)\n"
     "  -o, --output FMT     md (default), csv, json (one array) or jsonl (an object\n"
     "                       a line)\n"
     "  --progress           a line on stderr as each test starts\n"
@@ -506,8 +506,11 @@ int cmd_bench(int argc, char **argv, struct tl_error *err)
                 }
     if (!strcmp(o.fmt, "json"))
         printf("\n]\n");
-    else if (!strcmp(o.fmt, "md"))
-        printf("\nkernels: %s, tinyllm %s\n", k.name, TINYLLM_VERSION);
+    else if (!strcmp(o.fmt, "md")) {
+        char desc[160];
+        kernels_describe(&k, desc, sizeof desc);
+        printf("\nkernels: %s; tinyllm %s\n", desc, TINYLLM_VERSION);
+    }
     fflush(stdout);
     return rc;
 }

@@ -2,6 +2,7 @@
  * them. Each set lives in its own file built with its own ISA flags; this
  * file is built for the baseline CPU and only hands out a set after
  * cpu_features() says its instructions are safe to run here. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,4 +95,15 @@ bool kernels_repack(const struct kernels *k)
         if (k->matmul_x16[t])
             return true;
     return false;
+}
+
+void kernels_describe(const struct kernels *k, char *buf, size_t n)
+{
+    int used = snprintf(buf, n, "%s", k->name);
+    const char *sep = "; repacks ";
+    for (int t = 0; t < TL_TYPE_COUNT && used >= 0 && (size_t)used < n; t++)
+        if (k->matmul_x16[t]) {
+            used += snprintf(buf + used, n - (size_t)used, "%s%s", sep, type_info((uint32_t)t)->name);
+            sep = " ";
+        }
 }

@@ -65,6 +65,8 @@ int kernels_select(struct kernels *k, struct tl_error *err);
 
 /* Whether k has products over repacked (x16) weights. */
 bool kernels_repack(const struct kernels *k);
+/* "k's name" or "k's name; repacks q4_0 q8_0 ..." into buf (n bytes). */
+void kernels_describe(const struct kernels *k, char *buf, size_t n);
 
 /* Fill *k with the named set, merged over scalar. Returns 1 when this CPU
  * runs it, 0 (k untouched) when not or when no such set is compiled in. */

@@ -40,7 +40,9 @@ static int version(void)
         fprintf(stderr, "tinyllm: %s\n", err.msg);
         return 2;
     }
-    printf("tinyllm %s (kernels: %s)\n", TINYLLM_VERSION, k.name);
+    char desc[160];
+    kernels_describe(&k, desc, sizeof desc);
+    printf("tinyllm %s (kernels: %s)\n", TINYLLM_VERSION, desc);
     return 0;
 }
 

@@ -68,6 +68,9 @@ static void help_and_usage_errors(void)
 {
     CHECK(run(NULL, "--help") == 0 && strstr(res.out, "run"), "--help");
     CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels"), "--version: %s", res.out);
+    setenv("TINYLLM_KERNELS", "scalar", 1);
+    CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels: scalar)"), "scalar repacks nothing: %s", res.out);
+    unsetenv("TINYLLM_KERNELS");
     CHECK(run(NULL, "%s", "") == 2, "no command: exit 2");
     CHECK(run(NULL, "frobnicate") == 2 && lines(res.err) == 1, "unknown command: %s", res.err);
     CHECK(run(NULL, "run --help") == 0 && strstr(res.out, "--dump-logits"), "run --help");
