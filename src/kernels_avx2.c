@@ -1064,15 +1064,58 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
         runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
 
-/* The tile of rows [r, r + 8) of a Q4_0 weight in the x16 layout
- * (quant.h), elements [e0, e0 + ke): half h = (r / 8) % 2 of each stored
- * 64-byte vector is the tile's quad, as unsigned nibbles. */
-INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int r, int e0, int ke)
+/* Q4_K in the x16 layout, rows 8h..8h+7 of a group: the 6-bit scales and
+ * mins of 8 rows decoded at once (k4_scales' formula on the halves of the
+ * three dword vectors at col + 64): sc[k], mn[k] byte s of lane i =
+ * sub-block 4k + s of row 8h + i. */
+INLINE void x16_k4_scales(const char *col, int h, __m256i sc[2], __m256i mn[2])
 {
-    size_t cb = X16 * sizeof(struct block_q4_0);
+    __m256i s0 = load32(col + 64 + 32 * h), s1 = load32(col + 128 + 32 * h), s2 = load32(col + 192 + 32 * h);
+    __m256i m6 = _mm256_set1_epi32(0x3f3f3f3f), m4 = _mm256_set1_epi32(0x0f0f0f0f), m2 = _mm256_set1_epi32(0x30303030);
+    sc[0] = _mm256_and_si256(s0, m6);
+    sc[1] = _mm256_or_si256(_mm256_and_si256(s2, m4), _mm256_and_si256(_mm256_srli_epi32(s0, 2), m2));
+    mn[0] = _mm256_and_si256(s1, m6);
+    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), m4), _mm256_and_si256(_mm256_srli_epi32(s1, 2), m2));
+}
+
+/* Sub-block s's byte of each lane (from x16_k4_scales) as a float. */
+INLINE __m256 x16_k4_byte(const __m256i v[2], int s)
+{
+    return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v[s / 4], 8 * (s % 4)), _mm256_set1_epi32(0xff)));
+}
+
+/* The tile of rows [r, r + 8) of a Q4_0 or Q4_K weight in the x16 layout
+ * (quant.h), elements [e0, e0 + ke): half h = (r / 8) % 2 of each stored
+ * 64-byte vector is the tile's quad, as unsigned nibbles (Q4_K's in stored
+ * order: vector 8c + l holds quads 16c + l and 16c + 8 + l). */
+INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
+{
     int h = (r / TILE) % 2;
-    const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK) * cb;
     __m256i f = _mm256_set1_epi8(15);
+    if (type == TL_Q4_K) {
+        size_t cb = X16 * sizeof(struct block_q4_K);
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK_K) * cb;
+        for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
+            __m256i sc[2], mn[2];
+            x16_k4_scales(col, h, sc, mn);
+            __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+            __m256 ndmin = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 32 + 16 * h))));
+            for (int sub = 0; sub < 8; sub++) {
+                t->d[sb * 8 + sub] = _mm256_mul_ps(d, x16_k4_byte(sc, sub));
+                t->m[sb * 8 + sub] = _mm256_mul_ps(ndmin, x16_k4_byte(mn, sub));
+            }
+            __m256i *q = t->q + sb * (QK_K / 4);
+            for (int c = 0; c < 4; c++)
+                for (int l = 0; l < 8; l++) {
+                    __m256i v = load32(col + 256 + 64 * (8 * c + l) + 32 * h);
+                    q[16 * c + l] = _mm256_and_si256(v, f);
+                    q[16 * c + 8 + l] = _mm256_and_si256(_mm256_srli_epi16(v, 4), f);
+                }
+        }
+        return;
+    }
+    size_t cb = X16 * sizeof(struct block_q4_0);
+    const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK) * cb;
     for (int b = 0; b < ke / QK; b++, col += cb) {
         t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
         t->m[b] = _mm256_setzero_ps();
@@ -1086,8 +1129,8 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int r, int e
 }
 
 /* nc > 1: activation group data prepared per (CC columns, KE elements)
- * chunk, each 8-row tile packed per chunk (x16: read from the layout, the
- * weight Q4_0) and run against every column. */
+ * chunk, each 8-row tile packed per chunk (x16: read from the layout)
+ * and run against every column. */
 INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
 {
     struct tileq *t = &quant_tile;
@@ -1107,9 +1150,9 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16
                 int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
                 struct next_rows nx;
                 if (x16) {   /* after a group's second half, the next group's chunk: 16 * kb bytes */
-                    packq_x16(t, a, r, e0, ke);
+                    packq_x16(t, a, type, r, e0, ke);
                     nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
-                                          X16 * (size_t)(e0 / QK) * sizeof(struct block_q4_0),
+                                          X16 * (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
                                       kb, 0, 0, kb, (r / TILE) % 2 ? 2 * next : 0, cc / NCOL);
                 } else {
                     packq(t, a, type, r, nr, e0, ke);
@@ -1421,6 +1464,62 @@ static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1)
         matvec_x16_q4_0(a, r0, r1);
 }
 
+/* Q4_K in the x16 layout, per half of a group and super-block column:
+ * each sub-block's 8 quad products summed in 16 bits (at most 30720) and
+ * once to 32, then y = dx * (d * sum_s sc_s dot_s - dmin * sum_s mn_s
+ * bsum_s) in 8 lanes. */
+static void matvec_x16_q4_K(const struct matmul_args *a, int r0, int r1)
+{
+    size_t cb = X16 * sizeof(struct block_q4_K);
+    int nb = a->n / QK_K;
+    const struct block_q8_K *xk = a->x;
+    __m256i f = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    for (int r = r0; r < r1; r += X16) {
+        __m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() }, accm[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+        for (int b = 0; b < nb; b++, col += cb) {
+            const char *xq = (const char *)xk[b].qs;
+            prefetch_ahead(col, cb);
+            __m256 dx = _mm256_set1_ps(xk[b].d), bs[8];
+            for (int sub = 0; sub < 8; sub++)
+                bs[sub] = _mm256_set1_ps((float)(xk[b].bsums[2 * sub] + xk[b].bsums[2 * sub + 1]));
+            for (int h = 0; h < 2; h++) {
+                __m256i sc[2], mn[2];
+                x16_k4_scales(col, h, sc, mn);
+                __m256 sd = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
+                for (int c = 0; c < 4; c++) {
+                    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+#pragma GCC unroll 8
+                    for (int l = 0; l < 8; l++) {
+                        __m256i q = load32(col + 256 + 64 * (8 * c + l) + 32 * h);
+                        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_and_si256(q, f), bcast4(xq + 64 * c + 4 * l)));
+                        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f),
+                                                                       bcast4(xq + 64 * c + 32 + 4 * l)));
+                    }
+                    sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(lo, ones)), x16_k4_byte(sc, 2 * c), sd);
+                    sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(hi, ones)), x16_k4_byte(sc, 2 * c + 1), sd);
+                    sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c), bs[2 * c], sm);
+                    sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c + 1), bs[2 * c + 1], sm);
+                }
+                __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+                __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 32 + 16 * h)));
+                acc[h] = _mm256_fmadd_ps(sd, _mm256_mul_ps(d, dx), acc[h]);
+                accm[h] = _mm256_fmadd_ps(sm, _mm256_mul_ps(dmin, dx), accm[h]);
+            }
+        }
+        for (int h = 0; h < 2; h++)
+            _mm256_storeu_ps(a->y + r + 8 * h, _mm256_sub_ps(acc[h], accm[h]));
+    }
+}
+
+static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1)
+{
+    if (a->nc > 1)
+        gemmq(a, TL_Q4_K, r0, r1, 1);
+    else
+        matvec_x16_q4_K(a, r0, r1);
+}
+
 const struct kernels kernels_avx2 = {
     .name = "avx2",
     .needs = CPU_AVX2,
@@ -1432,7 +1531,7 @@ const struct kernels kernels_avx2 = {
         [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
         [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
     },
-    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0 },
+    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q4_K] = matmul_x16_q4_K },
     .quantize = {
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
         [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
