@@ -1062,27 +1062,22 @@ static size_t x16_at(const struct x16_field *f, int nf, int i, int k)
 
 /* Q5_0's qh in the layout: the high bit of element 4j + t at bit 8t + j and
  * of element 16 + 4j + t at bit 8t + 4 + j (t, j < 4), so one shift and a
- * mask put quad j's four bits at bit 4 of its four bytes. */
-static uint32_t q5_qh_in(uint32_t h)
+ * mask put quad j's four bits at bit 4 of its four bytes. in: from the
+ * file's order (bit e for element e) to the layout's; else back. */
+static uint32_t q5_qh_order(uint32_t v, bool in)
 {
     uint32_t o = 0;
-    for (int e = 0; e < 32; e++)
-        o |= (h >> e & 1u) << (8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4);
+    for (int e = 0; e < 32; e++) {
+        int at = 8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4;
+        o |= in ? (v >> e & 1u) << at : (v >> at & 1u) << e;
+    }
     return o;
 }
 
-static uint32_t q5_qh_out(uint32_t o)
-{
-    uint32_t h = 0;
-    for (int e = 0; e < 32; e++)
-        h |= (o >> (8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4) & 1u) << e;
-    return h;
-}
-
-/* A block's bytes as the layout holds them (before the byte moves) and
+/* A block's bytes as the layout holds them (before the byte moves; in) or
  * back: Q8_0 quants + 128 (vpdpbusd's unsigned side), Q5_0's qh bits
  * reordered. */
-static void x16_block_in(uint32_t type, uint8_t *b)
+static void x16_block_convert(uint32_t type, uint8_t *b, bool in)
 {
     if (type == TL_Q8_0)
         for (int k = 2; k < 2 + QK; k++)
@@ -1090,20 +1085,7 @@ static void x16_block_in(uint32_t type, uint8_t *b)
     if (type == TL_Q5_0) {
         uint32_t h;
         memcpy(&h, b + 2, 4);
-        h = q5_qh_in(h);
-        memcpy(b + 2, &h, 4);
-    }
-}
-
-static void x16_block_out(uint32_t type, uint8_t *b)
-{
-    if (type == TL_Q8_0)
-        for (int k = 2; k < 2 + QK; k++)
-            b[k] ^= 0x80;
-    if (type == TL_Q5_0) {
-        uint32_t h;
-        memcpy(&h, b + 2, 4);
-        h = q5_qh_out(h);
+        h = q5_qh_order(h, in);
         memcpy(b + 2, &h, 4);
     }
 }
@@ -1131,7 +1113,7 @@ bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
                 uint8_t blk[X16_MAX_BLOCK];
                 char *col = g + b * X16 * (size_t)bs;
                 memcpy(blk, src, (size_t)bs);
-                x16_block_in(type, blk);
+                x16_block_convert(type, blk, true);
                 for (int k = 0; k < bs; k++)
                     col[at[i][k]] = (char)blk[k];
             }
@@ -1151,6 +1133,6 @@ void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void 
         uint8_t *dst = (uint8_t *)row + b * (size_t)bs;
         for (int k = 0; k < bs; k++)
             dst[k] = (uint8_t)g[b * X16 * (size_t)bs + x16_at(f, nf, i, k)];
-        x16_block_out(type, dst);
+        x16_block_convert(type, dst, false);
     }
 }
