@@ -13,6 +13,8 @@
 #include "prefetch.h"
 
 #define INLINE static inline __attribute__((always_inline))
+/* Functions that may use AVX-VNNI (the avx2-vnni set only) */
+#define VNNI __attribute__((target("avxvnni")))
 
 enum {
     TILE = 8,       /* weight rows per repacked tile: one per 32-bit lane */
@@ -1186,6 +1188,10 @@ static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a
 
 enum { X16K = 512 };   /* blocks of activation prepared at a time */
 
+/* The integer dot of one half (8 rows) of a Q4_0 block column with the
+ * block's activation quants. */
+typedef __m256i (*x16_half_dot_fn)(const char *v, const char *xq, __m256i f);
+
 INLINE __m256i x16_half_dot(const char *v, const char *xq, __m256i f)
 {
     __m256i s = _mm256_setzero_si256();
@@ -1198,7 +1204,21 @@ INLINE __m256i x16_half_dot(const char *v, const char *xq, __m256i f)
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
-static void matvec_x16_q4_0(const struct matmul_args *a, int r0, int r1)
+/* The same with AVX-VNNI's vpdpbusd on 256 bits (avx2-vnni set): the high
+ * nibbles taken as 16 q, exact after the shift. */
+VNNI INLINE __m256i x16_half_dot_vnni(const char *v, const char *xq, __m256i f)
+{
+    __m256i s = _mm256_setzero_si256(), t = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(v + 64 * j));
+        s = _mm256_dpbusd_avx_epi32(s, _mm256_and_si256(q, f), bcast4(xq + 4 * j));
+        t = _mm256_dpbusd_avx_epi32(t, _mm256_andnot_si256(f, q), bcast4(xq + 16 + 4 * j));
+    }
+    return _mm256_add_epi32(s, _mm256_srai_epi32(t, 4));
+}
+
+INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x16_half_dot_fn half_dot)
 {
     float dx[X16K];
     int32_t corr[X16K];
@@ -1225,7 +1245,7 @@ static void matvec_x16_q4_0(const struct matmul_args *a, int r0, int r1)
                 __m256i c = _mm256_set1_epi32(corr[b]);
 #pragma GCC unroll 2
                 for (int h = 0; h < 2; h++) {
-                    __m256i s = _mm256_add_epi32(x16_half_dot(col + 2 * X16 + 32 * h, xq, f), c);
+                    __m256i s = _mm256_add_epi32(half_dot(col + 2 * X16 + 32 * h, xq, f), c);
                     __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
                     acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, d), acc[h]);
                 }
@@ -1461,19 +1481,57 @@ static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1)
     if (a->nc > 1)
         gemmq(a, TL_Q4_0, r0, r1, 1);
     else
-        matvec_x16_q4_0(a, r0, r1);
+        matvec_x16_q4_0_with(a, r0, r1, x16_half_dot);
+}
+
+VNNI static void matmul_x16_q4_0_vnni(const struct matmul_args *a, int r0, int r1)
+{
+    if (a->nc > 1)
+        gemmq(a, TL_Q4_0, r0, r1, 1);
+    else
+        matvec_x16_q4_0_with(a, r0, r1, x16_half_dot_vnni);
 }
 
 /* Q4_K in the x16 layout, per half of a group and super-block column:
  * each sub-block's 8 quad products summed in 16 bits (at most 30720) and
  * once to 32, then y = dx * (d * sum_s sc_s dot_s - dmin * sum_s mn_s
  * bsum_s) in 8 lanes. */
-static void matvec_x16_q4_K(const struct matmul_args *a, int r0, int r1)
+/* The integer dots of sub-blocks 2c (lo) and 2c + 1 (hi) of one half of a
+ * Q4_K super-block column, v at the half's first quad vector of chunk c. */
+typedef void (*x16_k4_dots_fn)(const char *v, const char *xq, __m256i f, __m256i *lo, __m256i *hi);
+
+INLINE void x16_k4_dots(const char *v, const char *xq, __m256i f, __m256i *lo, __m256i *hi)
+{
+    __m256i l16 = _mm256_setzero_si256(), h16 = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) {
+        __m256i q = load32(v + 64 * l);
+        l16 = _mm256_add_epi16(l16, _mm256_maddubs_epi16(_mm256_and_si256(q, f), bcast4(xq + 4 * l)));
+        h16 = _mm256_add_epi16(h16, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f), bcast4(xq + 32 + 4 * l)));
+    }
+    *lo = _mm256_madd_epi16(l16, _mm256_set1_epi16(1));
+    *hi = _mm256_madd_epi16(h16, _mm256_set1_epi16(1));
+}
+
+VNNI INLINE void x16_k4_dots_vnni(const char *v, const char *xq, __m256i f, __m256i *lo, __m256i *hi)
+{
+    __m256i s = _mm256_setzero_si256(), t = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) {
+        __m256i q = load32(v + 64 * l);
+        s = _mm256_dpbusd_avx_epi32(s, _mm256_and_si256(q, f), bcast4(xq + 4 * l));
+        t = _mm256_dpbusd_avx_epi32(t, _mm256_andnot_si256(f, q), bcast4(xq + 32 + 4 * l));
+    }
+    *lo = s;
+    *hi = _mm256_srai_epi32(t, 4);
+}
+
+INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x16_k4_dots_fn dots)
 {
     size_t cb = X16 * sizeof(struct block_q4_K);
     int nb = a->n / QK_K;
     const struct block_q8_K *xk = a->x;
-    __m256i f = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256i f = _mm256_set1_epi8(15);
     for (int r = r0; r < r1; r += X16) {
         __m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() }, accm[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
@@ -1488,16 +1546,10 @@ static void matvec_x16_q4_K(const struct matmul_args *a, int r0, int r1)
                 x16_k4_scales(col, h, sc, mn);
                 __m256 sd = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
                 for (int c = 0; c < 4; c++) {
-                    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-#pragma GCC unroll 8
-                    for (int l = 0; l < 8; l++) {
-                        __m256i q = load32(col + 256 + 64 * (8 * c + l) + 32 * h);
-                        lo = _mm256_add_epi16(lo, _mm256_maddubs_epi16(_mm256_and_si256(q, f), bcast4(xq + 64 * c + 4 * l)));
-                        hi = _mm256_add_epi16(hi, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f),
-                                                                       bcast4(xq + 64 * c + 32 + 4 * l)));
-                    }
-                    sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(lo, ones)), x16_k4_byte(sc, 2 * c), sd);
-                    sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(hi, ones)), x16_k4_byte(sc, 2 * c + 1), sd);
+                    __m256i lo, hi;
+                    dots(col + 256 + 64 * 8 * c + 32 * h, xq + 64 * c, f, &lo, &hi);
+                    sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), x16_k4_byte(sc, 2 * c), sd);
+                    sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), x16_k4_byte(sc, 2 * c + 1), sd);
                     sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c), bs[2 * c], sm);
                     sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c + 1), bs[2 * c + 1], sm);
                 }
@@ -1517,27 +1569,48 @@ static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1)
     if (a->nc > 1)
         gemmq(a, TL_Q4_K, r0, r1, 1);
     else
-        matvec_x16_q4_K(a, r0, r1);
+        matvec_x16_q4_K_with(a, r0, r1, x16_k4_dots);
 }
+
+VNNI static void matmul_x16_q4_K_vnni(const struct matmul_args *a, int r0, int r1)
+{
+    if (a->nc > 1)
+        gemmq(a, TL_Q4_K, r0, r1, 1);
+    else
+        matvec_x16_q4_K_with(a, r0, r1, x16_k4_dots_vnni);
+}
+
+/* Everything the avx2 and avx2-vnni sets share. */
+#define AVX2_SET_COMMON \
+    .matmul = { \
+        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16, \
+        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
+        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
+        [TL_IQ4_NL] = matmul_iq4_nl, \
+        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
+        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
+    }, \
+    .quantize = { \
+        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
+        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
+    }, \
+    .f32_to_f16 = f32_to_f16, \
+    .f16_to_f32 = f16_to_f32, \
+    .exp_sum = exp_sum, \
+    .swiglu = swiglu,
 
 const struct kernels kernels_avx2 = {
     .name = "avx2",
     .needs = CPU_AVX2,
-    .matmul = {
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
-        [TL_IQ4_NL] = matmul_iq4_nl,
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
-    },
+    AVX2_SET_COMMON
     .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q4_K] = matmul_x16_q4_K },
-    .quantize = {
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
-    },
-    .f32_to_f16 = f32_to_f16,
-    .f16_to_f32 = f16_to_f32,
-    .exp_sum = exp_sum,
-    .swiglu = swiglu,
+};
+
+/* avx2 with AVX-VNNI (Intel since Alder Lake, AMD since Zen 5): vpdpbusd on
+ * 256 bits in the x16 decode kernels. */
+const struct kernels kernels_avx2_vnni = {
+    .name = "avx2-vnni",
+    .needs = CPU_AVX2 | CPU_AVXVNNI,
+    AVX2_SET_COMMON
+    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0_vnni, [TL_Q4_K] = matmul_x16_q4_K_vnni },
 };
