@@ -1178,85 +1178,6 @@ INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
 }
 
 static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
-
-/* ---- Q4_0 in the x16 layout (quant.h) ----
- * Each stored 64-byte vector is two ymm, rows 0-7 and 8-15 of the group
- * in their dwords. Decode: vpmaddubsw of the nibbles (0..15) against 4
- * broadcast activation bytes, a block's 8 products summed in 16 bits (at
- * most 8 * 2 * 15 * 128 = 30720), vpmaddwd to 32 bits, plus -8 * sum(x),
- * times the rows' scales and dx; no horizontal sums. */
-
-enum { X16K = 512 };   /* blocks of activation prepared at a time */
-
-/* The integer dot of one half (8 rows) of a Q4_0 block column with the
- * block's activation quants. */
-typedef __m256i (*x16_half_dot_fn)(const char *v, const char *xq, __m256i f);
-
-INLINE __m256i x16_half_dot(const char *v, const char *xq, __m256i f)
-{
-    __m256i s = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(v + 64 * j));
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(q, f), bcast4(xq + 4 * j)));
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f), bcast4(xq + 16 + 4 * j)));
-    }
-    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
-}
-
-/* The same with AVX-VNNI's vpdpbusd on 256 bits (avx2-vnni set): the high
- * nibbles taken as 16 q, exact after the shift. */
-VNNI INLINE __m256i x16_half_dot_vnni(const char *v, const char *xq, __m256i f)
-{
-    __m256i s = _mm256_setzero_si256(), t = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(v + 64 * j));
-        s = _mm256_dpbusd_avx_epi32(s, _mm256_and_si256(q, f), bcast4(xq + 4 * j));
-        t = _mm256_dpbusd_avx_epi32(t, _mm256_andnot_si256(f, q), bcast4(xq + 16 + 4 * j));
-    }
-    return _mm256_add_epi32(s, _mm256_srai_epi32(t, 4));
-}
-
-INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x16_half_dot_fn half_dot)
-{
-    float dx[X16K];
-    int32_t corr[X16K];
-    size_t cb = X16 * sizeof(struct block_q4_0);
-    int nb = a->n / QK;
-    const struct block_q8_0 *x = a->x;
-    __m256i f = _mm256_set1_epi8(15);
-    for (int b0 = 0; b0 < nb; b0 += X16K) {
-        int kb = imin(X16K, nb - b0);
-        for (int b = 0; b < kb; b++) {
-            int sum = 0;
-            for (int i = 0; i < QK; i++)
-                sum += x[b0 + b].qs[i];
-            dx[b] = _cvtsh_ss(x[b0 + b].d);
-            corr[b] = -8 * sum;
-        }
-        for (int r = r0; r < r1; r += X16) {
-            const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
-            __m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
-            for (int b = 0; b < kb; b++, col += cb) {
-                const char *xq = (const char *)x[b0 + b].qs;
-                prefetch_ahead(col, cb);
-                __m256 d = _mm256_set1_ps(dx[b]);
-                __m256i c = _mm256_set1_epi32(corr[b]);
-#pragma GCC unroll 2
-                for (int h = 0; h < 2; h++) {
-                    __m256i s = _mm256_add_epi32(half_dot(col + 2 * X16 + 32 * h, xq, f), c);
-                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-                    acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, d), acc[h]);
-                }
-            }
-            for (int h = 0; h < 2; h++) {
-                float *y = a->y + r + 8 * h;
-                _mm256_storeu_ps(y, b0 > 0 ? _mm256_add_ps(acc[h], _mm256_loadu_ps(y)) : acc[h]);
-            }
-        }
-    }
-}
 static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
 static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
 static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
@@ -1476,26 +1397,85 @@ static void swiglu(float *y, const float *g, const float *u, int n)
         y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1)
+/* ---- Q4_0 in the x16 layout (quant.h) ----
+ * Each stored 64-byte vector is two ymm, rows 0-7 and 8-15 of the group
+ * in their dwords. Decode: vpmaddubsw of the nibbles (0..15) against 4
+ * broadcast activation bytes, a block's 8 products summed in 16 bits (at
+ * most 8 * 2 * 15 * 128 = 30720), vpmaddwd to 32 bits, plus -8 * sum(x),
+ * times the rows' scales and dx; no horizontal sums. */
+
+enum { X16K = 512 };   /* blocks of activation prepared at a time */
+
+/* The integer dot of one half (8 rows) of a Q4_0 block column with the
+ * block's activation quants. */
+typedef __m256i (*x16_half_dot_fn)(const char *v, const char *xq, __m256i f);
+
+INLINE __m256i x16_half_dot(const char *v, const char *xq, __m256i f)
 {
-    if (a->nc > 1)
-        gemmq(a, TL_Q4_0, r0, r1, 1);
-    else
-        matvec_x16_q4_0_with(a, r0, r1, x16_half_dot);
+    __m256i s = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(v + 64 * j));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(q, f), bcast4(xq + 4 * j)));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), f), bcast4(xq + 16 + 4 * j)));
+    }
+    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
-VNNI static void matmul_x16_q4_0_vnni(const struct matmul_args *a, int r0, int r1)
+/* The same with AVX-VNNI's vpdpbusd on 256 bits (avx2-vnni set): the high
+ * nibbles taken as 16 q, exact after the shift. */
+VNNI INLINE __m256i x16_half_dot_vnni(const char *v, const char *xq, __m256i f)
 {
-    if (a->nc > 1)
-        gemmq(a, TL_Q4_0, r0, r1, 1);
-    else
-        matvec_x16_q4_0_with(a, r0, r1, x16_half_dot_vnni);
+    __m256i s = _mm256_setzero_si256(), t = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(v + 64 * j));
+        s = _mm256_dpbusd_avx_epi32(s, _mm256_and_si256(q, f), bcast4(xq + 4 * j));
+        t = _mm256_dpbusd_avx_epi32(t, _mm256_andnot_si256(f, q), bcast4(xq + 16 + 4 * j));
+    }
+    return _mm256_add_epi32(s, _mm256_srai_epi32(t, 4));
 }
 
-/* Q4_K in the x16 layout, per half of a group and super-block column:
- * each sub-block's 8 quad products summed in 16 bits (at most 30720) and
- * once to 32, then y = dx * (d * sum_s sc_s dot_s - dmin * sum_s mn_s
- * bsum_s) in 8 lanes. */
+INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x16_half_dot_fn half_dot)
+{
+    float dx[X16K];
+    int32_t corr[X16K];
+    size_t cb = X16 * sizeof(struct block_q4_0);
+    int nb = a->n / QK;
+    const struct block_q8_0 *x = a->x;
+    __m256i f = _mm256_set1_epi8(15);
+    for (int b0 = 0; b0 < nb; b0 += X16K) {
+        int kb = imin(X16K, nb - b0);
+        for (int b = 0; b < kb; b++) {
+            int sum = 0;
+            for (int i = 0; i < QK; i++)
+                sum += x[b0 + b].qs[i];
+            dx[b] = _cvtsh_ss(x[b0 + b].d);
+            corr[b] = -8 * sum;
+        }
+        for (int r = r0; r < r1; r += X16) {
+            const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
+            __m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
+            for (int b = 0; b < kb; b++, col += cb) {
+                const char *xq = (const char *)x[b0 + b].qs;
+                prefetch_ahead(col, cb);
+                __m256 d = _mm256_set1_ps(dx[b]);
+                __m256i c = _mm256_set1_epi32(corr[b]);
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    __m256i s = _mm256_add_epi32(half_dot(col + 2 * X16 + 32 * h, xq, f), c);
+                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+                    acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, d), acc[h]);
+                }
+            }
+            for (int h = 0; h < 2; h++) {
+                float *y = a->y + r + 8 * h;
+                _mm256_storeu_ps(y, b0 > 0 ? _mm256_add_ps(acc[h], _mm256_loadu_ps(y)) : acc[h]);
+            }
+        }
+    }
+}
+
 /* The integer dots of sub-blocks 2c (lo) and 2c + 1 (hi) of one half of a
  * Q4_K super-block column, v at the half's first quad vector of chunk c. */
 typedef void (*x16_k4_dots_fn)(const char *v, const char *xq, __m256i f, __m256i *lo, __m256i *hi);
@@ -1526,6 +1506,10 @@ VNNI INLINE void x16_k4_dots_vnni(const char *v, const char *xq, __m256i f, __m2
     *hi = _mm256_srai_epi32(t, 4);
 }
 
+/* Q4_K in the x16 layout, per half of a group and super-block column:
+ * each sub-block's 8 quad products summed in 16 bits (at most 30720) and
+ * once to 32, then y = dx * (d * sum_s sc_s dot_s - dmin * sum_s mn_s
+ * bsum_s) in 8 lanes. */
 INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x16_k4_dots_fn dots)
 {
     size_t cb = X16 * sizeof(struct block_q4_K);
@@ -1564,20 +1548,37 @@ INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x1
     }
 }
 
-static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1)
+/* Products over x16 weights: the GEMM (maddubs either way) or a decode
+ * kernel with the set's inner dots. */
+INLINE void x16_product(const struct matmul_args *a, int r0, int r1, int type, x16_half_dot_fn half_dot,
+                        x16_k4_dots_fn k4_dots)
 {
     if (a->nc > 1)
-        gemmq(a, TL_Q4_K, r0, r1, 1);
+        gemmq(a, type, r0, r1, 1);
+    else if (type == TL_Q4_K)
+        matvec_x16_q4_K_with(a, r0, r1, k4_dots);
     else
-        matvec_x16_q4_K_with(a, r0, r1, x16_k4_dots);
+        matvec_x16_q4_0_with(a, r0, r1, half_dot);
+}
+
+static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1)
+{
+    x16_product(a, r0, r1, TL_Q4_0, x16_half_dot, x16_k4_dots);
+}
+
+static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1)
+{
+    x16_product(a, r0, r1, TL_Q4_K, x16_half_dot, x16_k4_dots);
+}
+
+VNNI static void matmul_x16_q4_0_vnni(const struct matmul_args *a, int r0, int r1)
+{
+    x16_product(a, r0, r1, TL_Q4_0, x16_half_dot_vnni, x16_k4_dots_vnni);
 }
 
 VNNI static void matmul_x16_q4_K_vnni(const struct matmul_args *a, int r0, int r1)
 {
-    if (a->nc > 1)
-        gemmq(a, TL_Q4_K, r0, r1, 1);
-    else
-        matvec_x16_q4_K_with(a, r0, r1, x16_k4_dots_vnni);
+    x16_product(a, r0, r1, TL_Q4_K, x16_half_dot_vnni, x16_k4_dots_vnni);
 }
 
 /* Everything the avx2 and avx2-vnni sets share. */

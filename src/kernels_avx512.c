@@ -1354,7 +1354,8 @@ static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a
 static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
 static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
 
-/* ---- Q4_0 and Q8_0 in the x16 layout (quant.h) ----
+/* ---- the 32-element types (Q4_0, IQ4_NL, Q5_0, Q8_0) and Q4_K in the x16
+ * layout (quant.h) ----
  * Decode: each group of 16 rows is one stream of block columns; per block,
  * vpdpbusd adds each quad of a row's weights times 4 broadcast activation
  * bytes into the row's lane (two chains: low and high nibbles, or the

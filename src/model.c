@@ -377,14 +377,14 @@ void model_close(struct model *m)
 /* Weights whose rows a product splits among threads together (stacked
  * jobs, matmul.c, in this order): a packed one's rows must start on a
  * multiple of X16 there, so every row count before it must be one too.
- * Adds to *n the weights packed (or, dry, that would be). */
+ * Adds to *count the weights packed (or, dry, that would be). */
 static int pack_set(const struct kernels *k, struct weight *const *w, int n, bool dry, int *count,
                     struct tl_error *err)
 {
     int before = 0;
     for (int i = 0; i < n && w[i]->data; before += w[i]->n_out, i++) {
-        if (before % X16 || w[i]->packed || !k->matmul_x16[w[i]->type] || w[i]->n_out % X16 ||
-            w[i]->row_bytes != type_row_bytes(w[i]->type, w[i]->n_in))
+        if (before % X16 || w[i]->packed || !k->matmul_x16[w[i]->type] || !x16_packable(w[i]->type) ||
+            w[i]->n_out % X16 || w[i]->row_bytes != type_row_bytes(w[i]->type, w[i]->n_in))
             continue;
         ++*count;
         if (dry)

@@ -3,8 +3,8 @@
  * llama.cpp's quantize_row_*_ref float operation for float operation, so a
  * file written by `tinyllm quantize` matches llama-quantize byte for byte. */
 #include <float.h>
-#include <stdlib.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "quant.h"
 
