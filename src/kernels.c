@@ -10,8 +10,8 @@
 #include "kernels.h"
 
 #if defined(__x86_64__)
-extern const struct kernels kernels_avx2, kernels_avx2_vnni, kernels_avx512;
-static const struct kernels *const sets[] = { &kernels_avx512, &kernels_avx2_vnni, &kernels_avx2, &kernels_scalar, NULL };
+extern const struct kernels kernels_avx2, kernels_avx2_vnni, kernels_avx512, kernels_avx512_bf16;
+static const struct kernels *const sets[] = { &kernels_avx512_bf16, &kernels_avx512, &kernels_avx2_vnni, &kernels_avx2, &kernels_scalar, NULL };
 #elif defined(__aarch64__)
 extern const struct kernels kernels_neon, kernels_neon_dot;
 static const struct kernels *const sets[] = { &kernels_neon_dot, &kernels_neon, &kernels_scalar, NULL };
@@ -80,7 +80,7 @@ const char *const *kernels_names(void)
 {
     static const char *const names[] = {
 #if defined(__x86_64__)
-        "avx512", "avx2-vnni", "avx2",
+        "avx512-bf16", "avx512", "avx2-vnni", "avx2",
 #elif defined(__aarch64__)
         "neon-dot", "neon",
 #endif

@@ -200,27 +200,33 @@ INLINE void prep_panel(struct panel_float *pf, const struct matmul_args *a, int 
     }
 }
 
+/* acc + w * x lane by lane: the float types' FMA, or (BF16 on AVX512_BF16)
+ * vdpbf16ps, where each lane holds a pair of adjacent elements. */
+typedef __m512 (*madd_fn)(__m512 w, __m512 x, __m512 acc);
+
+INLINE __m512 madd_f32(__m512 w, __m512 x, __m512 acc) { return _mm512_fmadd_ps(w, x, acc); }
+
 /* acc[h][c] += tile half h * column c over kc elements (H halves of 16
  * rows); x = the column group's panel from column c0 on. One broadcast
  * feeds both halves. */
 INLINE void tile_float_cols(const struct tile_float *t, const float (*x)[16], int c0, int kc, int H, int C,
-                            __m512 acc[2][8])
+                            __m512 acc[2][8], madd_fn madd)
 {
     for (int k = 0; k < kc; k++) {
         __m512 w0 = t->w[k][0], w1 = t->w[k][1];
 #pragma GCC unroll 8
         for (int c = 0; c < C; c++) {
             __m512 b = _mm512_set1_ps(x[k][c0 + c]);
-            acc[0][c] = _mm512_fmadd_ps(w0, b, acc[0][c]);
+            acc[0][c] = madd(w0, b, acc[0][c]);
             if (H == 2)
-                acc[1][c] = _mm512_fmadd_ps(w1, b, acc[1][c]);
+                acc[1][c] = madd(w1, b, acc[1][c]);
         }
     }
 }
 
 /* y for rows [r, r + nr) and C columns from c: load (or zero), accumulate, store. */
 INLINE void run_float_cols(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c, int H, int C)
+                           int kc, int first, int r, int nr, int c, int H, int C, madd_fn madd)
 {
     __m512 acc[2][8];
     __mmask16 m[2] = { tail_mask(imin(nr, 16)), tail_mask(imax(nr - 16, 0)) };
@@ -233,7 +239,7 @@ INLINE void run_float_cols(const struct tile_float *t, const struct panel_float 
     prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r);
     if (H == 2)
         prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r + 16);
-    tile_float_cols(t, (const float (*)[16])pf->x[(c % FCC) / 16], c % 16, kc, H, C, acc);
+    tile_float_cols(t, (const float (*)[16])pf->x[(c % FCC) / 16], c % 16, kc, H, C, acc, madd);
 #pragma GCC unroll 2
     for (int h = 0; h < H; h++)
 #pragma GCC unroll 8
@@ -243,27 +249,34 @@ INLINE void run_float_cols(const struct tile_float *t, const struct panel_float 
 
 /* Every column of one tile for one K chunk: groups of 8, 4, then 1. */
 INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, int H, struct next_rows *nx)
+                           int kc, int first, int r, int nr, int c0, int cc, int H, struct next_rows *nx,
+                           madd_fn madd)
 {
     int c = 0;
     for (; c + 8 <= cc; c += 8) {
         prefetch_next(nx, nx->per);
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 8);
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 8, madd);
     }
     prefetch_next(nx, nx->n);
     for (; c + 4 <= cc; c += 4)
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4);
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4, madd);
     for (; c < cc; c++)
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1);
+        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1, madd);
 }
 
-static void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
+INLINE void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                           int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx, madd_fn madd)
 {
     if (nr > 16)
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2, nx);
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2, nx, madd);
     else
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx);
+        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx, madd);
+}
+
+static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                         int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
+{
+    run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
 }
 
 /* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
@@ -285,7 +298,7 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
                  * ask for them while this one computes */
                 struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
                                                    (size_t)kc * es, next, cc / 8);
-                run_float_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }
@@ -410,8 +423,10 @@ INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
         int kc = imin(MCK, a->n - k0);
         for (int c = 0; c < a->nc; c++) {
             const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-            for (int i = 0; i < kc; i += 16)
-                _mm512_store_ps(xf[c] + i, load_float(type, x, k0 + i, tail_mask(imin(16, kc - i))));
+            /* zero to 64 at least: cols_row64 reads 4 vectors, and
+             * 0 * whatever was on the stack may be NaN */
+            for (int i = 0; i < kc || i < 64; i += 16)
+                _mm512_store_ps(xf[c] + i, load_float(type, x, k0 + i, tail_mask(imax(0, imin(16, kc - i)))));
         }
         switch (a->nc) {
         case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
@@ -438,6 +453,116 @@ INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
 static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
 static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
 static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
+
+/* ---- BF16 with AVX512_BF16 (the avx512-bf16 set) ----
+ * The activations are rounded to bf16 for BF16 weights in every set
+ * (quantize_bf16), as llama.cpp does, so a weight times an activation is
+ * exact in f32 either way. vdpbf16ps takes lanes of two adjacent elements
+ * and adds both products to the lane's f32 sum: one instruction does the
+ * work of two FMAs on widened halves. Tiles and panels hold such pairs where
+ * the float GEMM holds single elements, so it runs the same tile code. */
+#define TARGET_BF16 __attribute__((target("avx512bf16")))
+
+TARGET_BF16 INLINE __m512 madd_bf16(__m512 w, __m512 x, __m512 acc)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
+}
+
+INLINE __mmask32 tail_mask32(int n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
+
+/* Dot of a bf16 weight row with the bf16 activation row x, n elements. */
+TARGET_BF16 INLINE float dot_bf16_row(const uint16_t *w, const uint16_t *x, int n)
+{
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        prefetch_ahead(w + i, 128);
+        acc0 = madd_bf16(_mm512_castsi512_ps(_mm512_loadu_si512(w + i)), _mm512_castsi512_ps(_mm512_loadu_si512(x + i)), acc0);
+        acc1 = madd_bf16(_mm512_castsi512_ps(_mm512_loadu_si512(w + i + 32)),
+                         _mm512_castsi512_ps(_mm512_loadu_si512(x + i + 32)), acc1);
+    }
+    for (; i < n; i += 32) {   /* zero past n in both: nothing added */
+        __mmask32 m = tail_mask32(n - i);
+        acc0 = madd_bf16(_mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, w + i)),
+                         _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, x + i)), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+TARGET_BF16 INLINE void matvec_bf16_dp(const struct matmul_args *a, int r0, int r1)
+{
+    const uint16_t *x = a->x;
+    for (int r = r0; r < r1; r++)
+        a->y[r] = dot_bf16_row(row_at(a->w, a->w_row_bytes, (size_t)r), x, a->n);
+}
+
+/* 16 bf16 rows (row i at p[i]) from element k0 (even), kc elements, as
+ * pairs: out[j * stride] lane i = row i, elements k0 + 2j and k0 + 2j + 1,
+ * zero past kc. 32 elements of 16 rows are one 16x16 transpose of dwords. */
+INLINE void pack16_pairs(__m512 *out, size_t stride, const void *const *p, int k0, int kc)
+{
+    for (int k = 0; k < kc; k += 32) {
+        __m512 v[16];
+        int left = imin(32, kc - k);
+        for (int i = 0; i < 16; i++)
+            v[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(tail_mask32(left), (const uint16_t *)p[i] + k0 + k));
+        transpose16(v);
+        for (int j = 0; j < 16 && 2 * j < left; j++)
+            out[(size_t)(k / 2 + j) * stride] = v[j];
+    }
+}
+
+/* Tile rows [r, r + nr) as pairs; rows past nr repeat the last. */
+INLINE void pack_pairs(struct tile_float *t, const struct matmul_args *a, int r, int nr, int k0, int kc)
+{
+    const void *p[32];
+    for (int i = 0; i < 32; i++)
+        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
+    pack16_pairs(&t->w[0][0], 2, p, k0, kc);
+    if (nr > 16)
+        pack16_pairs(&t->w[0][1], 2, p + 16, k0, kc);
+}
+
+INLINE void prep_panel_pairs(struct panel_float *pf, const struct matmul_args *a, int c0, int cc, int k0, int kc)
+{
+    for (int g = 0; g < (cc + 15) / 16; g++) {
+        const void *p[16];
+        for (int c = 0; c < 16; c++)
+            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(16 * g + c, cc - 1)));
+        pack16_pairs((__m512 *)pf->x[g], 1, p, k0, kc);
+    }
+}
+
+/* gemm_float's loops with K chunks of 2 * FKC elements (FKC pairs). */
+TARGET_BF16 static void gemm_bf16_dp(const struct matmul_args *a, int r0, int r1)
+{
+    struct tile_float *t = &float_tile;
+    struct panel_float *pf = &float_panel;
+    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
+        int cc = imin(FCC, a->nc - c0);
+        for (int k0 = 0; k0 < a->n; k0 += 2 * FKC) {
+            int kc = imin(2 * FKC, a->n - k0);
+            prep_panel_pairs(pf, a, c0, cc, k0, kc);
+            for (int r = r0; r < r1; r += 2 * TILE) {
+                int nr = imin(2 * TILE, r1 - r), next = imin(2 * TILE, r1 - r - nr);
+                pack_pairs(t, a, r, nr, k0, kc);
+                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * 2, (size_t)kc * 2,
+                                                   next, cc / 8);
+                run_float_tile(t, pf, a, (kc + 1) / 2, k0 == 0, r, nr, c0, cc, &nx, madd_bf16);
+            }
+        }
+    }
+}
+
+TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int r1)
+{
+    if (a->nc == 1)
+        matvec_bf16_dp(a, r0, r1);
+    else if (a->nc <= MCOLS)
+        matvec_cols(a, TL_BF16, r0, r1);
+    else
+        gemm_bf16_dp(a, r0, r1);
+}
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
  * vpdpbusd multiplies unsigned by signed bytes, so each weight block is made
@@ -1646,27 +1771,34 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     }
 }
 
-const struct kernels kernels_avx512 = {
-    .name = "avx512",
-    .needs = CPU_AVX512 | CPU_AVX512VNNI,
-    .matmul = {
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
-        [TL_IQ4_NL] = matmul_iq4_nl,
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
-    },
-    .matmul_x16 = {
-        [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K,
-        [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl,
-    },
-    .quantize = {
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
-    },
-    .f32_to_f16 = f32_to_f16,
-    .f16_to_f32 = f16_to_f32,
-    .exp_sum = exp_sum,
-    .swiglu = swiglu,
-};
+#define AVX512_SET(set_name, set_needs, bf16) { \
+    .name = set_name, \
+    .needs = set_needs, \
+    .matmul = { \
+        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = bf16, \
+        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
+        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
+        [TL_IQ4_NL] = matmul_iq4_nl, \
+        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
+        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
+    }, \
+    .matmul_x16 = { \
+        [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K, \
+        [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, \
+    }, \
+    .quantize = { \
+        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
+        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
+    }, \
+    .f32_to_f16 = f32_to_f16, \
+    .f16_to_f32 = f16_to_f32, \
+    .exp_sum = exp_sum, \
+    .swiglu = swiglu, \
+}
+
+const struct kernels kernels_avx512 = AVX512_SET("avx512", CPU_AVX512 | CPU_AVX512VNNI, matmul_bf16);
+
+/* avx512 with AVX512_BF16 (Zen 4 and 5, Intel since Cooper Lake): BF16
+ * weights through vdpbf16ps. */
+const struct kernels kernels_avx512_bf16 =
+    AVX512_SET("avx512-bf16", CPU_AVX512 | CPU_AVX512VNNI | CPU_AVX512BF16, matmul_bf16_dp);

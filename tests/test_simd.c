@@ -152,7 +152,7 @@ static void test_matvec(void)
         SKIP("no SIMD kernel set runs here");
 }
 
-/* Prompt products: K past one chunk (256 quantised, 128 float elements),
+/* Prompt products: K past one chunk (256 quantised elements; float types below),
  * columns past a column chunk, partial tiles at both ends. */
 static void gemm_set(const struct kernels *k)
 {
@@ -172,6 +172,9 @@ static void gemm_set(const struct kernels *k)
             int bad = product(k, float_types[ti], 300, 37, fncs[i], 5, 36);
             CHECK(bad == 0, "%s %s n=300 nc=%d: %d wrong", k->name, type_info(float_types[ti])->name, fncs[i], bad);
         }
+        /* odd and past a K chunk (512 floats; 1024 bf16 elements as pairs) */
+        int bad = product(k, float_types[ti], 1067, 37, 33, 2, 37);
+        CHECK(bad == 0, "%s %s n=1067 nc=33: %d wrong", k->name, type_info(float_types[ti])->name, bad);
     }
 }
 
