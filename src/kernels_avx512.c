@@ -1374,14 +1374,26 @@ INLINE __m512 x16_k4_byte(const __m512i v[2], int s)
     return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v[s / 4], 8 * (s % 4)), _mm512_set1_epi32(0xff)));
 }
 
+/* Q5_K in the x16 layout: the nibbles u of sub-block s with their fifth
+ * bit, bit s of each byte of the quads' qh vector h, at bit 4. */
+INLINE __m512i x16_k5_bit(__m512i u, __m512i h, int s)
+{
+    __m512i at4 = s <= 4 ? _mm512_slli_epi32(h, 4 - s) : _mm512_srli_epi32(h, s - 4);
+    return _mm512_ternarylogic_epi32(u, at4, _mm512_set1_epi8(16), 0xf8);   /* u | (at4 & 16) */
+}
+
+/* Byte offset of the quant vectors in an x16 super-block column (after d,
+ * dmin, the scales and, for Q5_K, the qh vectors). */
+INLINE size_t x16_k_qs(int type) { return type == TL_Q5_K ? 768 : 256; }
+
 /* The tile of the 16 x16-packed rows from r (quant.h), elements [e0, e0 + ke):
  * the stored vectors are the tile's quads already (Q4_K's in stored
  * nibble order: vector 8c + l holds quads 16c + l and 16c + 8 + l). */
 INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
 {
     __m512i f = _mm512_set1_epi8(15);
-    if (type == TL_Q4_K) {
-        size_t cb = X16 * sizeof(struct block_q4_K);
+    if (type == TL_Q4_K || type == TL_Q5_K) {
+        size_t cb = X16 * k_bytes(type);
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m512i sc[2], mn[2];
@@ -1395,9 +1407,14 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
             __m512i *q = t->q + sb * (QK_K / 4);
             for (int c = 0; c < 4; c++)
                 for (int l = 0; l < 8; l++) {
-                    __m512i v = _mm512_loadu_si512(col + 256 + 64 * (8 * c + l));
+                    __m512i v = _mm512_loadu_si512(col + x16_k_qs(type) + 64 * (8 * c + l));
                     q[16 * c + l] = _mm512_and_si512(v, f);
                     q[16 * c + 8 + l] = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
+                    if (type == TL_Q5_K) {
+                        __m512i h = _mm512_loadu_si512(col + 256 + 64 * l);
+                        q[16 * c + l] = x16_k5_bit(q[16 * c + l], h, 2 * c);
+                        q[16 * c + 8 + l] = x16_k5_bit(q[16 * c + 8 + l], h, 2 * c + 1);
+                    }
                 }
         }
         return;
@@ -1479,7 +1496,7 @@ static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a
 static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
 static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
 
-/* ---- the 32-element types (Q4_0, IQ4_NL, Q5_0, Q8_0) and Q4_K in the x16
+/* ---- the 32-element types (Q4_0, IQ4_NL, Q5_0, Q8_0), Q4_K and Q5_K in the x16
  * layout (quant.h) ----
  * Decode: each group of 16 rows is one stream of block columns; per block,
  * vpdpbusd adds each quad of a row's weights times 4 broadcast activation
@@ -1551,9 +1568,9 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
  * (low nibbles: sub-block 2c, high ones, taken as 16 q: 2c + 1) meets the
  * rows' scale, and the mins meet the activation's sub-block sums:
  *   y = dx * (d * sum_s sc_s dot_s - dmin * sum_s mn_s bsum_s). */
-INLINE void matvec_x16_k4(const struct matmul_args *a, int r0, int r1)
+INLINE void matvec_x16_k4(const struct matmul_args *a, int type, int r0, int r1)
 {
-    size_t cb = X16 * sizeof(struct block_q4_K);
+    size_t cb = X16 * k_bytes(type);
     int nb = a->n / QK_K;
     const struct block_q8_K *xk = a->x;
     __m512i f = _mm512_set1_epi8(15);
@@ -1561,7 +1578,7 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int r0, int r1)
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
         __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
         for (int b = 0; b < nb; b++, col += cb) {
-            const char *xq = (const char *)xk[b].qs, *v = col + 256;
+            const char *xq = (const char *)xk[b].qs, *v = col + x16_k_qs(type);
             prefetch_ahead(col, cb);
             __m512i sc[2], mn[2];
             x16_k4_scales(col, sc, mn);
@@ -1571,12 +1588,21 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int r0, int r1)
                 __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
 #pragma GCC unroll 8
                 for (int l = 0; l < 8; l++) {
-                    __m512i q = _mm512_loadu_si512(v + 64 * (8 * c + l));
-                    lo = _mm512_dpbusd_epi32(lo, _mm512_and_si512(q, f), bcast4(xq + 64 * c + 4 * l));
-                    hi = _mm512_dpbusd_epi32(hi, _mm512_andnot_si512(f, q), bcast4(xq + 64 * c + 32 + 4 * l));
+                    __m512i q = _mm512_loadu_si512(v + 64 * (8 * c + l)), ql = _mm512_and_si512(q, f), qh;
+                    if (type == TL_Q5_K) {
+                        __m512i h = _mm512_loadu_si512(col + 256 + 64 * l);
+                        ql = x16_k5_bit(ql, h, 2 * c);
+                        qh = x16_k5_bit(_mm512_and_si512(_mm512_srli_epi16(q, 4), f), h, 2 * c + 1);
+                    } else {
+                        qh = _mm512_andnot_si512(f, q);   /* 16 q: exact after the shift below */
+                    }
+                    lo = _mm512_dpbusd_epi32(lo, ql, bcast4(xq + 64 * c + 4 * l));
+                    hi = _mm512_dpbusd_epi32(hi, qh, bcast4(xq + 64 * c + 32 + 4 * l));
                 }
+                if (type == TL_Q4_K)
+                    hi = _mm512_srai_epi32(hi, 4);
                 sd = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), x16_k4_byte(sc, 2 * c), sd);
-                sd = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srai_epi32(hi, 4)), x16_k4_byte(sc, 2 * c + 1), sd);
+                sd = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), x16_k4_byte(sc, 2 * c + 1), sd);
                 sm = _mm512_fmadd_ps(x16_k4_byte(mn, 2 * c), _mm512_set1_ps((float)(xk[b].bsums[4 * c] + xk[b].bsums[4 * c + 1])), sm);
                 sm = _mm512_fmadd_ps(x16_k4_byte(mn, 2 * c + 1),
                                      _mm512_set1_ps((float)(xk[b].bsums[4 * c + 2] + xk[b].bsums[4 * c + 3])), sm);
@@ -1593,8 +1619,8 @@ INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc > 1)
         gemmq(a, type, r0, r1, 1);
-    else if (type == TL_Q4_K)
-        matvec_x16_k4(a, r0, r1);
+    else if (type == TL_Q4_K || type == TL_Q5_K)
+        matvec_x16_k4(a, type, r0, r1);
     else
         matvec_x16(a, type, r0, r1);
 }
@@ -1604,6 +1630,7 @@ static void matmul_x16_q8_0(const struct matmul_args *a, int r0, int r1) { matmu
 static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_K); }
 static void matmul_x16_q5_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q5_0); }
 static void matmul_x16_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_IQ4_NL); }
+static void matmul_x16_q5_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q5_K); }
 
 /* ---- activation conversion ---- */
 
@@ -1784,7 +1811,7 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     }, \
     .matmul_x16 = { \
         [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K, \
-        [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, \
+        [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, [TL_Q5_K] = matmul_x16_q5_K, \
     }, \
     .quantize = { \
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \

@@ -1023,7 +1023,7 @@ void quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
  * this order, so its size is 16 blocks'. */
 struct x16_field { int bytes, word; };
 
-static int x16_fields(uint32_t type, struct x16_field f[4])
+static int x16_fields(uint32_t type, struct x16_field f[5])
 {
     switch (type) {
     case TL_Q4_0:
@@ -1036,13 +1036,17 @@ static int x16_fields(uint32_t type, struct x16_field f[4])
         f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 2, 1 };
         f[2] = (struct x16_field){ 12, 0 }; f[3] = (struct x16_field){ 128, 0 };
         return 4;
+    case TL_Q5_K:
+        f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 2, 1 };
+        f[2] = (struct x16_field){ 12, 0 }; f[3] = (struct x16_field){ 32, 0 }; f[4] = (struct x16_field){ 128, 0 };
+        return 5;
     default: return 0;
     }
 }
 
 bool x16_packable(uint32_t type)
 {
-    struct x16_field f[4];
+    struct x16_field f[5];
     return x16_fields(type, f) > 0;
 }
 
@@ -1094,7 +1098,7 @@ enum { X16_MAX_BLOCK = 256 };   /* bytes of the largest packable block */
 
 bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
 {
-    struct x16_field f[4];
+    struct x16_field f[5];
     int nf = x16_fields(type, f), bs = type_info(type)->block_bytes;
     size_t nb = row_bytes / (size_t)bs;
     uint16_t at[X16][X16_MAX_BLOCK];   /* where byte k of row i goes */
@@ -1125,7 +1129,7 @@ bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows)
 
 void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void *row)
 {
-    struct x16_field f[4];
+    struct x16_field f[5];
     int nf = x16_fields(type, f), bs = type_info(type)->block_bytes, i = r % X16;
     size_t nb = row_bytes / (size_t)bs;
     const char *g = (const char *)w + (size_t)(r - i) * row_bytes;

@@ -793,8 +793,8 @@ static void test_oracle_requantize(void)
  * Q8_0 quants offset to unsigned). */
 static void test_x16_layout(void)
 {
-    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL };
-    for (int ti = 0; ti < 5; ti++) {
+    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL, TL_Q5_K };
+    for (int ti = 0; ti < 6; ti++) {
         uint32_t t = types[ti];
         CHECK(x16_packable(t), "%s packable", type_info(t)->name);
         int n = type_info(t)->block_elems * 3, nr = 32;
@@ -815,6 +815,11 @@ static void test_x16_layout(void)
             CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
                       col[64 + 192 + 64 * 3 + 4 * 5 + 2] == blk[16 + 14],
                   "q4_K: dmin, scale byte 9 and quant byte 14 of row 5 where quant.h says");
+        else if (t == TL_Q5_K)   /* d, dmin words; 12 scale, 32 qh and 128 quant bytes as dwords */
+            CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
+                      col[64 + 192 + 64 * 7 + 4 * 5 + 3] == blk[16 + 31] &&
+                      col[64 + 192 + 512 + 64 * 3 + 4 * 5 + 2] == blk[48 + 14],
+                  "q5_K: dmin, scale byte 9, qh byte 31 and quant byte 14 of row 5 where quant.h says");
         else if (t == TL_Q5_0)   /* d; qh (bits reordered); qs */
             CHECK(col[10] == blk[0] && col[32 + 64 + 64 + 4 * 5 + 2] == blk[6 + 6],
                   "q5_0: scale and quant byte 6 of row 5 where quant.h says");
