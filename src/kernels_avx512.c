@@ -1374,6 +1374,41 @@ INLINE __m512 x16_k4_byte(const __m512i v[2], int s)
     return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v[s / 4], 8 * (s % 4)), _mm512_set1_epi32(0xff)));
 }
 
+/* Q3_K in the x16 layout (quant.h): hmask vectors from byte 0, qs vectors
+ * from X16_Q3K_QS, the scale vectors from X16_Q3K_SC, the d words at X16_Q3K_D. */
+enum { X16_Q3K_QS = 32 * X16, X16_Q3K_SC = 96 * X16, X16_Q3K_D = 108 * X16 };
+
+/* Q3_K's 16 scales of each lane from the three scale vectors at p
+ * (q3k_scales' formula): byte b of s[k] = scale 4k + b, plus 32. */
+INLINE void x16_k3_scales(const char *p, __m512i s[4])
+{
+    __m512i v0 = _mm512_loadu_si512(p), v1 = _mm512_loadu_si512(p + 64), v2 = _mm512_loadu_si512(p + 128);
+    __m512i lo = _mm512_set1_epi8(15), hi = _mm512_set1_epi8(0x30);
+    s[0] = _mm512_or_si512(_mm512_and_si512(v0, lo), _mm512_and_si512(_mm512_slli_epi32(v2, 4), hi));
+    s[1] = _mm512_or_si512(_mm512_and_si512(v1, lo), _mm512_and_si512(_mm512_slli_epi32(v2, 2), hi));
+    s[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v0, 4), lo), _mm512_and_si512(v2, hi));
+    s[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v1, 4), lo), _mm512_and_si512(_mm512_srli_epi32(v2, 2), hi));
+}
+
+/* Q3_K's weights (value + 4, 0..7) of quad m (elements 128h + 32s + 4m..+3)
+ * of each lane of the block column at col: 2 bits of qs vector 8h + m and
+ * bit 4h + s of hmask vector m at bit 2. */
+INLINE __m512i x16_k3_quad(const char *col, int h, int s, int m)
+{
+    int p = 4 * h + s;
+    __m512i q = _mm512_loadu_si512(col + X16_Q3K_QS + 64 * (8 * h + m)), hm = _mm512_loadu_si512(col + 64 * m);
+    __m512i hb = p >= 2 ? _mm512_srli_epi32(hm, p - 2) : _mm512_slli_epi32(hm, 2 - p);
+    return _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi32(q, 2 * s), _mm512_set1_epi8(3)), hb,
+                                     _mm512_set1_epi8(4), 0xf8);   /* q2 | (hb & 4) */
+}
+
+/* Scale j of each lane (from x16_k3_scales) as a float. */
+INLINE __m512 x16_k3_scale(const __m512i sc[4], int j)
+{
+    __m512i b = _mm512_and_si512(_mm512_srli_epi32(sc[j / 4], 8 * (j % 4)), _mm512_set1_epi32(0xff));
+    return _mm512_sub_ps(_mm512_cvtepi32_ps(b), _mm512_set1_ps(32.0f));
+}
+
 /* Q5_K in the x16 layout: the nibbles u of sub-block s with their fifth
  * bit, bit s of each byte of the quads' qh vector h, at bit 4. */
 INLINE __m512i x16_k5_bit(__m512i u, __m512i h, int s)
@@ -1392,6 +1427,25 @@ INLINE size_t x16_k_qs(int type) { return type == TL_Q5_K ? 768 : 256; }
 INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
 {
     __m512i f = _mm512_set1_epi8(15);
+    if (type == TL_Q3_K) {   /* quads in element order, group g = sub-block g: d * scale */
+        size_t cb = X16 * sizeof(struct block_q3_K);
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
+        for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
+            __m512i sc[4];
+            x16_k3_scales(col + X16_Q3K_SC, sc);
+            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q3K_D)));
+            for (int j = 0; j < 16; j++) {
+                t->d[sb * 16 + j] = _mm512_mul_ps(d, x16_k3_scale(sc, j));
+                t->m[sb * 16 + j] = _mm512_setzero_ps();
+            }
+            __m512i *q = t->q + sb * (QK_K / 4);
+            for (int h = 0; h < 2; h++)
+                for (int s = 0; s < 4; s++)
+                    for (int m = 0; m < 8; m++)
+                        q[32 * h + 8 * s + m] = x16_k3_quad(col, h, s, m);
+        }
+        return;
+    }
     if (type == TL_Q4_K || type == TL_Q5_K) {
         size_t cb = X16 * k_bytes(type);
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
@@ -1615,12 +1669,52 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
+/* Q3_K: per super-block column, sub-block j = 8h + 2s + t (16 elements,
+ * quads m = 4t..4t+3 of element range 128h + 32s): weights u = 2 bits of qs
+ * + 4 * the hmask bit (0..7, the value plus 4), each sub-block's dot
+ * started from -4 * bsum_j, then y = dx * d * sum_j sc_j * dot_j. */
+INLINE void matvec_x16_k3(const struct matmul_args *a, int r0, int r1)
+{
+    size_t cb = X16 * sizeof(struct block_q3_K);
+    int nb = a->n / QK_K;
+    const struct block_q8_K *xk = a->x;
+    for (int r = r0; r < r1; r += X16) {
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+        __m512 acc = _mm512_setzero_ps();
+        for (int b = 0; b < nb; b++, col += cb) {
+            const char *xq = (const char *)xk[b].qs;
+            prefetch_ahead(col, cb);
+            __m512i sc[4];
+            x16_k3_scales(col + X16_Q3K_SC, sc);
+            __m512 sum = _mm512_setzero_ps();
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+                for (int s = 0; s < 4; s++)
+#pragma GCC unroll 2
+                    for (int t = 0; t < 2; t++) {
+                        int j = 8 * h + 2 * s + t;
+                        __m512i dot = _mm512_set1_epi32(-4 * xk[b].bsums[j]);
+#pragma GCC unroll 4
+                        for (int m = 4 * t; m < 4 * t + 4; m++)
+                            dot = _mm512_dpbusd_epi32(dot, x16_k3_quad(col, h, s, m), bcast4(xq + 128 * h + 32 * s + 4 * m));
+                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), x16_k3_scale(sc, j), sum);
+                    }
+            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q3K_D)));
+            acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(xk[b].d)), acc);
+        }
+        _mm512_storeu_ps(a->y + r, acc);
+    }
+}
+
 INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc > 1)
         gemmq(a, type, r0, r1, 1);
     else if (type == TL_Q4_K || type == TL_Q5_K)
         matvec_x16_k4(a, type, r0, r1);
+    else if (type == TL_Q3_K)
+        matvec_x16_k3(a, r0, r1);
     else
         matvec_x16(a, type, r0, r1);
 }
@@ -1631,6 +1725,7 @@ static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1) { matmu
 static void matmul_x16_q5_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q5_0); }
 static void matmul_x16_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_IQ4_NL); }
 static void matmul_x16_q5_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q5_K); }
+static void matmul_x16_q3_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q3_K); }
 
 /* ---- activation conversion ---- */
 
@@ -1812,6 +1907,7 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     .matmul_x16 = { \
         [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K, \
         [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, [TL_Q5_K] = matmul_x16_q5_K, \
+        [TL_Q3_K] = matmul_x16_q3_K, \
     }, \
     .quantize = { \
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \

@@ -793,8 +793,8 @@ static void test_oracle_requantize(void)
  * Q8_0 quants offset to unsigned). */
 static void test_x16_layout(void)
 {
-    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL, TL_Q5_K };
-    for (int ti = 0; ti < 6; ti++) {
+    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL, TL_Q5_K, TL_Q3_K };
+    for (int ti = 0; ti < 7; ti++) {
         uint32_t t = types[ti];
         CHECK(x16_packable(t), "%s packable", type_info(t)->name);
         int n = type_info(t)->block_elems * 3, nr = 32;
@@ -810,7 +810,13 @@ static void test_x16_layout(void)
         }
         /* row 16 + 5, block 1: in group 1, block column 1 */
         const uint8_t *col = w + 16 * rb + 1 * 16 * bs, *blk = orig + 21 * rb + 1 * bs;
-        CHECK(col[10] == blk[0] && col[11] == blk[1], "%s: scale of row 5 at word 5", type_info(t)->name);
+        if (t == TL_Q3_K)   /* hmask, qs, scales as dwords, then the d words */
+            CHECK(col[64 * 7 + 4 * 5 + 3] == blk[31] && col[512 + 64 * 15 + 4 * 5 + 1] == blk[32 + 61] &&
+                      col[1536 + 64 * 2 + 4 * 5 + 3] == blk[96 + 11] && col[1728 + 10] == blk[108] &&
+                      col[1728 + 11] == blk[109],
+                  "q3_K: hmask byte 31, quant byte 61, scale byte 11 and d of row 5 where quant.h says");
+        else
+            CHECK(col[10] == blk[0] && col[11] == blk[1], "%s: scale of row 5 at word 5", type_info(t)->name);
         if (t == TL_Q4_K)   /* d, dmin words; then 12 scale bytes and 128 quant bytes as dwords */
             CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
                       col[64 + 192 + 64 * 3 + 4 * 5 + 2] == blk[16 + 14],
@@ -823,7 +829,7 @@ static void test_x16_layout(void)
         else if (t == TL_Q5_0)   /* d; qh (bits reordered); qs */
             CHECK(col[10] == blk[0] && col[32 + 64 + 64 + 4 * 5 + 2] == blk[6 + 6],
                   "q5_0: scale and quant byte 6 of row 5 where quant.h says");
-        else
+        else if (t != TL_Q3_K)
             CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
                   "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);
         free(w);
