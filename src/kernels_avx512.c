@@ -1409,6 +1409,25 @@ INLINE __m512 x16_k3_scale(const __m512i sc[4], int j)
     return _mm512_sub_ps(_mm512_cvtepi32_ps(b), _mm512_set1_ps(32.0f));
 }
 
+/* Q2_K in the x16 layout (quant.h): scale/min vectors from byte 0, qs
+ * vectors from X16_Q2K_QS, the d words at X16_Q2K_D, dmin at X16_Q2K_DMIN. */
+enum { X16_Q2K_QS = 16 * X16, X16_Q2K_D = 80 * X16, X16_Q2K_DMIN = 82 * X16 };
+
+/* Q2_K's weights (0..3) of quad m (elements 128h + 32s + 4m..+3) of each
+ * lane: bits 2s of qs vector 8h + m. */
+INLINE __m512i x16_k2_quad(const char *col, int h, int s, int m)
+{
+    __m512i q = _mm512_loadu_si512(col + X16_Q2K_QS + 64 * (8 * h + m));
+    return _mm512_and_si512(_mm512_srli_epi32(q, 2 * s), _mm512_set1_epi8(3));
+}
+
+/* Sub-block j's scale (low nibble) or min (high) of each lane, as a float. */
+INLINE __m512 x16_k2_nibble(const char *col, int j, int high)
+{
+    __m512i v = _mm512_srli_epi32(_mm512_loadu_si512(col + 64 * (j / 4)), 8 * (j % 4) + 4 * high);
+    return _mm512_cvtepi32_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)));
+}
+
 /* Q5_K in the x16 layout: the nibbles u of sub-block s with their fifth
  * bit, bit s of each byte of the quads' qh vector h, at bit 4. */
 INLINE __m512i x16_k5_bit(__m512i u, __m512i h, int s)
@@ -1427,6 +1446,25 @@ INLINE size_t x16_k_qs(int type) { return type == TL_Q5_K ? 768 : 256; }
 INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
 {
     __m512i f = _mm512_set1_epi8(15);
+    if (type == TL_Q2_K) {   /* quads in element order, group g = sub-block g: d * scale, -dmin * min */
+        size_t cb = X16 * sizeof(struct block_q2_K);
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
+        for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
+            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_D)));
+            __m512 ndmin = _mm512_sub_ps(_mm512_setzero_ps(),
+                                         _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))));
+            for (int j = 0; j < 16; j++) {
+                t->d[sb * 16 + j] = _mm512_mul_ps(d, x16_k2_nibble(col, j, 0));
+                t->m[sb * 16 + j] = _mm512_mul_ps(ndmin, x16_k2_nibble(col, j, 1));
+            }
+            __m512i *q = t->q + sb * (QK_K / 4);
+            for (int h = 0; h < 2; h++)
+                for (int s = 0; s < 4; s++)
+                    for (int m = 0; m < 8; m++)
+                        q[32 * h + 8 * s + m] = x16_k2_quad(col, h, s, m);
+        }
+        return;
+    }
     if (type == TL_Q3_K) {   /* quads in element order, group g = sub-block g: d * scale */
         size_t cb = X16 * sizeof(struct block_q3_K);
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
@@ -1707,6 +1745,43 @@ INLINE void matvec_x16_k3(const struct matmul_args *a, int r0, int r1)
     }
 }
 
+/* Q2_K: as Q3_K with unsigned 2-bit weights and no offset, and each
+ * sub-block's min: y = dx * (d * sum_j sc_j dot_j - dmin * sum_j mn_j bsum_j). */
+INLINE void matvec_x16_k2(const struct matmul_args *a, int r0, int r1)
+{
+    size_t cb = X16 * sizeof(struct block_q2_K);
+    int nb = a->n / QK_K;
+    const struct block_q8_K *xk = a->x;
+    for (int r = r0; r < r1; r += X16) {
+        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
+        __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
+        for (int b = 0; b < nb; b++, col += cb) {
+            const char *xq = (const char *)xk[b].qs;
+            prefetch_ahead(col, cb);
+            __m512 sum = _mm512_setzero_ps(), summ = _mm512_setzero_ps();
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+                for (int s = 0; s < 4; s++)
+#pragma GCC unroll 2
+                    for (int t = 0; t < 2; t++) {
+                        int j = 8 * h + 2 * s + t;
+                        __m512i dot = _mm512_setzero_si512();
+#pragma GCC unroll 4
+                        for (int m = 4 * t; m < 4 * t + 4; m++)
+                            dot = _mm512_dpbusd_epi32(dot, x16_k2_quad(col, h, s, m), bcast4(xq + 128 * h + 32 * s + 4 * m));
+                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), x16_k2_nibble(col, j, 0), sum);
+                        summ = _mm512_fmadd_ps(x16_k2_nibble(col, j, 1), _mm512_set1_ps((float)xk[b].bsums[j]), summ);
+                    }
+            __m512 dx = _mm512_set1_ps(xk[b].d);
+            acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_D))), dx), acc);
+            accm = _mm512_fmadd_ps(summ, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))), dx),
+                                   accm);
+        }
+        _mm512_storeu_ps(a->y + r, _mm512_sub_ps(acc, accm));
+    }
+}
+
 INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
 {
     if (a->nc > 1)
@@ -1715,6 +1790,8 @@ INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
         matvec_x16_k4(a, type, r0, r1);
     else if (type == TL_Q3_K)
         matvec_x16_k3(a, r0, r1);
+    else if (type == TL_Q2_K)
+        matvec_x16_k2(a, r0, r1);
     else
         matvec_x16(a, type, r0, r1);
 }
@@ -1726,6 +1803,7 @@ static void matmul_x16_q5_0(const struct matmul_args *a, int r0, int r1) { matmu
 static void matmul_x16_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_IQ4_NL); }
 static void matmul_x16_q5_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q5_K); }
 static void matmul_x16_q3_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q3_K); }
+static void matmul_x16_q2_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q2_K); }
 
 /* ---- activation conversion ---- */
 
@@ -1907,7 +1985,7 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     .matmul_x16 = { \
         [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K, \
         [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, [TL_Q5_K] = matmul_x16_q5_K, \
-        [TL_Q3_K] = matmul_x16_q3_K, \
+        [TL_Q3_K] = matmul_x16_q3_K, [TL_Q2_K] = matmul_x16_q2_K, \
     }, \
     .quantize = { \
         [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \

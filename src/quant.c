@@ -1036,6 +1036,10 @@ static int x16_fields(uint32_t type, struct x16_field f[5])
         f[0] = (struct x16_field){ 2, 1 }; f[1] = (struct x16_field){ 2, 1 };
         f[2] = (struct x16_field){ 12, 0 }; f[3] = (struct x16_field){ 128, 0 };
         return 4;
+    case TL_Q2_K:
+        f[0] = (struct x16_field){ 16, 0 }; f[1] = (struct x16_field){ 64, 0 };
+        f[2] = (struct x16_field){ 2, 1 }; f[3] = (struct x16_field){ 2, 1 };
+        return 4;
     case TL_Q3_K:
         f[0] = (struct x16_field){ 32, 0 }; f[1] = (struct x16_field){ 64, 0 }; f[2] = (struct x16_field){ 12, 0 };
         f[3] = (struct x16_field){ 2, 1 };

@@ -94,7 +94,7 @@ uint16_t fp32_to_bf16(float f);         /* round to nearest even, NaN kept quiet
 void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /* ---- the 16-row interleaved ("x16") layout of Q4_0, IQ4_NL, Q5_0, Q8_0,
- * Q3_K, Q4_K and Q5_K weights ----
+ * Q2_K, Q3_K, Q4_K and Q5_K weights ----
  * Made at load for kernel sets with products over it (kernels.h,
  * matmul_x16): one register then holds a quad of 4 elements of 16 rows, a
  * vpdpbusd against 4 broadcast activation bytes adds into each row's own
@@ -109,6 +109,8 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
  *         8t+j, element 16+4j+t's at bit 8t+4+j; qs as Q4_0's;
  *   Q8_0: d; qs as 8 vectors, vector j = qs[4j..4j+3] + 128 (unsigned);
  *   Q4_K: d, dmin; the 12 scale bytes as 3 vectors; qs as 32 vectors;
+ *   Q2_K (fields in its block order): the 16 scale/min bytes as 4
+ *         vectors, qs as 16, then d, dmin;
  *   Q3_K (fields in its block order): hmask as 8 vectors, qs as 16, the
  *         12 scale bytes as 3, then d;
  *   Q5_K: d, dmin; scales as 3 vectors; qh as 8 vectors (vector l = qh

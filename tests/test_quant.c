@@ -793,8 +793,8 @@ static void test_oracle_requantize(void)
  * Q8_0 quants offset to unsigned). */
 static void test_x16_layout(void)
 {
-    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL, TL_Q5_K, TL_Q3_K };
-    for (int ti = 0; ti < 7; ti++) {
+    static const uint32_t types[] = { TL_Q4_0, TL_Q8_0, TL_Q4_K, TL_Q5_0, TL_IQ4_NL, TL_Q5_K, TL_Q3_K, TL_Q2_K };
+    for (int ti = 0; ti < 8; ti++) {
         uint32_t t = types[ti];
         CHECK(x16_packable(t), "%s packable", type_info(t)->name);
         int n = type_info(t)->block_elems * 3, nr = 32;
@@ -815,6 +815,10 @@ static void test_x16_layout(void)
                       col[1536 + 64 * 2 + 4 * 5 + 3] == blk[96 + 11] && col[1728 + 10] == blk[108] &&
                       col[1728 + 11] == blk[109],
                   "q3_K: hmask byte 31, quant byte 61, scale byte 11 and d of row 5 where quant.h says");
+        else if (t == TL_Q2_K)   /* scales/mins and qs as dwords, then the d and dmin words */
+            CHECK(col[64 * 3 + 4 * 5 + 3] == blk[15] && col[256 + 64 * 15 + 4 * 5 + 1] == blk[16 + 61] &&
+                      col[1280 + 10] == blk[80] && col[1312 + 11] == blk[83],
+                  "q2_K: scale byte 15, quant byte 61, d and dmin of row 5 where quant.h says");
         else
             CHECK(col[10] == blk[0] && col[11] == blk[1], "%s: scale of row 5 at word 5", type_info(t)->name);
         if (t == TL_Q4_K)   /* d, dmin words; then 12 scale bytes and 128 quant bytes as dwords */
@@ -829,7 +833,7 @@ static void test_x16_layout(void)
         else if (t == TL_Q5_0)   /* d; qh (bits reordered); qs */
             CHECK(col[10] == blk[0] && col[32 + 64 + 64 + 4 * 5 + 2] == blk[6 + 6],
                   "q5_0: scale and quant byte 6 of row 5 where quant.h says");
-        else if (t != TL_Q3_K)
+        else if (t != TL_Q3_K && t != TL_Q2_K)
             CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
                   "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);
         free(w);
