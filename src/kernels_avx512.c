@@ -279,26 +279,76 @@ static void run_f32_tile(const struct tile_float *t, const struct panel_float *p
     run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
 }
 
+INLINE __mmask32 tail_mask32(int n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
+
+/* 16 bf16 rows (row i at p[i]) from element k0 (even), kc elements, as
+ * pairs: out[j * stride] lane i = row i, elements k0 + 2j and k0 + 2j + 1,
+ * zero past kc. 32 elements of 16 rows are one 16x16 transpose of dwords. */
+INLINE void pack16_pairs(__m512 *out, size_t stride, const void *const *p, int k0, int kc)
+{
+    for (int k = 0; k < kc; k += 32) {
+        __m512 v[16];
+        int left = imin(32, kc - k);
+        for (int i = 0; i < 16; i++)
+            v[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(tail_mask32(left), (const uint16_t *)p[i] + k0 + k));
+        transpose16(v);
+        for (int j = 0; j < 16 && 2 * j < left; j++)
+            out[(size_t)(k / 2 + j) * stride] = v[j];
+    }
+}
+
+/* Tile rows [r, r + nr) as pairs; rows past nr repeat the last. */
+INLINE void pack_pairs(struct tile_float *t, const struct matmul_args *a, int r, int nr, int k0, int kc)
+{
+    const void *p[32];
+    for (int i = 0; i < 32; i++)
+        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
+    pack16_pairs(&t->w[0][0], 2, p, k0, kc);
+    if (nr > 16)
+        pack16_pairs(&t->w[0][1], 2, p + 16, k0, kc);
+}
+
+INLINE void prep_panel_pairs(struct panel_float *pf, const struct matmul_args *a, int c0, int cc, int k0, int kc)
+{
+    for (int g = 0; g < (cc + 15) / 16; g++) {
+        const void *p[16];
+        for (int c = 0; c < 16; c++)
+            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(16 * g + c, cc - 1)));
+        pack16_pairs((__m512 *)pf->x[g], 1, p, k0, kc);
+    }
+}
+
 /* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
- * once, every 16-row tile packed per chunk. */
-INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
+ * once, every 16-row tile packed per chunk. With pairs_madd (BF16 through
+ * vdpbf16ps), tiles and panels hold FKC pairs of elements instead and
+ * pairs_madd multiplies them. */
+INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1, madd_fn pairs_madd)
 {
     size_t es = type == TL_F32 ? 4 : 2;
+    int kchunk = pairs_madd ? 2 * FKC : FKC;
     struct tile_float *t = &float_tile;
     struct panel_float *pf = &float_panel;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
         int cc = imin(FCC, a->nc - c0);
-        for (int k0 = 0; k0 < a->n; k0 += FKC) {
-            int kc = imin(FKC, a->n - k0);
-            prep_panel(pf, a, type, c0, cc, k0, kc);
+        for (int k0 = 0; k0 < a->n; k0 += kchunk) {
+            int kc = imin(kchunk, a->n - k0);
+            if (pairs_madd)
+                prep_panel_pairs(pf, a, c0, cc, k0, kc);
+            else
+                prep_panel(pf, a, type, c0, cc, k0, kc);
             for (int r = r0; r < r1; r += 2 * TILE) {
                 int nr = imin(2 * TILE, r1 - r), next = imin(2 * TILE, r1 - r - nr);
-                pack_float(t, a, type, r, nr, k0, kc);
                 /* the next tile's rows come from DRAM as short streams:
                  * ask for them while this one computes */
                 struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
                                                    (size_t)kc * es, next, cc / 8);
-                run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                if (pairs_madd) {
+                    pack_pairs(t, a, r, nr, k0, kc);
+                    run_float_tile(t, pf, a, (kc + 1) / 2, k0 == 0, r, nr, c0, cc, &nx, pairs_madd);
+                } else {
+                    pack_float(t, a, type, r, nr, k0, kc);
+                    run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                }
             }
         }
     }
@@ -447,7 +497,7 @@ INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
     else if (a->nc <= MCOLS)
         matvec_cols(a, type, r0, r1);
     else
-        gemm_float(a, type, r0, r1);
+        gemm_float(a, type, r0, r1, NULL);
 }
 
 static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
@@ -468,7 +518,6 @@ TARGET_BF16 INLINE __m512 madd_bf16(__m512 w, __m512 x, __m512 acc)
     return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
 }
 
-INLINE __mmask32 tail_mask32(int n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
 
 /* Dot of a bf16 weight row with the bf16 activation row x, n elements. */
 TARGET_BF16 INLINE float dot_bf16_row(const uint16_t *w, const uint16_t *x, int n)
@@ -496,64 +545,6 @@ TARGET_BF16 INLINE void matvec_bf16_dp(const struct matmul_args *a, int r0, int 
         a->y[r] = dot_bf16_row(row_at(a->w, a->w_row_bytes, (size_t)r), x, a->n);
 }
 
-/* 16 bf16 rows (row i at p[i]) from element k0 (even), kc elements, as
- * pairs: out[j * stride] lane i = row i, elements k0 + 2j and k0 + 2j + 1,
- * zero past kc. 32 elements of 16 rows are one 16x16 transpose of dwords. */
-INLINE void pack16_pairs(__m512 *out, size_t stride, const void *const *p, int k0, int kc)
-{
-    for (int k = 0; k < kc; k += 32) {
-        __m512 v[16];
-        int left = imin(32, kc - k);
-        for (int i = 0; i < 16; i++)
-            v[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(tail_mask32(left), (const uint16_t *)p[i] + k0 + k));
-        transpose16(v);
-        for (int j = 0; j < 16 && 2 * j < left; j++)
-            out[(size_t)(k / 2 + j) * stride] = v[j];
-    }
-}
-
-/* Tile rows [r, r + nr) as pairs; rows past nr repeat the last. */
-INLINE void pack_pairs(struct tile_float *t, const struct matmul_args *a, int r, int nr, int k0, int kc)
-{
-    const void *p[32];
-    for (int i = 0; i < 32; i++)
-        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
-    pack16_pairs(&t->w[0][0], 2, p, k0, kc);
-    if (nr > 16)
-        pack16_pairs(&t->w[0][1], 2, p + 16, k0, kc);
-}
-
-INLINE void prep_panel_pairs(struct panel_float *pf, const struct matmul_args *a, int c0, int cc, int k0, int kc)
-{
-    for (int g = 0; g < (cc + 15) / 16; g++) {
-        const void *p[16];
-        for (int c = 0; c < 16; c++)
-            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(16 * g + c, cc - 1)));
-        pack16_pairs((__m512 *)pf->x[g], 1, p, k0, kc);
-    }
-}
-
-/* gemm_float's loops with K chunks of 2 * FKC elements (FKC pairs). */
-TARGET_BF16 static void gemm_bf16_dp(const struct matmul_args *a, int r0, int r1)
-{
-    struct tile_float *t = &float_tile;
-    struct panel_float *pf = &float_panel;
-    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
-        int cc = imin(FCC, a->nc - c0);
-        for (int k0 = 0; k0 < a->n; k0 += 2 * FKC) {
-            int kc = imin(2 * FKC, a->n - k0);
-            prep_panel_pairs(pf, a, c0, cc, k0, kc);
-            for (int r = r0; r < r1; r += 2 * TILE) {
-                int nr = imin(2 * TILE, r1 - r), next = imin(2 * TILE, r1 - r - nr);
-                pack_pairs(t, a, r, nr, k0, kc);
-                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * 2, (size_t)kc * 2,
-                                                   next, cc / 8);
-                run_float_tile(t, pf, a, (kc + 1) / 2, k0 == 0, r, nr, c0, cc, &nx, madd_bf16);
-            }
-        }
-    }
-}
-
 TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int r1)
 {
     if (a->nc == 1)
@@ -561,7 +552,7 @@ TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int 
     else if (a->nc <= MCOLS)
         matvec_cols(a, TL_BF16, r0, r1);
     else
-        gemm_bf16_dp(a, r0, r1);
+        gemm_float(a, TL_BF16, r0, r1, madd_bf16);
 }
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
@@ -1428,6 +1419,25 @@ INLINE __m512 x16_k2_nibble(const char *col, int j, int high)
     return _mm512_cvtepi32_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)));
 }
 
+/* Q2_K and Q3_K in the x16 layout, both 16 sub-blocks of 16 elements:
+ * the d words, the weights of quad m of elements 128h + 32s (unsigned:
+ * Q3_K's value + 4) and sub-block j's scale as a float; sc holds Q3_K's
+ * scales from x16_k3_scales (Q2_K's are read from col). */
+INLINE __m512 x16_k23_d(int type, const char *col)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + (type == TL_Q2_K ? X16_Q2K_D : X16_Q3K_D))));
+}
+
+INLINE __m512i x16_k23_quad(int type, const char *col, int h, int s, int m)
+{
+    return type == TL_Q2_K ? x16_k2_quad(col, h, s, m) : x16_k3_quad(col, h, s, m);
+}
+
+INLINE __m512 x16_k23_scale(int type, const char *col, const __m512i sc[4], int j)
+{
+    return type == TL_Q2_K ? x16_k2_nibble(col, j, 0) : x16_k3_scale(sc, j);
+}
+
 /* Q5_K in the x16 layout: the nibbles u of sub-block s with their fifth
  * bit, bit s of each byte of the quads' qh vector h, at bit 4. */
 INLINE __m512i x16_k5_bit(__m512i u, __m512i h, int s)
@@ -1446,41 +1456,25 @@ INLINE size_t x16_k_qs(int type) { return type == TL_Q5_K ? 768 : 256; }
 INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
 {
     __m512i f = _mm512_set1_epi8(15);
-    if (type == TL_Q2_K) {   /* quads in element order, group g = sub-block g: d * scale, -dmin * min */
-        size_t cb = X16 * sizeof(struct block_q2_K);
-        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
-        for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
-            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_D)));
-            __m512 ndmin = _mm512_sub_ps(_mm512_setzero_ps(),
-                                         _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))));
-            for (int j = 0; j < 16; j++) {
-                t->d[sb * 16 + j] = _mm512_mul_ps(d, x16_k2_nibble(col, j, 0));
-                t->m[sb * 16 + j] = _mm512_mul_ps(ndmin, x16_k2_nibble(col, j, 1));
-            }
-            __m512i *q = t->q + sb * (QK_K / 4);
-            for (int h = 0; h < 2; h++)
-                for (int s = 0; s < 4; s++)
-                    for (int m = 0; m < 8; m++)
-                        q[32 * h + 8 * s + m] = x16_k2_quad(col, h, s, m);
-        }
-        return;
-    }
-    if (type == TL_Q3_K) {   /* quads in element order, group g = sub-block g: d * scale */
-        size_t cb = X16 * sizeof(struct block_q3_K);
+    if (type == TL_Q2_K || type == TL_Q3_K) {   /* quads in element order; group j = sub-block j */
+        size_t cb = X16 * k_bytes(type);
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m512i sc[4];
-            x16_k3_scales(col + X16_Q3K_SC, sc);
-            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q3K_D)));
+            if (type == TL_Q3_K)
+                x16_k3_scales(col + X16_Q3K_SC, sc);
+            __m512 d = x16_k23_d(type, col), ndmin = _mm512_setzero_ps();
+            if (type == TL_Q2_K)
+                ndmin = _mm512_sub_ps(ndmin, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))));
             for (int j = 0; j < 16; j++) {
-                t->d[sb * 16 + j] = _mm512_mul_ps(d, x16_k3_scale(sc, j));
-                t->m[sb * 16 + j] = _mm512_setzero_ps();
+                t->d[sb * 16 + j] = _mm512_mul_ps(d, x16_k23_scale(type, col, sc, j));
+                t->m[sb * 16 + j] = type == TL_Q2_K ? _mm512_mul_ps(ndmin, x16_k2_nibble(col, j, 1)) : ndmin;
             }
             __m512i *q = t->q + sb * (QK_K / 4);
             for (int h = 0; h < 2; h++)
                 for (int s = 0; s < 4; s++)
                     for (int m = 0; m < 8; m++)
-                        q[32 * h + 8 * s + m] = x16_k3_quad(col, h, s, m);
+                        q[32 * h + 8 * s + m] = x16_k23_quad(type, col, h, s, m);
         }
         return;
     }
@@ -1707,49 +1701,14 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
-/* Q3_K: per super-block column, sub-block j = 8h + 2s + t (16 elements,
- * quads m = 4t..4t+3 of element range 128h + 32s): weights u = 2 bits of qs
- * + 4 * the hmask bit (0..7, the value plus 4), each sub-block's dot
- * started from -4 * bsum_j, then y = dx * d * sum_j sc_j * dot_j. */
-INLINE void matvec_x16_k3(const struct matmul_args *a, int r0, int r1)
+/* Q2_K and Q3_K: per super-block column, sub-block j = 8h + 2s + t (16
+ * elements, quads m = 4t..4t+3 of element range 128h + 32s): each
+ * sub-block's vpdpbusd chain (for Q3_K, whose weights are the value + 4,
+ * started from -4 * bsum_j) meets the rows' scale; Q2_K's mins meet the
+ * bsums: y = dx * (d * sum_j sc_j dot_j - dmin * sum_j mn_j bsum_j). */
+INLINE void matvec_x16_k23(const struct matmul_args *a, int type, int r0, int r1)
 {
-    size_t cb = X16 * sizeof(struct block_q3_K);
-    int nb = a->n / QK_K;
-    const struct block_q8_K *xk = a->x;
-    for (int r = r0; r < r1; r += X16) {
-        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
-        __m512 acc = _mm512_setzero_ps();
-        for (int b = 0; b < nb; b++, col += cb) {
-            const char *xq = (const char *)xk[b].qs;
-            prefetch_ahead(col, cb);
-            __m512i sc[4];
-            x16_k3_scales(col + X16_Q3K_SC, sc);
-            __m512 sum = _mm512_setzero_ps();
-#pragma GCC unroll 2
-            for (int h = 0; h < 2; h++)
-#pragma GCC unroll 4
-                for (int s = 0; s < 4; s++)
-#pragma GCC unroll 2
-                    for (int t = 0; t < 2; t++) {
-                        int j = 8 * h + 2 * s + t;
-                        __m512i dot = _mm512_set1_epi32(-4 * xk[b].bsums[j]);
-#pragma GCC unroll 4
-                        for (int m = 4 * t; m < 4 * t + 4; m++)
-                            dot = _mm512_dpbusd_epi32(dot, x16_k3_quad(col, h, s, m), bcast4(xq + 128 * h + 32 * s + 4 * m));
-                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), x16_k3_scale(sc, j), sum);
-                    }
-            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q3K_D)));
-            acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(xk[b].d)), acc);
-        }
-        _mm512_storeu_ps(a->y + r, acc);
-    }
-}
-
-/* Q2_K: as Q3_K with unsigned 2-bit weights and no offset, and each
- * sub-block's min: y = dx * (d * sum_j sc_j dot_j - dmin * sum_j mn_j bsum_j). */
-INLINE void matvec_x16_k2(const struct matmul_args *a, int r0, int r1)
-{
-    size_t cb = X16 * sizeof(struct block_q2_K);
+    size_t cb = X16 * k_bytes(type);
     int nb = a->n / QK_K;
     const struct block_q8_K *xk = a->x;
     for (int r = r0; r < r1; r += X16) {
@@ -1758,6 +1717,9 @@ INLINE void matvec_x16_k2(const struct matmul_args *a, int r0, int r1)
         for (int b = 0; b < nb; b++, col += cb) {
             const char *xq = (const char *)xk[b].qs;
             prefetch_ahead(col, cb);
+            __m512i sc[4];
+            if (type == TL_Q3_K)
+                x16_k3_scales(col + X16_Q3K_SC, sc);
             __m512 sum = _mm512_setzero_ps(), summ = _mm512_setzero_ps();
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++)
@@ -1766,17 +1728,20 @@ INLINE void matvec_x16_k2(const struct matmul_args *a, int r0, int r1)
 #pragma GCC unroll 2
                     for (int t = 0; t < 2; t++) {
                         int j = 8 * h + 2 * s + t;
-                        __m512i dot = _mm512_setzero_si512();
+                        __m512i dot = _mm512_set1_epi32(type == TL_Q3_K ? -4 * xk[b].bsums[j] : 0);
 #pragma GCC unroll 4
                         for (int m = 4 * t; m < 4 * t + 4; m++)
-                            dot = _mm512_dpbusd_epi32(dot, x16_k2_quad(col, h, s, m), bcast4(xq + 128 * h + 32 * s + 4 * m));
-                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), x16_k2_nibble(col, j, 0), sum);
-                        summ = _mm512_fmadd_ps(x16_k2_nibble(col, j, 1), _mm512_set1_ps((float)xk[b].bsums[j]), summ);
+                            dot = _mm512_dpbusd_epi32(dot, x16_k23_quad(type, col, h, s, m),
+                                                      bcast4(xq + 128 * h + 32 * s + 4 * m));
+                        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), x16_k23_scale(type, col, sc, j), sum);
+                        if (type == TL_Q2_K)
+                            summ = _mm512_fmadd_ps(x16_k2_nibble(col, j, 1), _mm512_set1_ps((float)xk[b].bsums[j]), summ);
                     }
             __m512 dx = _mm512_set1_ps(xk[b].d);
-            acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_D))), dx), acc);
-            accm = _mm512_fmadd_ps(summ, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))), dx),
-                                   accm);
+            acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(x16_k23_d(type, col), dx), acc);
+            if (type == TL_Q2_K)
+                accm = _mm512_fmadd_ps(summ, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))), dx),
+                                       accm);
         }
         _mm512_storeu_ps(a->y + r, _mm512_sub_ps(acc, accm));
     }
@@ -1788,10 +1753,8 @@ INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
         gemmq(a, type, r0, r1, 1);
     else if (type == TL_Q4_K || type == TL_Q5_K)
         matvec_x16_k4(a, type, r0, r1);
-    else if (type == TL_Q3_K)
-        matvec_x16_k3(a, r0, r1);
-    else if (type == TL_Q2_K)
-        matvec_x16_k2(a, r0, r1);
+    else if (type == TL_Q2_K || type == TL_Q3_K)
+        matvec_x16_k23(a, type, r0, r1);
     else
         matvec_x16(a, type, r0, r1);
 }
