@@ -26,17 +26,20 @@ CFLAGS  += -fopenmp
 LDFLAGS += -fopenmp
 endif
 
-# Kernel files per architecture; every other src/*.c is portable.
-ISA_SRC_x86_64  := src/kernels_avx2.c src/kernels_avx512.c
-ISA_SRC_aarch64 := src/kernels_neon.c src/kernels_neon_dot.c
+# Sources live in folders under src/ (see README's Layout); kernel files per
+# architecture, every other src/**/*.c is portable.
+ALL_SRC         := $(shell find src -name '*.c' | LC_ALL=C sort)
+ISA_SRC_x86_64  := src/kernels/avx2.c src/kernels/avx512.c
+ISA_SRC_aarch64 := src/kernels/neon.c src/kernels/neon_dot.c
 ALL_ISA_SRC     := $(ISA_SRC_x86_64) $(ISA_SRC_aarch64)
-PORTABLE_SRC    := $(filter-out src/main.c $(ALL_ISA_SRC),$(wildcard src/*.c))
-LIB_SRC         := $(PORTABLE_SRC) $(filter $(wildcard src/*.c),$(ISA_SRC_$(ARCH)))
+PORTABLE_SRC    := $(filter-out src/cli/main.c $(ALL_ISA_SRC),$(ALL_SRC))
+LIB_SRC         := $(PORTABLE_SRC) $(filter $(ALL_SRC),$(ISA_SRC_$(ARCH)))
 LIB_OBJ         := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+ALL_HDR         := $(shell find src include -name '*.h')
 
-$(BUILD)/kernels_avx2.o:     ISA_FLAGS := -mavx2 -mfma -mf16c
-$(BUILD)/kernels_avx512.o:   ISA_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
-$(BUILD)/kernels_neon_dot.o: ISA_FLAGS := -march=armv8.2-a+fp16+dotprod
+$(BUILD)/kernels/avx2.o:     ISA_FLAGS := -mavx2 -mfma -mf16c
+$(BUILD)/kernels/avx512.o:   ISA_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni
+$(BUILD)/kernels/neon_dot.o: ISA_FLAGS := -march=armv8.2-a+fp16+dotprod
 
 TEST_SRC := $(wildcard tests/test_*.c)
 # `make test TESTS="oracle kernels"` runs a subset (e.g. under qemu)
@@ -57,16 +60,17 @@ tinyllm: $(BUILD)/tinyllm
 	cp $< $@
 endif
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(BUILD)/tests
+$(BUILD)/%.o: src/%.c $(ALL_HDR) | $(BUILD)/tests
+	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
 
 $(BUILD)/libtinyllm.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/tinyllm: $(BUILD)/main.o $(BUILD)/libtinyllm.a
+$(BUILD)/tinyllm: $(BUILD)/cli/main.o $(BUILD)/libtinyllm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h include/*.h) | $(BUILD)/tests
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h) $(ALL_HDR) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_LIB_OBJ) $(BUILD)/libtinyllm.a

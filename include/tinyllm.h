@@ -1,6 +1,6 @@
 /* tinyllm: public status codes and the error record every module fills.
  * Modules never print or exit; they return a TL_E* code and write one line
- * of text into the caller's struct tl_error. Only src/main.c prints. */
+ * of text into the caller's struct tl_error. Only src/cli/main.c prints. */
 #ifndef TINYLLM_H
 #define TINYLLM_H
 

@@ -17,10 +17,10 @@ out=build/fuzz
 mkdir -p "$out/obj" "$out/corpus-$target" "$out/findings-$target"
 flags="-O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 objs=""
-for f in src/*.c; do
-    b=$(basename "$f" .c)
+for f in $(find src -name '*.c' | LC_ALL=C sort); do
+    b=$(echo "${f#src/}" | sed 's|/|_|g; s|\.c$||')
     case $b in
-    main|kernels_neon|kernels_neon_dot) continue ;;
+    cli_main|kernels_neon|kernels_neon_dot) continue ;;
     kernels_avx2) isa="-mavx2 -mfma -mf16c" ;;
     kernels_avx512) isa="-mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni" ;;
     *) isa="" ;;

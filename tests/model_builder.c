@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "model_builder.h"
-#include "quant.h"
+#include "format/quant.h"
 
 #define MB_PIECE_MAX 24              /* bytes per vocabulary piece, with the NUL */
 #define MB_SPACE     "\xE2\x96\x81"  /* U+2581, SentencePiece's word-start mark */

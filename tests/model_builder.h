@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gguf_write.h"
+#include "format/gguf_write.h"
 #include "tinyllm.h"
 
 struct model_builder_config {

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "chat.h"
+#include "chat/chat.h"
 #include "model_builder.h"
-#include "quant.h"
+#include "format/quant.h"
 #include "test.h"
 
 static char model[512];

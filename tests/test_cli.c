@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "model_builder.h"
-#include "quant.h"
+#include "format/quant.h"
 #include "oracle.h"
 #include "test.h"
 

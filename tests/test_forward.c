@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "gguf_write.h"
+#include "engine/engine.h"
+#include "format/gguf_write.h"
 #include "model_builder.h"
 #include "test.h"
 
@@ -126,7 +126,7 @@ static void kernel_sets_agree(void)
     }
 }
 
-/* Weights are repacked x16 (quant.h) only in memory the model owns, and
+/* Weights are repacked x16 (format/quant.h) only in memory the model owns, and
  * only the types the set has products for; the engine reads a file in
  * when any weight will be (kernel_sets_agree checks the numbers). */
 static void weights_repacked_in_memory_only(void)

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "model_builder.h"
-#include "quant.h"
+#include "format/quant.h"
 #include "test.h"
 
 /* ---- helpers ---- */

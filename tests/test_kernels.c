@@ -1,5 +1,5 @@
 /* test_kernels.c: every kernel set this machine runs, against the reference
- * (de)quantisation in quant.c: matmul for every supported weight type over
+ * (de)quantisation in format/quant.c: matmul for every supported weight type over
  * awkward shapes and row ranges, the activation quantisers, and the
  * attention helpers. New kernel sets are covered without edits here. */
 #include <math.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cpu.h"
-#include "kernels.h"
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 /* xorshift64*: deterministic data without libc's rand. */

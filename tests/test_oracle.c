@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "oracle.h"
-#include "sampler.h"
+#include "engine/sampler.h"
 #include "test.h"
 
 struct oracle_case {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pretok.h"
+#include "text/pretok.h"
 #include "test.h"
 
 /* Inputs: raw bytes, some deliberately invalid UTF-8. */

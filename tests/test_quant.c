@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "kernels.h"
-#include "quant.h"
+#include "format/gguf.h"
+#include "kernels/kernels.h"
+#include "format/quant.h"
 #include "test.h"
 
 static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
@@ -136,7 +136,7 @@ static void test_bf16(void)
 }
 
 /* ---- dequantisers on hand-made blocks; expected values are written out
- * from the layout in FORMATS.md, not computed by quant.c ---- */
+ * from the layout in FORMATS.md, not computed by format/quant.c ---- */
 
 static int same(const float *a, const float *b, int n)
 {
@@ -788,7 +788,7 @@ static void test_oracle_requantize(void)
 }
 
 /* The x16 layout: packing keeps a group's bytes in place, every row comes
- * back byte for byte, and a hand-placed block lands where quant.h says
+ * back byte for byte, and a hand-placed block lands where format/quant.h says
  * (scale words first, then quad j of row i at byte 4i + 64j of the quants;
  * Q8_0 quants offset to unsigned). */
 static void test_x16_layout(void)
@@ -814,25 +814,25 @@ static void test_x16_layout(void)
             CHECK(col[64 * 7 + 4 * 5 + 3] == blk[31] && col[512 + 64 * 15 + 4 * 5 + 1] == blk[32 + 61] &&
                       col[1536 + 64 * 2 + 4 * 5 + 3] == blk[96 + 11] && col[1728 + 10] == blk[108] &&
                       col[1728 + 11] == blk[109],
-                  "q3_K: hmask byte 31, quant byte 61, scale byte 11 and d of row 5 where quant.h says");
+                  "q3_K: hmask byte 31, quant byte 61, scale byte 11 and d of row 5 where format/quant.h says");
         else if (t == TL_Q2_K)   /* scales/mins and qs as dwords, then the d and dmin words */
             CHECK(col[64 * 3 + 4 * 5 + 3] == blk[15] && col[256 + 64 * 15 + 4 * 5 + 1] == blk[16 + 61] &&
                       col[1280 + 10] == blk[80] && col[1312 + 11] == blk[83],
-                  "q2_K: scale byte 15, quant byte 61, d and dmin of row 5 where quant.h says");
+                  "q2_K: scale byte 15, quant byte 61, d and dmin of row 5 where format/quant.h says");
         else
             CHECK(col[10] == blk[0] && col[11] == blk[1], "%s: scale of row 5 at word 5", type_info(t)->name);
         if (t == TL_Q4_K)   /* d, dmin words; then 12 scale bytes and 128 quant bytes as dwords */
             CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
                       col[64 + 192 + 64 * 3 + 4 * 5 + 2] == blk[16 + 14],
-                  "q4_K: dmin, scale byte 9 and quant byte 14 of row 5 where quant.h says");
+                  "q4_K: dmin, scale byte 9 and quant byte 14 of row 5 where format/quant.h says");
         else if (t == TL_Q5_K)   /* d, dmin words; 12 scale, 32 qh and 128 quant bytes as dwords */
             CHECK(col[32 + 10] == blk[2] && col[64 + 64 * 2 + 4 * 5 + 1] == blk[4 + 9] &&
                       col[64 + 192 + 64 * 7 + 4 * 5 + 3] == blk[16 + 31] &&
                       col[64 + 192 + 512 + 64 * 3 + 4 * 5 + 2] == blk[48 + 14],
-                  "q5_K: dmin, scale byte 9, qh byte 31 and quant byte 14 of row 5 where quant.h says");
+                  "q5_K: dmin, scale byte 9, qh byte 31 and quant byte 14 of row 5 where format/quant.h says");
         else if (t == TL_Q5_0)   /* d; qh (bits reordered); qs */
             CHECK(col[10] == blk[0] && col[32 + 64 + 64 + 4 * 5 + 2] == blk[6 + 6],
-                  "q5_0: scale and quant byte 6 of row 5 where quant.h says");
+                  "q5_0: scale and quant byte 6 of row 5 where format/quant.h says");
         else if (t != TL_Q3_K && t != TL_Q2_K)
             CHECK(col[32 + 64 + 4 * 5 + 2] == (uint8_t)(blk[2 + 6] ^ (t == TL_Q8_0 ? 0x80 : 0)),
                   "%s: quant byte 6 of row 5 at 64 + 20 + 2", type_info(t)->name);

@@ -11,13 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "gguf_write.h"
+#include "engine/engine.h"
+#include "format/gguf_write.h"
 #include "model_builder.h"
 #include "oracle.h"
-#include "quant.h"
-#include "quantize.h"
-#include "sampler.h"
+#include "format/quant.h"
+#include "format/quantize.h"
+#include "engine/sampler.h"
 #include "test.h"
 
 /* ---- type choice against llama-quantize ----

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -35,7 +35,7 @@ static double q8_1_min_error(const uint8_t *w, size_t wb, const uint8_t *x, cons
 }
 
 /* One product of set k: nr rows of n, nc columns, rows [r0, r1), the
- * weight packed x16 (quant.h) for k's matmul_x16 when x16. Returns the
+ * weight packed x16 (format/quant.h) for k's matmul_x16 when x16. Returns the
  * number of wrong outputs (printing the first few). */
 static int product_of(const struct kernels *k, uint32_t t, int n, int nr, int nc, int r0, int r1, int x16)
 {
@@ -222,7 +222,7 @@ static void x16_set(const struct kernels *k)
     for (uint32_t t = 0; t < TL_TYPE_COUNT; t++) {
         if (!k->matmul_x16[t])
             continue;
-        CHECK(x16_packable(t), "%s has x16 products for %s, which quant.c does not pack", k->name, type_info(t)->name);
+        CHECK(x16_packable(t), "%s has x16 products for %s, which format/quant.c does not pack", k->name, type_info(t)->name);
         const int *ns = type_info(t)->block_elems == QK_K ? ns256 : ns32;
         for (int i = 0; i < 5; i++)
             for (int j = 0; j < 4; j++) {

@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "chat_template.h"
-#include "jinja.h"
-#include "json.h"
+#include "chat/template.h"
+#include "chat/jinja/jinja.h"
+#include "util/json.h"
 #include "test.h"
 
 #define TDIR "tests/templates/"

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "threads.h"
+#include "engine/threads.h"
 
 struct job { atomic_int calls; atomic_int mask; int sum[8]; };
 

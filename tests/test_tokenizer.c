@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "gguf_write.h"
+#include "format/gguf.h"
+#include "format/gguf_write.h"
 #include "test.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #define SP "\xe2\x96\x81"   /* U+2581, SentencePiece's space */
 

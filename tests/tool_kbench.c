@@ -2,10 +2,10 @@
  * Matrix-vector: GB/s of weights streamed (from memory: the weights rotate
  * through copies larger than the caches), against a plain read of memory.
  * Matrix-matrix: GFLOP/s (2 * rows * n * nc per product). Threads split
- * the rows in 16-row slices as matmul.c does.
+ * the rows in 16-row slices as engine/matmul.c does.
  *   tool_kbench [-k set] [-t f16,q4_0,...|bw] [-j 1,2] [-c 1,64,512] [-s secs] [-h 1] [-m ROWSxN]
  * -h 1 keeps one copy of the weights (cache-hot): kernel speed alone.
- * -x 1 repacks the weights x16 (quant.h) where the set has products over
+ * -x 1 repacks the weights x16 (format/quant.h) where the set has products over
  * that layout, as the engine does at load.
  * Times are the median over the products, or for products over 1 ms the
  * slowest thread's CPU time in the kernel (the machine may be shared);
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 enum { MAX_THREADS = 16, POOL_BYTES = 512 << 20 };
 

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "model_builder.h"
-#include "quant.h"
+#include "format/quant.h"
 
 static void usage(FILE *f)
 {

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -3,7 +3,7 @@
  * crashes, sanitizer reports and unbounded work are not. */
 #include <stdlib.h>
 
-#include "chat_template.h"
+#include "chat/template.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate tests/templates/expected.txt: what Hugging Face's
 apply_chat_template renders for every fixture template (t_*.jinja) and every
-built-in template (read from src/chat_template.c) on every messages file
+built-in template (read from src/chat/template.c) on every messages file
 (m_*.json), with and without the generation prompt.
 
 Run once from the repository root (python3 tests/templates/gen_expected.py)
@@ -56,8 +56,8 @@ def make_env():
 
 
 def builtins():
-    """The built-in templates, as C string literals in src/chat_template.c."""
-    src = open(os.path.join(ROOT, "src", "chat_template.c"), encoding="utf-8").read()
+    """The built-in templates, as C string literals in src/chat/template.c."""
+    src = open(os.path.join(ROOT, "src", "chat/template.c"), encoding="utf-8").read()
     table = src[src.index("builtins[] = {"):src.index("#define N_BUILTINS")]
     out = {}
     for m in re.finditer(r'\{ "(\w+)",\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\}', table):

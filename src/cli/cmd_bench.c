@@ -1,0 +1,516 @@
+/* cli/cmd_bench.c: `tinyllm bench`, llama-bench's tests and output formats:
+ * pp N = one N-token prompt evaluated in calls of -b tokens, each run in
+ * forward passes of -ub (llama-bench's n_batch and n_ubatch), tg N = N tokens generated
+ * one at a time after a BOS, ppP+tgG = a P-token prompt then G tokens (t/s
+ * over all P + G: generation at depth); each repeated -r times after a
+ * warm-up, t/s as mean ± stddev. Scripts written for llama-bench's JSON,
+ * JSONL or CSV read ours: the same field names, the settings that only a
+ * GPU build has left out, and `kernels` added. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "kernels/cpu.h"
+#include "engine/engine.h"
+#include "format/quant.h"
+
+#define MAX_LIST 16
+
+static const char usage_text[] =
+    "usage: tinyllm bench -m MODEL [-m MODEL ...] [options]\n"
+    "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does.\n"
+    "\n"
+    "  -m, --model FILE     model to test (repeatable)\n"
+    "  -p, --n-prompt N,... prompt lengths (default 512; 0 = none)\n"
+    "  -n, --n-gen N,...    generation lengths (default 128; 0 = none)\n"
+    "  -pg P,G              also a P-token prompt then G generated tokens (repeatable)\n"
+    "  -t, --threads N,...  thread counts (default: physical cores)\n"
+    "  -b, --batch-size N,...\n"
+    "                       logical batch: prompt tokens per call (default 2048)\n"
+    "  -ub, --ubatch-size N,...\n"
+    "                       physical batch: tokens per forward pass (default 512)\n"
+    "  -ctk, -ctv TYPE      K and V cache type: f16, tinyllm's only one\n"
+    "  -ngl N, -fa 0|1      accepted for llama-bench's scripts; no effect (tinyllm\n"
+    "                       runs on the CPU, with one attention path)\n"
+    "  -r, --repetitions N  repetitions of each test (default 5)\n"
+    "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory on huge\n"
+    "                       pages (default: 0 up to 256 MiB when the system has them,\n"
+    "                       and up to half the RAM when the kernel set repacks some\n"
+    "                       of the file's weights, which it does in memory)\n"
+    "  -o, --output FMT     md (default), csv, json (one array) or jsonl (an object\n"
+    "                       a line)\n"
+    "  --progress           a line on stderr as each test starts\n"
+    "  -h, --help           this text\n";
+
+struct bench_opts {
+    const char *models[MAX_LIST];
+    int  n_models;
+    long prompts[MAX_LIST], gens[MAX_LIST], threads[MAX_LIST], pg[MAX_LIST][2];
+    long batch[MAX_LIST], ubatch[MAX_LIST];
+    int  n_prompts, n_gens, n_threads, n_pg, n_batch, n_ubatch;
+    int  progress;
+    int  gpu_layers, flash_attn;   /* asked for (no effect): a note on stderr */
+    long reps;
+    const char *fmt;
+    int  help;
+    enum gguf_load load;
+};
+
+/* One engine configuration: a model at a thread count and batch sizes. */
+struct bench_inst {
+    const char *path;
+    int threads, batch, ubatch;
+};
+
+struct bench_result {
+    const char *path;
+    char   type[96];       /* "llama 1.1B Q4_0" */
+    char   cpu[64];        /* cpu_name */
+    char   test_time[32];  /* when the test started, ISO 8601 UTC */
+    double size, params;   /* bytes, count */
+    int    threads, batch, ubatch, n_prompt, n_gen, reps;
+    double avg_ns, stddev_ns, avg_ts, stddev_ts;
+    double samples_ns[64];
+    const char *kernels;
+    int    use_mmap;       /* the model file stayed mapped (not read into memory) */
+};
+
+/* "512,1024" -> list */
+static int parse_list(const char *flag, const char *v, long lo, long hi, long *out, int *n,
+                      struct tl_error *err)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == MAX_LIST)
+            return tl_fail(err, TL_EINVAL, "%s: at most %d values", flag, MAX_LIST);
+        int rc = cli_int(flag, tok, lo, hi, &out[(*n)++], err);
+        if (rc)
+            return rc;
+    }
+    return *n ? TL_OK : tl_fail(err, TL_EINVAL, "%s needs a value", flag);
+}
+
+static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_error *err)
+{
+    int rc = TL_OK;
+    for (int i = 1; i < argc && rc == TL_OK; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            o->help = 1;
+            continue;
+        }
+        if (!strcmp(a, "--progress")) {
+            o->progress = 1;
+            continue;
+        }
+        if ((rc = cli_value(argc, argv, &i, &v, err)))
+            break;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (o->n_models == MAX_LIST)
+                rc = tl_fail(err, TL_EINVAL, "-m: at most %d models", MAX_LIST);
+            else
+                o->models[o->n_models++] = v;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
+            rc = parse_list(a, v, 0, 1 << 16, o->prompts, &o->n_prompts, err);
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
+            rc = parse_list(a, v, 0, 1 << 16, o->gens, &o->n_gens, err);
+        } else if (!strcmp(a, "-pg")) {
+            long pair[MAX_LIST];
+            int n = 0;
+            if ((rc = parse_list(a, v, 1, 1 << 16, pair, &n, err)))
+                break;
+            if (n != 2)
+                rc = tl_fail(err, TL_EINVAL, "-pg: '%s' is not PROMPT,GEN", v);
+            else if (o->n_pg == MAX_LIST)
+                rc = tl_fail(err, TL_EINVAL, "-pg: at most %d pairs", MAX_LIST);
+            else
+                o->pg[o->n_pg][0] = pair[0], o->pg[o->n_pg++][1] = pair[1];
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            rc = parse_list(a, v, 1, 1024, o->threads, &o->n_threads, err);
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+            rc = parse_list(a, v, 1, 1 << 16, o->batch, &o->n_batch, err);
+        } else if (!strcmp(a, "-ub") || !strcmp(a, "--ubatch-size")) {
+            rc = parse_list(a, v, 1, 1 << 16, o->ubatch, &o->n_ubatch, err);
+        } else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k") || !strcmp(a, "-ctv") ||
+                   !strcmp(a, "--cache-type-v")) {
+            for (const char *tok = v; !rc; tok += strcspn(tok, ",") + 1) {
+                int n = (int)strcspn(tok, ",");
+                if (n != 3 || strncmp(tok, "f16", 3))
+                    rc = tl_fail(err, TL_EINVAL, "%s: '%.*s': tinyllm's KV cache is f16 only", a, n, tok);
+                if (!tok[n])
+                    break;
+            }
+        } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) {
+            long ngl[MAX_LIST];
+            int n;
+            rc = parse_list(a, v, 0, 1 << 20, ngl, &n, err);
+            for (int k = 0; !rc && k < n; k++)
+                o->gpu_layers |= ngl[k] > 0;
+        } else if (!strcmp(a, "-fa") || !strcmp(a, "--flash-attn")) {
+            long fa[MAX_LIST];
+            int n;
+            rc = parse_list(a, v, 0, 1, fa, &n, err);
+            for (int k = 0; !rc && k < n; k++)
+                o->flash_attn |= fa[k] > 0;
+        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
+            rc = cli_int(a, v, 1, 64, &o->reps, err);
+        } else if (!strcmp(a, "-mmp") || !strcmp(a, "--mmap")) {
+            long m;
+            if (!(rc = cli_int(a, v, 0, 1, &m, err)))
+                o->load = m ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            o->fmt = v;
+            if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json") && strcmp(v, "jsonl"))
+                rc = tl_fail(err, TL_EINVAL, "-o: '%s' is not md, csv, json or jsonl", v);
+        } else {
+            rc = tl_fail(err, TL_EINVAL, "bench: unknown option '%s' (try tinyllm bench --help)", a);
+        }
+    }
+    if (rc == TL_OK && !o->help && !o->n_models)
+        rc = tl_fail(err, TL_EINVAL, "bench: -m MODEL is required (try tinyllm bench --help)");
+    return rc;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* One timed run of a test: n_prompt tokens, batch at a time (the engine
+ * splits each into forward passes of its n_batch, the ubatch), then n_gen
+ * single tokens; the cache starts empty each time. */
+static int run_once(struct engine *e, int n_prompt, int batch, int n_gen, uint64_t *rng, double *ns,
+                    struct tl_error *err)
+{
+    int nv = e->model.hp.n_vocab, rc = TL_OK;
+    int32_t *tok = malloc((size_t)(n_prompt > 1 ? n_prompt : 1) * sizeof *tok);
+    if (!tok)
+        return tl_fail(err, TL_ENOMEM, "out of memory");
+    for (int i = 0; i < n_prompt; i++) {
+        *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+        tok[i] = (int32_t)((*rng >> 33) % (uint64_t)nv);
+    }
+    e->st.n_past = 0;
+    double t0 = now_ns();
+    for (int i = 0; rc == TL_OK && i < n_prompt; i += batch)
+        rc = engine_eval(e, tok + i, n_prompt - i < batch ? n_prompt - i : batch, NULL, NULL, err);
+    int32_t t = e->tok.bos >= 0 ? e->tok.bos : 0;
+    for (int g = 0; rc == TL_OK && g < n_gen; g++) {
+        rc = engine_eval(e, &t, 1, NULL, NULL, err);
+        *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+        t = (int32_t)((*rng >> 33) % (uint64_t)nv);
+    }
+    *ns = now_ns() - t0;
+    free(tok);
+    return rc;
+}
+
+static const char *ftype_name(const struct gguf *g)
+{
+    static const struct { uint32_t id; const char *name; } names[] = {
+        { 0, "all F32" }, { 1, "F16" }, { 2, "Q4_0" }, { 3, "Q4_1" }, { 7, "Q8_0" },
+        { 8, "Q5_0" }, { 9, "Q5_1" }, { 10, "Q2_K - Medium" }, { 11, "Q3_K - Small" },
+        { 12, "Q3_K - Medium" }, { 13, "Q3_K - Large" }, { 14, "Q4_K - Small" },
+        { 15, "Q4_K - Medium" }, { 16, "Q5_K - Small" }, { 17, "Q5_K - Medium" },
+        { 18, "Q6_K" }, { 21, "Q2_K - Small" }, { 25, "IQ4_NL - 4.5 bpw" }, { 32, "BF16" },
+    };
+    uint32_t ft = 1000;
+    gguf_get_u32(g, "general.file_type", &ft, false, NULL);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].id == ft)
+            return names[i].name;
+    return "?";
+}
+
+static void describe(const struct engine *e, struct bench_result *r)
+{
+    double p = (double)e->model.n_params;
+    char size[16];
+    if (p >= 1e9)
+        snprintf(size, sizeof size, "%.1fB", p / 1e9);
+    else
+        snprintf(size, sizeof size, "%.0fM", p / 1e6);
+    snprintf(r->type, sizeof r->type, "%s %s %s", arch_name(e->model.hp.arch), size, ftype_name(&e->model.gguf));
+    r->params = p;
+    r->size = 0;
+    for (uint64_t i = 0; i < e->model.gguf.n_tensors; i++)
+        r->size += (double)e->model.gguf.tensors[i].size;
+    r->kernels = e->k.name;
+    r->use_mmap = !e->model.gguf.copied;
+    cpu_name(r->cpu, sizeof r->cpu);
+}
+
+static void finish_stats(struct bench_result *r)
+{
+    double sum = 0, sum_ts = 0, n = r->reps;
+    int tokens = r->n_prompt + r->n_gen;
+    for (int i = 0; i < r->reps; i++) {
+        sum += r->samples_ns[i];
+        sum_ts += tokens * 1e9 / r->samples_ns[i];
+    }
+    r->avg_ns = sum / n;
+    r->avg_ts = sum_ts / n;
+    double v = 0, v_ts = 0;
+    for (int i = 0; i < r->reps; i++) {
+        double ts = tokens * 1e9 / r->samples_ns[i];
+        v += (r->samples_ns[i] - r->avg_ns) * (r->samples_ns[i] - r->avg_ns);
+        v_ts += (ts - r->avg_ts) * (ts - r->avg_ts);
+    }
+    r->stddev_ns = n > 1 ? sqrt(v / (n - 1)) : 0;
+    r->stddev_ts = n > 1 ? sqrt(v_ts / (n - 1)) : 0;
+}
+
+/* llama-bench's table shows a batch column when a value other than its
+ * default was asked for */
+static int show_batch(const struct bench_opts *o) { return o->n_batch > 1 || (o->n_batch && o->batch[0] != 2048); }
+static int show_ubatch(const struct bench_opts *o) { return o->n_ubatch > 1 || (o->n_ubatch && o->ubatch[0] != 512); }
+
+static void print_header(const struct bench_opts *o)
+{
+    if (!strcmp(o->fmt, "md")) {
+        printf("| %-30s | %10s | %10s | %-10s | %7s |%s%s %13s | %20s |\n", "model", "size", "params",
+               "backend", "threads", show_batch(o) ? " n_batch |" : "", show_ubatch(o) ? " n_ubatch |" : "",
+               "test", "t/s");
+        printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: |%s%s"
+               " ------------: | -------------------: |\n",
+               show_batch(o) ? " ------: |" : "", show_ubatch(o) ? " -------: |" : "");
+    } else if (!strcmp(o->fmt, "csv")) {
+        printf("build_commit,build_number,cpu_info,gpu_info,backends,kernels,model_filename,model_type,model_size,"
+               "model_n_params,n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,flash_attn,use_mmap,"
+               "embeddings,n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
+    } else if (!strcmp(o->fmt, "json")) {
+        printf("[");
+    }
+}
+
+/* s as a CSV field: quoted, quotes doubled */
+static void print_csv_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+/* The fields of one JSON object, after a line break and indent (json) or a
+ * space (jsonl). */
+struct jout { const char *sep; int n; };
+
+static void jkey(struct jout *j, const char *key)
+{
+    printf("%s%s\"%s\": ", j->n++ ? "," : "", j->sep, key);
+}
+
+static void jstr(struct jout *j, const char *key, const char *v)
+{
+    jkey(j, key);
+    print_json_str(v);
+}
+
+static void jnum(struct jout *j, const char *key, const char *fmt, double v)
+{
+    jkey(j, key);
+    printf(fmt, v);
+}
+
+/* llama-bench's name of a test: pp512, tg128, pp512+tg128 */
+static void test_name(const struct bench_result *r, char *buf, size_t size)
+{
+    if (r->n_prompt && r->n_gen)
+        snprintf(buf, size, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    else
+        snprintf(buf, size, "%s%d", r->n_prompt ? "pp" : "tg", r->n_prompt ? r->n_prompt : r->n_gen);
+}
+
+static void print_result(const struct bench_opts *o, const struct bench_result *r, int first)
+{
+    char test[32];
+    test_name(r, test, sizeof test);
+    if (!strcmp(o->fmt, "md")) {
+        char ts[64], nb[16] = "", nub[16] = "";
+        snprintf(ts, sizeof ts, "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
+        if (show_batch(o))
+            snprintf(nb, sizeof nb, " %7d |", r->batch);
+        if (show_ubatch(o))
+            snprintf(nub, sizeof nub, " %8d |", r->ubatch);
+        printf("| %-30s | %6.2f MiB | %8.2f %c | %-10s | %7d |%s%s %13s | %21s |\n", r->type, r->size / 1048576.0,
+               r->params >= 1e9 ? r->params / 1e9 : r->params / 1e6, r->params >= 1e9 ? 'B' : 'M', "CPU",
+               r->threads, nb, nub, test, ts);
+    } else if (!strcmp(o->fmt, "csv")) {
+        printf("\"%s\",0,", TINYLLM_VERSION);
+        print_csv_str(r->cpu);
+        printf(",\"\",\"CPU\",\"%s\",", r->kernels);
+        print_csv_str(r->path);
+        putchar(',');
+        print_csv_str(r->type);
+        printf(",%.0f,%.0f,%d,%d,%d,\"f16\",\"f16\",0,0,%d,0,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f\n", r->size, r->params,
+               r->batch, r->ubatch, r->threads, r->use_mmap, r->n_prompt, r->n_gen, r->test_time, r->avg_ns,
+               r->stddev_ns, r->avg_ts, r->stddev_ts);
+    } else {   /* json: objects of an array, a field a line; jsonl: an object a line */
+        int lines = !strcmp(o->fmt, "json");
+        struct jout j = { lines ? "\n    " : " ", 0 };
+        printf("%s{", lines ? (first ? "\n  " : ",\n  ") : "");
+        jstr(&j, "build_commit", TINYLLM_VERSION);
+        jnum(&j, "build_number", "%.0f", 0);
+        jstr(&j, "cpu_info", r->cpu);
+        jstr(&j, "gpu_info", "");
+        jstr(&j, "backends", "CPU");
+        jstr(&j, "kernels", r->kernels);
+        jstr(&j, "model_filename", r->path);
+        jstr(&j, "model_type", r->type);
+        jnum(&j, "model_size", "%.0f", r->size);
+        jnum(&j, "model_n_params", "%.0f", r->params);
+        jnum(&j, "n_batch", "%.0f", r->batch);
+        jnum(&j, "n_ubatch", "%.0f", r->ubatch);
+        jnum(&j, "n_threads", "%.0f", r->threads);
+        jstr(&j, "type_k", "f16");
+        jstr(&j, "type_v", "f16");
+        jnum(&j, "n_gpu_layers", "%.0f", 0);
+        jkey(&j, "flash_attn");
+        printf("false");
+        jkey(&j, "use_mmap");
+        printf("%s", r->use_mmap ? "true" : "false");
+        jkey(&j, "embeddings");
+        printf("false");
+        jnum(&j, "n_prompt", "%.0f", r->n_prompt);
+        jnum(&j, "n_gen", "%.0f", r->n_gen);
+        jstr(&j, "test_time", r->test_time);
+        jnum(&j, "avg_ns", "%.0f", r->avg_ns);
+        jnum(&j, "stddev_ns", "%.0f", r->stddev_ns);
+        jnum(&j, "avg_ts", "%.6f", r->avg_ts);
+        jnum(&j, "stddev_ts", "%.6f", r->stddev_ts);
+        jkey(&j, "samples_ns");
+        for (int i = 0; i < r->reps; i++)
+            printf("%s%.0f", i ? ", " : "[ ", r->samples_ns[i]);
+        printf(" ]");
+        jkey(&j, "samples_ts");
+        for (int i = 0; i < r->reps; i++)
+            printf("%s%.6f", i ? ", " : "[ ", (r->n_prompt + r->n_gen) * 1e9 / r->samples_ns[i]);
+        printf(" ]%s", lines ? "\n  }" : " }\n");
+    }
+    fflush(stdout);
+}
+
+/* Every test of one engine configuration. */
+static int bench_model(const struct bench_opts *o, const struct bench_inst *in, int *first,
+                       struct tl_error *err)
+{
+    long max_ctx = 1;
+    for (int i = 0; i < o->n_prompts; i++)
+        max_ctx = o->prompts[i] > max_ctx ? o->prompts[i] : max_ctx;
+    for (int i = 0; i < o->n_gens; i++)
+        max_ctx = o->gens[i] + 1 > max_ctx ? o->gens[i] + 1 : max_ctx;
+    for (int i = 0; i < o->n_pg; i++)
+        max_ctx = o->pg[i][0] + o->pg[i][1] > max_ctx ? o->pg[i][0] + o->pg[i][1] : max_ctx;
+    struct engine e;
+    struct engine_opts eo = {   /* as llama.cpp, a ubatch larger than the batch is the batch */
+        .model_path = in->path, .n_ctx = (int)max_ctx, .n_threads = in->threads,
+        .n_batch = in->ubatch < in->batch ? in->ubatch : in->batch, .load = o->load,
+    };
+    int rc = engine_open(&e, &eo, err);
+    if (rc)
+        return rc;
+    uint64_t rng = 1234;
+    int n_tests = o->n_prompts + o->n_gens + o->n_pg;
+    for (int k = 0; rc == TL_OK && k < n_tests; k++) {
+        struct bench_result r = {
+            .path = in->path, .threads = in->threads, .batch = in->batch, .ubatch = in->ubatch, .reps = (int)o->reps,
+        };
+        describe(&e, &r);
+        int g = k - o->n_prompts, pg = g - o->n_gens;   /* pp tests, then tg, then pg */
+        r.n_prompt = k < o->n_prompts ? (int)o->prompts[k] : pg >= 0 ? (int)o->pg[pg][0] : 0;
+        r.n_gen = g < 0 ? 0 : pg < 0 ? (int)o->gens[g] : (int)o->pg[pg][1];
+        if (r.n_prompt + r.n_gen == 0)
+            continue;
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(r.test_time, sizeof r.test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        if (o->progress) {
+            char test[32];
+            test_name(&r, test, sizeof test);
+            fprintf(stderr, "tinyllm bench: %s, %d threads, test %d/%d: %s\n", in->path, in->threads, k + 1, n_tests,
+                    test);
+        }
+        double warm;
+        rc = run_once(&e, r.n_prompt, in->batch, r.n_gen ? 1 : 0, &rng, &warm, err);
+        for (int i = 0; rc == TL_OK && i < r.reps; i++)
+            rc = run_once(&e, r.n_prompt, in->batch, r.n_gen, &rng, &r.samples_ns[i], err);
+        if (rc == TL_OK) {
+            finish_stats(&r);
+            print_result(o, &r, *first);
+            *first = 0;
+        }
+    }
+    engine_close(&e);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv, struct tl_error *err)
+{
+    struct bench_opts o = { .reps = 5, .fmt = "md" };
+    int rc = parse_args(argc, argv, &o, err);
+    if (rc || o.help) {
+        if (o.help)
+            fputs(usage_text, stdout);
+        return rc;
+    }
+    if (!o.n_prompts)
+        o.prompts[o.n_prompts++] = 512;
+    if (!o.n_gens)
+        o.gens[o.n_gens++] = 128;
+    if (!o.n_threads)
+        o.threads[o.n_threads++] = cpu_physical_cores();
+    if (o.gpu_layers)
+        fprintf(stderr, "tinyllm bench: -ngl has no effect: tinyllm runs on the CPU\n");
+    if (o.flash_attn)
+        fprintf(stderr, "tinyllm bench: -fa has no effect: tinyllm has one attention path\n");
+    if (!o.n_batch)
+        o.batch[o.n_batch++] = 2048;
+    if (!o.n_ubatch)
+        o.ubatch[o.n_ubatch++] = 512;
+    struct kernels k;
+    if ((rc = kernels_select(&k, err)))
+        return rc;
+    print_header(&o);
+    int first = 1;
+    for (int m = 0; rc == TL_OK && m < o.n_models; m++)
+        for (int b = 0; rc == TL_OK && b < o.n_batch; b++)
+            for (int u = 0; rc == TL_OK && u < o.n_ubatch; u++)
+                for (int t = 0; rc == TL_OK && t < o.n_threads; t++) {
+                    struct bench_inst in = { o.models[m], (int)o.threads[t], (int)o.batch[b], (int)o.ubatch[u] };
+                    rc = bench_model(&o, &in, &first, err);
+                }
+    if (!strcmp(o.fmt, "json"))
+        printf("\n]\n");
+    else if (!strcmp(o.fmt, "md")) {
+        char desc[160];
+        kernels_describe(&k, desc, sizeof desc);
+        printf("\nkernels: %s; tinyllm %s\n", desc, TINYLLM_VERSION);
+    }
+    fflush(stdout);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* engine/sampler.h: from a row of logits to the next token. Greedy when temp is 0;
+ * otherwise repetition penalty, top-k, temperature, top-p and min-p in
+ * llama.cpp's order, then a draw from a seeded generator (same seed, same
+ * text). */
+#ifndef TINYLLM_SAMPLER_H
+#define TINYLLM_SAMPLER_H
+
+#include <stdint.h>
+
+#include "tinyllm.h"
+
+struct sampler_params {
+    float    temp;          /* 0 = greedy (argmax) */
+    int      top_k;         /* 0 = off */
+    float    top_p;         /* 1 = off */
+    float    min_p;         /* 0 = off */
+    float    repeat_penalty;/* 1 = off */
+    int      repeat_last_n; /* window of recent tokens the penalty sees */
+    uint64_t seed;
+};
+
+struct sampler {
+    struct sampler_params p;
+    int       n_vocab;
+    uint64_t  rng;          /* xorshift64* state */
+    int32_t  *recent;       /* ring of the last repeat_last_n tokens */
+    int       n_recent, recent_pos;
+    struct cand { float logit; int32_t id; } *cand;   /* n_vocab scratch */
+};
+
+/* Defaults as llama.cpp's CLI: temp 0.8, top_k 40, top_p 0.95, min_p 0.05,
+ * repeat_penalty 1.0, repeat_last_n 64, seed from the caller. */
+struct sampler_params sampler_defaults(void);
+
+int  sampler_init(struct sampler *s, const struct sampler_params *p, int n_vocab, struct tl_error *err);
+void sampler_free(struct sampler *s);
+
+/* Pick the next token from logits[n_vocab] (not modified). */
+int32_t sampler_sample(struct sampler *s, const float *logits);
+
+/* Tell the sampler a token entered the sequence (prompt or generated), for
+ * the repetition window. */
+void sampler_accept(struct sampler *s, int32_t id);
+
+/* Index of the largest logit; the lowest index wins ties. */
+int32_t argmax(const float *logits, int n);
+
+#endif

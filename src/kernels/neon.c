@@ -1,0 +1,25 @@
+/* kernels/neon.c: the neon kernel set (baseline AArch64 Advanced SIMD).
+ * Weights decode to signed bytes (q - offset), so an integer block dot is
+ * signed x signed: here vmull_s8 + vpadalq_s16. The kernels themselves are
+ * in kernels/neon_impl.h, shared with kernels/neon_dot.c (sdot). */
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* acc += products of 16 signed bytes, summed into four lanes (which lane
+ * holds which products differs from sdot; only the lane total is used). */
+INLINE int32x4_t dot16(int32x4_t acc, int8x16_t w, int8x16_t x)
+{
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(w), vget_low_s8(x)));
+    return vpadalq_s16(acc, vmull_high_s8(w, x));
+}
+
+#define NEON_SET kernels_neon
+#define NEON_SET_NAME "neon"
+#define NEON_SET_NEEDS CPU_NEON
+#include "kernels/neon_impl.h"

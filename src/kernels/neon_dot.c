@@ -1,0 +1,23 @@
+/* kernels/neon_dot.c: the neon-dot kernel set (AArch64 with the dot product
+ * instructions), built for armv8.2-a+dotprod (Makefile): the kernels of
+ * kernels/neon_impl.h with the integer block dot done by sdot, each lane
+ * summing four signed byte products. */
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* acc += products of 16 signed bytes, lane i summing bytes 4i..4i+3. */
+INLINE int32x4_t dot16(int32x4_t acc, int8x16_t w, int8x16_t x)
+{
+    return vdotq_s32(acc, w, x);
+}
+
+#define NEON_SET kernels_neon_dot
+#define NEON_SET_NAME "neon-dot"
+#define NEON_SET_NEEDS (CPU_NEON | CPU_DOTPROD)
+#include "kernels/neon_impl.h"
