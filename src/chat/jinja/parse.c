@@ -224,6 +224,19 @@ static int parse_args(struct jparser *P, struct jnode *n)
 }
 
 /* `[start:stop:step]` or `[index]`, the '[' current. */
+/* *node(args...): *node becomes the call node whose a is the callee. */
+static int parse_call(struct jparser *P, int line, struct jnode **node)
+{
+    struct jnode *n = jp_new_node(P, JN_CALL, line);
+    if (!n)
+        return jp_nomem(P);
+    n->a = *node;
+    int rc = parse_args(P, n);
+    if (rc == TL_OK)
+        *node = n;
+    return rc;
+}
+
 static int parse_subscript(struct jparser *P, struct jnode **node)
 {
     int line = jp_cur(P)->line, rc;
@@ -290,13 +303,8 @@ static int parse_postfix(struct jparser *P, struct jnode **node)
             if ((rc = parse_subscript(P, node)) != TL_OK)
                 return rc;
         } else if (jp_is_op(P, OP_LPAREN)) {
-            struct jnode *n = jp_new_node(P, JN_CALL, line);
-            if (!n)
-                return jp_nomem(P);
-            n->a = *node;
-            if ((rc = parse_args(P, n)) != TL_OK)
+            if ((rc = parse_call(P, line, node)) != TL_OK)
                 return rc;
-            *node = n;
         } else {
             return TL_OK;
         }
@@ -364,13 +372,8 @@ static int parse_filter_expr(struct jparser *P, struct jnode **node)
             if ((rc = parse_test(P, node)) != TL_OK)
                 return rc;
         } else if (jp_is_op(P, OP_LPAREN)) {
-            struct jnode *n = jp_new_node(P, JN_CALL, line);
-            if (!n)
-                return jp_nomem(P);
-            n->a = *node;
-            if ((rc = parse_args(P, n)) != TL_OK)
+            if ((rc = parse_call(P, line, node)) != TL_OK)
                 return rc;
-            *node = n;
         } else {
             return TL_OK;
         }
