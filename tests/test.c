@@ -1,7 +1,9 @@
 /* test.c: the harness behind test.h. */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -59,4 +61,59 @@ const char *test_tmpdir(void)
             snprintf(dir, sizeof dir, "/tmp");
     }
     return dir;
+}
+
+char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    if (!f)
+        return NULL;
+    do {
+        if (n + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = 2 * cap + 8192);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    buf[n] = 0;
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int test_cli_run(struct test_cli *r, const char *in, const char *fmt, ...)
+{
+    char args[4096], cmd[8192], out[600], err[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(out, sizeof out, "%s/stdout", test_tmpdir());
+    snprintf(err, sizeof err, "%s/stderr", test_tmpdir());
+    if (in && in[0] && in[0] != '<')
+        snprintf(cmd, sizeof cmd, "%s | %s %s >%s 2>%s", in, test_bin(), args, out, err);
+    else
+        snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", test_bin(), args, in ? in : "</dev/null", out, err);
+    free(r->out);
+    free(r->err);
+    int st = system(cmd);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    r->out = test_read_file(out, &r->out_len);
+    r->err = test_read_file(err, NULL);
+    if (!r->out) {   /* the command did not even start: empty outputs */
+        r->out = calloc(1, 1);
+        r->out_len = 0;
+    }
+    if (!r->err)
+        r->err = calloc(1, 1);
+    return r->status;
 }

@@ -5,6 +5,7 @@
 #ifndef TINYLLM_TEST_H
 #define TINYLLM_TEST_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 struct test_state {
@@ -39,5 +40,22 @@ const char *test_bin(void);
 
 /* A fresh scratch directory for this test binary (under $TMPDIR), created once. */
 const char *test_tmpdir(void);
+
+/* The whole file, NUL-terminated, in a malloc'd buffer (*len its length if
+ * len is not NULL); NULL if it cannot be read. */
+char *test_read_file(const char *path, size_t *len);
+
+/* The outcome of one run of the binary under test: exit status (128 when
+ * it did not exit normally), stdout and stderr (malloc'd, NUL-terminated;
+ * freed by the next test_cli_run on the same record). */
+struct test_cli { int status; char *out, *err; size_t out_len; };
+
+/* Run `tinyllm ARGS` (ARGS from fmt) through sh with stdout and stderr to
+ * files, so neither is a terminal. stdin comes from `in`: NULL for
+ * /dev/null, a redirection ("<file"), "" when ARGS redirect it themselves,
+ * or a pipeline that feeds it ("printf x"). Fills *r and returns the exit
+ * status. */
+int test_cli_run(struct test_cli *r, const char *in, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

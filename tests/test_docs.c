@@ -9,22 +9,6 @@
 
 #include "test.h"
 
-enum { MAXTEXT = 1 << 20 };
-
-/* The whole file as a NUL-terminated string, or NULL. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *s = malloc(MAXTEXT + 1);
-    size_t n = s ? fread(s, 1, MAXTEXT, f) : 0;
-    fclose(f);
-    if (s)
-        s[n] = 0;
-    return s;
-}
-
 static int is_dir(const char *path)
 {
     struct stat st;
@@ -52,7 +36,7 @@ static int layout_paths(const char *readme, char paths[][64], int max)
 
 static void test_layout_matches_tree(void)
 {
-    char *readme = slurp("README.md");
+    char *readme = test_read_file("README.md", NULL);
     if (!readme)
         SKIP("README.md not found (tests run from the repository root)");
     static char paths[64][64];
@@ -89,7 +73,7 @@ static void check_links(const char *dir, const char *file)
 {
     char path[256];
     snprintf(path, sizeof path, "%s%s", dir, file);
-    char *s = slurp(path);
+    char *s = test_read_file(path, NULL);
     CHECK(s != NULL, "cannot read %s", path);
     for (const char *p = s; p && (p = strstr(p, "](")); p += 2) {
         const char *q = p + 2, *e = strchr(q, ')');
@@ -114,7 +98,7 @@ static int cells(const char *line, size_t len)
 
 static void check_tables(const char *path)
 {
-    char *s = slurp(path);
+    char *s = test_read_file(path, NULL);
     CHECK(s != NULL, "cannot read %s", path);
     int header = 0, lineno = 0;
     for (const char *p = s; p && *p;) {

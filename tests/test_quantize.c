@@ -335,28 +335,10 @@ static int quantize_file(const char *in, const char *out, const char *type, int 
     return rc;
 }
 
-static void *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = buf ? (size_t)n : 0;
-    return buf;
-}
-
 static bool same_file_bytes(const char *a, const char *b)
 {
     size_t na, nb;
-    void *pa = read_all(a, &na), *pb = read_all(b, &nb);
+    char *pa = test_read_file(a, &na), *pb = test_read_file(b, &nb);
     bool same = pa && pb && na == nb && !memcmp(pa, pb, na);
     free(pa);
     free(pb);
@@ -672,36 +654,10 @@ static void test_oracle_models(void)
 
 /* ---- the command ---- */
 
-struct result { int status; char out[1 << 14]; char err[1 << 14]; };
-static struct result res;
+static struct test_cli res;
 
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
-
-/* Run `tinyllm ARGS` with stdout and stderr to files (so not a terminal). */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char args[4096], cmd[8192], out[600], err[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(out, sizeof out, "%s/stdout", test_tmpdir());
-    snprintf(err, sizeof err, "%s/stderr", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s </dev/null >%s 2>%s", test_bin(), args, out, err);
-    int st = system(cmd);
-    res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    slurp(out, res.out, sizeof res.out);
-    slurp(err, res.err, sizeof res.err);
-    return res.status;
-}
+/* Run `tinyllm ARGS` with stdin from /dev/null (fills res). */
+#define run(...) test_cli_run(&res, NULL, __VA_ARGS__)
 
 static int lines(const char *s)
 {

@@ -17,40 +17,13 @@
 
 #define TDIR "tests/templates/"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    if (!f)
-        return NULL;
-    do {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = (cap ? cap * 2 : 8192));
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    buf[n] = 0;
-    if (len)
-        *len = n;
-    return buf;
-}
-
 static bool load_json(const char *name, struct json_value *v)
 {
     char path[256];
     size_t len;
     struct tl_error err = { 0 };
     snprintf(path, sizeof path, TDIR "%s", name);
-    char *text = slurp(path, &len);
+    char *text = test_read_file(path, &len);
     int rc = text ? json_parse(text, len, v, &err) : TL_EIO;
     free(text);
     return rc == TL_OK;
@@ -93,7 +66,7 @@ static int render_record(const struct record *r, char **out, size_t *n, struct t
         tlen = tmpl ? strlen(tmpl) : 0;
     } else {
         snprintf(path, sizeof path, TDIR "%s", r->tmpl);
-        tmpl = text = slurp(path, &tlen);
+        tmpl = text = test_read_file(path, &tlen);
     }
     if (!tmpl || !load_json(r->msgs, &msgs)) {
         free(text);
@@ -124,7 +97,7 @@ static int render_record(const struct record *r, char **out, size_t *n, struct t
 static void fixtures_match_jinja2(void)
 {
     size_t len;
-    char *exp = slurp(TDIR "expected.txt", &len);
+    char *exp = test_read_file(TDIR "expected.txt", &len);
     const char *p = exp, *end = exp + len;
     struct record r;
     int cases = 0, failed = 0;
@@ -461,28 +434,18 @@ static void hostile_syntax(void)
 
 /* ---- the command ---- */
 
-static struct { int status; char *out, *err; size_t out_len; } cli;
+static struct test_cli cli;
 
+/* Run `tinyllm template ARGS`; stdin from /dev/null unless ARGS redirect it. */
 static int run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run_cli(const char *fmt, ...)
 {
-    char args[2048], cmd[4096], out[512], err[512];
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(out, sizeof out, "%s/template.out", test_tmpdir());
-    snprintf(err, sizeof err, "%s/template.err", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s template %s >%s 2>%s", test_bin(), args, out, err);
-    if (!strstr(args, "<"))
-        strncat(cmd, " </dev/null", sizeof cmd - strlen(cmd) - 1);
-    free(cli.out);
-    free(cli.err);
-    int st = system(cmd);
-    cli.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    cli.out = slurp(out, &cli.out_len);
-    cli.err = slurp(err, NULL);
-    return cli.status;
+    return test_cli_run(&cli, strstr(args, "<") ? "" : NULL, "template %s", args);
 }
 
 /* The expected record for a case, or NULL. */
@@ -516,7 +479,7 @@ static void cli_prints_exactly(void)
     if (!cli_available())
         SKIP("no runnable tinyllm binary at %s", test_bin());
     size_t len;
-    char *exp = slurp(TDIR "expected.txt", &len);
+    char *exp = test_read_file(TDIR "expected.txt", &len);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct record r;
         bool builtin = !strncmp(cases[i].tmpl, "builtin:", 8);

@@ -14,32 +14,6 @@
 
 /* ---- helpers ---- */
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    if (!f)
-        return NULL;
-    do {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(buf, cap = 2 * cap + 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, 4096, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* Build the writer's file in memory and load a tokenizer from it. */
 static int load_from_writer(struct tokenizer *t, struct gguf_writer *w, struct tl_error *err)
 {
@@ -491,9 +465,9 @@ static int vectors_read(struct vectors *v, const char *base)
     size_t n_inp = 0, n_out = 0;
     memset(v, 0, sizeof *v);
     snprintf(path, sizeof path, "%s.inp", base);
-    v->inp = read_all(path, &n_inp);
+    v->inp = test_read_file(path, &n_inp);
     snprintf(path, sizeof path, "%s.out", base);
-    v->out = read_all(path, &n_out);
+    v->out = test_read_file(path, &n_out);
     v->str = calloc(n_inp + 1, sizeof *v->str);
     v->len = calloc(n_inp + 1, sizeof *v->len);
     v->ids = calloc(n_out + 2, sizeof *v->ids);
@@ -644,9 +618,9 @@ static void oracle_prompt_tokens(void)
             size_t tlen, rlen;
             const char *name = strrchr(models[m], '/') + 1;
             snprintf(path, sizeof path, "%s/oracle/prompts/%s.txt", dir, prompts[p]);
-            char *text = read_all(path, &tlen);
+            char *text = test_read_file(path, &tlen);
             snprintf(path, sizeof path, "%s/oracle/ref/%s.%s.ref", dir, name, prompts[p]);
-            char *ref = read_all(path, &rlen);
+            char *ref = test_read_file(path, &rlen);
             char *line = ref ? strstr(ref, "prompt_tokens ") : NULL;
             if (text && line) {
                 int n_want = parse_ids(line + strlen("prompt_tokens "), want, 1024);
