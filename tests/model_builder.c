@@ -371,32 +371,30 @@ void model_builder_free(struct model_builder *mb)
     memset(mb, 0, sizeof *mb);
 }
 
-int model_builder_write_file(const struct model_builder_config *cfg, const char *path,
-                             struct tl_error *err)
+/* Build cfg's model and write it to path, or to *buf (path NULL). */
+static int write_model(const struct model_builder_config *cfg, const char *path, void **buf, size_t *size,
+                       struct tl_error *err)
 {
     struct gguf_writer w;
     struct model_builder mb;
     gguf_writer_init(&w);
     int rc = model_builder_init(&mb, cfg, &w, err);
     if (!rc) {
-        rc = gguf_writer_write_file(&w, path, err);
+        rc = path ? gguf_writer_write_file(&w, path, err) : gguf_writer_write_mem(&w, buf, size, err);
         model_builder_free(&mb);
     }
     gguf_writer_free(&w);
     return rc;
 }
 
+int model_builder_write_file(const struct model_builder_config *cfg, const char *path,
+                             struct tl_error *err)
+{
+    return write_model(cfg, path, NULL, NULL, err);
+}
+
 int model_builder_write_mem(const struct model_builder_config *cfg, void **buf, size_t *size,
                             struct tl_error *err)
 {
-    struct gguf_writer w;
-    struct model_builder mb;
-    gguf_writer_init(&w);
-    int rc = model_builder_init(&mb, cfg, &w, err);
-    if (!rc) {
-        rc = gguf_writer_write_mem(&w, buf, size, err);
-        model_builder_free(&mb);
-    }
-    gguf_writer_free(&w);
-    return rc;
+    return write_model(cfg, NULL, buf, size, err);
 }

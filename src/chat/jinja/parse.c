@@ -311,22 +311,34 @@ static int parse_postfix(struct jparser *P, struct jnode **node)
     }
 }
 
+/* A test or filter node: its (dotted) name parsed, a = the operand. NULL
+ * with P->err filled on a missing name or no memory. */
+static struct jnode *named_node(struct jparser *P, int kind, int line, const char *what, struct jnode *operand)
+{
+    const char *name = dotted_name(P, what);
+    if (!name)
+        return NULL;
+    struct jnode *n = jp_new_node(P, kind, line);
+    if (!n) {
+        jp_nomem(P);
+        return NULL;
+    }
+    n->s = name;
+    n->n = strlen(name);
+    n->a = operand;
+    return n;
+}
+
 /* `is [not] name [args]`, `is` current. */
 static int parse_test(struct jparser *P, struct jnode **node)
 {
     int line = jp_cur(P)->line, rc;
     P->pos++;
     bool negate = jp_accept_word(P, "not");
-    const char *name = dotted_name(P, "a test name");
-    if (!name)
-        return P->err->code;
-    struct jnode *n = jp_new_node(P, JN_TEST, line);
+    struct jnode *n = named_node(P, JN_TEST, line, "a test name", *node);
     if (!n)
-        return jp_nomem(P);
-    n->s = name;
-    n->n = strlen(name);
+        return P->err->code;
     n->negate = negate;
-    n->a = *node;
     const struct jtoken *t = jp_cur(P);
     if (jp_is_op(P, OP_LPAREN)) {
         if ((rc = parse_args(P, n)) != TL_OK)
@@ -356,15 +368,9 @@ static int parse_filter_expr(struct jparser *P, struct jnode **node)
         if (P->depth + k++ > JINJA_MAX_NEST)
             return jp_fail(P, TL_ERANGE, line, "expression chained too long (over %d operators)", JINJA_MAX_NEST);
         if (jp_accept_op(P, OP_PIPE)) {
-            const char *name = dotted_name(P, "a filter name");
-            if (!name)
-                return P->err->code;
-            struct jnode *n = jp_new_node(P, JN_FILTER, line);
+            struct jnode *n = named_node(P, JN_FILTER, line, "a filter name", *node);
             if (!n)
-                return jp_nomem(P);
-            n->s = name;
-            n->n = strlen(name);
-            n->a = *node;
+                return P->err->code;
             if (jp_is_op(P, OP_LPAREN) && (rc = parse_args(P, n)) != TL_OK)
                 return rc;
             *node = n;

@@ -72,18 +72,26 @@ static int parse_targets(struct jparser *P, struct jnode *n)
     return TL_OK;
 }
 
+/* A for or set node in *out with its target names parsed. */
+static int new_with_targets(struct jparser *P, enum jnode_kind kind, int line, struct jnode **out)
+{
+    struct jnode *n = jp_new_node(P, kind, line);
+    if (!n)
+        return jp_nomem(P);
+    *out = n;
+    return parse_targets(P, n);
+}
+
 static int parse_for(struct jparser *P, int line, struct jnode **out)
 {
     static const char *const ends[] = { "else", "endfor", NULL };
     static const char *const end_only[] = { "endfor", NULL };
-    struct jnode *n = jp_new_node(P, JN_FOR, line);
+    struct jnode *n;
     const char *which;
     int rc;
-    if (!n)
-        return jp_nomem(P);
-    *out = n;
-    if ((rc = parse_targets(P, n)) != TL_OK)
+    if ((rc = new_with_targets(P, JN_FOR, line, out)) != TL_OK)
         return rc;
+    n = *out;
     if (!jp_accept_word(P, "in"))
         return jp_unexpected(P, "'in'");
     if ((rc = jp_or(P, &n->a)) != TL_OK)
@@ -108,14 +116,12 @@ static int parse_for(struct jparser *P, int line, struct jnode **out)
 static int parse_set(struct jparser *P, int line, struct jnode **out)
 {
     static const char *const ends[] = { "endset", NULL };
-    struct jnode *n = jp_new_node(P, JN_SET, line);
+    struct jnode *n;
     const char *which;
     int rc;
-    if (!n)
-        return jp_nomem(P);
-    *out = n;
-    if ((rc = parse_targets(P, n)) != TL_OK)
+    if ((rc = new_with_targets(P, JN_SET, line, out)) != TL_OK)
         return rc;
+    n = *out;
     if (n->nnames == 1 && jp_accept_op(P, OP_DOT)) {
         n->kind = JN_SET_ATTR;
         if (!(n->s = jp_expect_name(P, "an attribute name")))
