@@ -70,6 +70,10 @@ static void help_and_usage_errors(void)
     CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels"), "--version: %s", res.out);
     setenv("TINYLLM_KERNELS", "scalar", 1);
     CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels: scalar)"), "scalar repacks nothing: %s", res.out);
+    setenv("TINYLLM_KERNELS", "no-such-set", 1);
+    CHECK(run(NULL, "run -m %s -p hi -n 1", model) == 2 && lines(res.err) == 1 &&
+          strstr(res.err, "TINYLLM_KERNELS=no-such-set"), "unknown kernel set: %s", res.err);
+    CHECK(run(NULL, "--version") == 2 && lines(res.err) == 1, "--version, unknown kernel set: %s", res.err);
     unsetenv("TINYLLM_KERNELS");
     CHECK(run(NULL, "%s", "") == 2, "no command: exit 2");
     CHECK(run(NULL, "frobnicate") == 2 && lines(res.err) == 1, "unknown command: %s", res.err);

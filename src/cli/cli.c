@@ -42,6 +42,16 @@ int cli_float(const char *flag, const char *s, double lo, double hi, double *out
     return TL_OK;
 }
 
+int cli_kernels(const char **name, struct kernels *k, struct tl_error *err)
+{
+    const char *env = getenv("TINYLLM_KERNELS");
+    *name = env && *env ? env : NULL;
+    struct tl_error why = { 0 };
+    if (kernels_select_named(k, *name, &why))
+        return tl_fail(err, TL_EINVAL, "TINYLLM_KERNELS=%s: %s", *name, why.msg);
+    return TL_OK;
+}
+
 static int read_stream(FILE *f, const char *what, char **buf, size_t *len, struct tl_error *err)
 {
     size_t cap = 4096, n = 0;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "engine/sampler.h"
+#include "kernels/kernels.h"
 #include "tinyllm.h"
 
 int cmd_run(int argc, char **argv, struct tl_error *err);
@@ -37,6 +38,12 @@ int cli_is_sampling_flag(const char *flag);
 int cli_sampling(const char *flag, const char *val, struct sampler_params *sp, struct tl_error *err);
 /* Their lines for --help. */
 extern const char cli_sampling_help[];
+
+/* The kernel set the user forces with TINYLLM_KERNELS=NAME (the only
+ * place that reads it): *name gets NAME, or NULL when unset or empty, and
+ * *k that set (or the best one). An unknown NAME or one this CPU cannot run
+ * is TL_EINVAL "TINYLLM_KERNELS=NAME: why". */
+int cli_kernels(const char **name, struct kernels *k, struct tl_error *err);
 
 /* Read a whole file ("-" = stdin) into a NUL-terminated heap buffer. */
 int cli_read_file(const char *path, char **buf, size_t *len, struct tl_error *err);

@@ -57,6 +57,7 @@ struct bench_opts {
     const char *fmt;
     int  help;
     enum gguf_load load;
+    const char *kernels;   /* TINYLLM_KERNELS, NULL: the best set */
 };
 
 /* One engine configuration: a model at a thread count and batch sizes. */
@@ -430,6 +431,7 @@ static int bench_model(const struct bench_opts *o, const struct bench_inst *in, 
     struct engine_opts eo = {   /* as llama.cpp, a ubatch larger than the batch is the batch */
         .model_path = in->path, .n_ctx = (int)max_ctx, .n_threads = in->threads,
         .n_batch = in->ubatch < in->batch ? in->ubatch : in->batch, .load = o->load,
+        .kernels = o->kernels,
     };
     int rc = engine_open(&e, &eo, err);
     if (rc)
@@ -493,7 +495,7 @@ int cmd_bench(int argc, char **argv, struct tl_error *err)
     if (!o.n_ubatch)
         o.ubatch[o.n_ubatch++] = 512;
     struct kernels k;
-    if ((rc = kernels_select(&k, err)))
+    if ((rc = cli_kernels(&o.kernels, &k, err)))
         return rc;
     print_header(&o);
     int first = 1;

@@ -238,7 +238,8 @@ int cmd_chat(int argc, char **argv, struct tl_error *err)
     struct engine e;
     struct chat c;
     struct sampler smp;
-    if ((rc = engine_open(&e, &o.eng, err)))
+    struct kernels k;
+    if ((rc = cli_kernels(&o.eng.kernels, &k, err)) || (rc = engine_open(&e, &o.eng, err)))
         return rc;
     if ((rc = chat_init(&c, &e, &o.chat, err)))
         goto out_engine;

@@ -262,7 +262,8 @@ int cmd_run(int argc, char **argv, struct tl_error *err)
     struct gen_stats st = { 0 };
     if ((rc = read_prompt(&o, &text, err)))
         return rc;
-    if ((rc = engine_open(&e, &o.eng, err)))
+    struct kernels k;
+    if ((rc = cli_kernels(&o.eng.kernels, &k, err)) || (rc = engine_open(&e, &o.eng, err)))
         goto out_text;
     if (o.verbose)
         print_verbose(&e);
