@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "format/gguf_write.h"
 #include "util/json.h"
 #include "model_builder.h"
 #include "format/quant.h"
@@ -62,6 +63,97 @@ static long file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+/* Write the builder's model for c to path after edit(w) changed its KVs. */
+static int write_edited(const struct model_builder_config *c, const char *path,
+                        void (*edit)(struct gguf_writer *w))
+{
+    struct gguf_writer w;
+    struct model_builder mb;
+    struct tl_error err = { 0 };
+    gguf_writer_init(&w);
+    int rc = model_builder_init(&mb, c, &w, &err);
+    if (rc == TL_OK) {
+        edit(&w);
+        rc = gguf_writer_write_file(&w, path, &err);
+        model_builder_free(&mb);
+    }
+    gguf_writer_free(&w);
+    if (rc)
+        printf("  cannot build %s: %s\n", path, err.msg);
+    return rc;
+}
+
+/* As llama.cpp's llama2.c converter writes: no general.file_type */
+static void drop_file_type(struct gguf_writer *w)
+{
+    for (size_t i = 0; i < w->n_kv; i++) {
+        if (strcmp(w->kv[i].key, "general.file_type"))
+            continue;
+        free(w->kv[i].key);
+        free(w->kv[i].val);
+        memmove(&w->kv[i], &w->kv[i + 1], (w->n_kv - i - 1) * sizeof *w->kv);
+        w->n_kv--;
+        return;
+    }
+}
+
+/* Every normal token (ids from 259 on) a 2000-byte text: "x" * 1996 + id. */
+static void long_tokens(struct gguf_writer *w)
+{
+    enum { N = 512, LEN = 2000 };
+    static char texts[N][LEN + 1];
+    const char *strs[N];
+    for (int i = 0; i < N; i++) {
+        if (i < 3)
+            snprintf(texts[i], sizeof texts[i], "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else if (i < 259)
+            snprintf(texts[i], sizeof texts[i], "<0x%02X>", i - 3);
+        else {
+            memset(texts[i], 'x', LEN - 4);
+            snprintf(texts[i] + LEN - 4, 5, "%04d", i);
+        }
+        strs[i] = texts[i];
+    }
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, N, NULL);
+}
+
+/* A token piece of any length is printed whole (it was cut at 1024 bytes). */
+static void long_pieces(void)
+{
+    struct model_builder_config c;
+    char path[600];
+    model_builder_defaults(&c);
+    snprintf(path, sizeof path, "%s/long-tokens.gguf", test_tmpdir());
+    CHECK(write_edited(&c, path, long_tokens) == 0, "model");
+    CHECK(run(NULL, "run -m %s -p '<0x41>' -n 8 --temp 0 --quiet", path) == 0, "%s", res.err);
+    /* greedy text: pieces of 2000 bytes (byte tokens in between add a byte each) */
+    const char *x = strstr(res.out, "xxxx");
+    size_t run_len = 0;
+    while (x && x[run_len] == 'x')
+        run_len++;
+    CHECK(x && run_len == 1996 && x[1996] >= '0' && x[1996] <= '9' && x[1999] >= '0' && x[1999] <= '9',
+          "a whole 2000-byte piece: %zu bytes of x, output %zu bytes", run_len, strlen(res.out));
+}
+
+/* A 100K-parameter all-F32 model without general.file_type: `info` counts
+ * its parameters in K, `bench` names it as llama-bench does. */
+static void tiny_model_names(void)
+{
+    struct model_builder_config c;
+    char path[600];
+    model_builder_defaults(&c);
+    c.n_embd = 64, c.n_ff = 128, c.n_layer = 1, c.n_head = 4, c.n_head_kv = 2;
+    snprintf(path, sizeof path, "%s/tiny-f32.gguf", test_tmpdir());
+    CHECK(write_edited(&c, path, drop_file_type) == 0, "model");
+    CHECK(run(NULL, "info -m %s", path) == 0, "info: %s", res.err);
+    const char *p = strstr(res.out, "parameters:");
+    CHECK(p && strstr(p, " K\n") && !strstr(res.out, "0.000 B"), "parameters in K: %.60s", p ? p : res.out);
+    CHECK(run(NULL, "bench -m %s -p 0 -n 1 -r 1", path) == 0 && strstr(res.out, "| llama ?B all F32 (guessed) "),
+          "bench model column: %s", res.out);
+    CHECK(run(NULL, "bench -m %s -p 0 -n 1 -r 1", model) == 0 && strstr(res.out, "| llama 1M Q8_0 "),
+          "a file_type named as before: %s", res.out);
 }
 
 static void help_and_usage_errors(void)
@@ -307,5 +399,7 @@ int main(void)
     RUN_TEST(context_and_pipe_limits);
     RUN_TEST(oracle_by_hand);
     RUN_TEST(bench_outputs);
+    RUN_TEST(long_pieces);
+    RUN_TEST(tiny_model_names);
     return test_finish();
 }

@@ -52,6 +52,24 @@ int cli_kernels(const char **name, struct kernels *k, struct tl_error *err)
     return TL_OK;
 }
 
+int cli_piece(const struct tokenizer *t, int32_t id, char **buf, size_t *cap, size_t *len,
+              struct tl_error *err)
+{
+    int n = tokenizer_piece(t, id, false, *buf, *cap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > *cap) {
+        char *b = realloc(*buf, (size_t)n);
+        if (!b)
+            return tl_fail(err, TL_ENOMEM, "out of memory for a %d-byte token", n);
+        *buf = b;
+        *cap = (size_t)n;
+        n = tokenizer_piece(t, id, false, *buf, *cap);
+    }
+    *len = (size_t)n;
+    return TL_OK;
+}
+
 static int read_stream(FILE *f, const char *what, char **buf, size_t *len, struct tl_error *err)
 {
     size_t cap = 4096, n = 0;

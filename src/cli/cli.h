@@ -13,6 +13,7 @@
 
 #include "engine/sampler.h"
 #include "kernels/kernels.h"
+#include "text/tokenizer.h"
 #include "tinyllm.h"
 
 int cmd_run(int argc, char **argv, struct tl_error *err);
@@ -44,6 +45,12 @@ extern const char cli_sampling_help[];
  * *k that set (or the best one). An unknown NAME or one this CPU cannot run
  * is TL_EINVAL "TINYLLM_KERNELS=NAME: why". */
 int cli_kernels(const char **name, struct kernels *k, struct tl_error *err);
+
+/* Token id's whole piece (tokenizer_piece, no control texts) in *buf, a
+ * heap buffer of *cap bytes grown to fit (a hostile vocabulary may hold
+ * pieces of any length); *len gets its length. TL_ENOMEM on failure. */
+int cli_piece(const struct tokenizer *t, int32_t id, char **buf, size_t *cap, size_t *len,
+              struct tl_error *err);
 
 /* Read a whole file ("-" = stdin) into a NUL-terminated heap buffer. */
 int cli_read_file(const char *path, char **buf, size_t *len, struct tl_error *err);

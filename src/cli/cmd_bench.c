@@ -213,32 +213,93 @@ static int run_once(struct engine *e, int n_prompt, int batch, int n_gen, uint64
     return rc;
 }
 
-static const char *ftype_name(const struct gguf *g)
+/* llama.cpp's name of a general.file_type (LLAMA_FTYPE_*). */
+static const char *ftype_name(uint32_t ft)
 {
-    static const struct { uint32_t id; const char *name; } names[] = {
-        { 0, "all F32" }, { 1, "F16" }, { 2, "Q4_0" }, { 3, "Q4_1" }, { 7, "Q8_0" },
-        { 8, "Q5_0" }, { 9, "Q5_1" }, { 10, "Q2_K - Medium" }, { 11, "Q3_K - Small" },
-        { 12, "Q3_K - Medium" }, { 13, "Q3_K - Large" }, { 14, "Q4_K - Small" },
-        { 15, "Q4_K - Medium" }, { 16, "Q5_K - Small" }, { 17, "Q5_K - Medium" },
-        { 18, "Q6_K" }, { 21, "Q2_K - Small" }, { 25, "IQ4_NL - 4.5 bpw" }, { 32, "BF16" },
+    static const char *const names[] = {
+        [0] = "all F32", [1] = "F16", [2] = "Q4_0", [3] = "Q4_1", [7] = "Q8_0", [8] = "Q5_0",
+        [9] = "Q5_1", [10] = "Q2_K - Medium", [11] = "Q3_K - Small", [12] = "Q3_K - Medium",
+        [13] = "Q3_K - Large", [14] = "Q4_K - Small", [15] = "Q4_K - Medium", [16] = "Q5_K - Small",
+        [17] = "Q5_K - Medium", [18] = "Q6_K", [19] = "IQ2_XXS - 2.0625 bpw", [20] = "IQ2_XS - 2.3125 bpw",
+        [21] = "Q2_K - Small", [22] = "IQ3_XS - 3.3 bpw", [23] = "IQ3_XXS - 3.0625 bpw",
+        [24] = "IQ1_S - 1.5625 bpw", [25] = "IQ4_NL - 4.5 bpw", [26] = "IQ3_S - 3.4375 bpw",
+        [27] = "IQ3_S mix - 3.66 bpw", [28] = "IQ2_S - 2.5 bpw", [29] = "IQ2_M - 2.7 bpw",
+        [30] = "IQ4_XS - 4.25 bpw", [31] = "IQ1_M - 1.75 bpw", [32] = "BF16",
+        [36] = "TQ1_0 - 1.69 bpw ternary", [37] = "TQ2_0 - 2.06 bpw ternary",
     };
-    uint32_t ft = 1000;
-    gguf_get_u32(g, "general.file_type", &ft, false, NULL);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].id == ft)
-            return names[i].name;
-    return "?";
+    return ft < sizeof names / sizeof names[0] && names[ft] ? names[ft] : "unknown, may not work";
+}
+
+/* The layer of a tensor named "blk.N...", -1 for the others. */
+static long tensor_layer(const struct gguf_str *s)
+{
+    if (s->len < 5 || memcmp(s->ptr, "blk.", 4) || s->ptr[4] < '0' || s->ptr[4] > '9')
+        return -1;
+    long n = 0;
+    for (size_t i = 4; i < s->len && s->ptr[i] >= '0' && s->ptr[i] <= '9' && n < 100000000; i++)
+        n = n * 10 + (s->ptr[i] - '0');
+    return n;
+}
+
+/* llama.cpp's loader walks the tensors by layer, then by name */
+static int tensor_order(const void *pa, const void *pb)
+{
+    const struct gguf_tensor *a = *(const struct gguf_tensor *const *)pa, *b = *(const struct gguf_tensor *const *)pb;
+    long la = tensor_layer(&a->name), lb = tensor_layer(&b->name);
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    size_t n = a->name.len < b->name.len ? a->name.len : b->name.len;
+    int c = memcmp(a->name.ptr, b->name.ptr, n);
+    return c ? c : a->name.len < b->name.len ? -1 : a->name.len > b->name.len;
+}
+
+/* The file type as llama.cpp names it: general.file_type, or when the file
+ * has none the type most tensors have ("(guessed)"; on a tie, the first to
+ * reach the count in llama.cpp's tensor order), as its loader does. */
+static void file_type_name(const struct gguf *g, char *buf, size_t size)
+{
+    uint32_t ft = 0;
+    if (gguf_find(g, "general.file_type") && gguf_get_u32(g, "general.file_type", &ft, false, NULL) == TL_OK) {
+        snprintf(buf, size, "%s", ftype_name(ft));
+        return;
+    }
+    /* LLAMA_FTYPE_MOSTLY_* of the ggml types; unknown types count as all F32 */
+    static const uint8_t of_type[TL_TYPE_COUNT] = {
+        [TL_F16] = 1, [TL_BF16] = 32, [TL_Q4_0] = 2, [TL_Q4_1] = 3, [TL_Q5_0] = 8, [TL_Q5_1] = 9,
+        [TL_Q8_0] = 7, [TL_Q2_K] = 10, [TL_Q3_K] = 12, [TL_Q4_K] = 15, [TL_Q5_K] = 17, [TL_Q6_K] = 18,
+        [TL_IQ2_XXS] = 19, [TL_IQ2_XS] = 20, [TL_IQ2_S] = 28, [TL_IQ3_XXS] = 23, [TL_IQ1_S] = 24,
+        [TL_IQ1_M] = 31, [TL_IQ4_NL] = 25, [TL_IQ4_XS] = 30, [TL_IQ3_S] = 26,
+    };
+    const struct gguf_tensor **order = malloc(g->n_tensors * sizeof *order + 1);
+    uint64_t count[TL_TYPE_COUNT] = { 0 }, best_n = 0;
+    uint32_t best = TL_F32;
+    for (uint64_t i = 0; order && i < g->n_tensors; i++)
+        order[i] = &g->tensors[i];
+    if (order)
+        qsort(order, g->n_tensors, sizeof *order, tensor_order);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        uint32_t t = order ? order[i]->type : g->tensors[i].type;
+        if (t < TL_TYPE_COUNT && ++count[t] > best_n)
+            best_n = count[t], best = t;
+    }
+    free(order);
+    snprintf(buf, size, "%s (guessed)", ftype_name(of_type[best]));
 }
 
 static void describe(const struct engine *e, struct bench_result *r)
 {
     double p = (double)e->model.n_params;
-    char size[16];
+    char size[16], ftype[64];
+    /* llama.cpp names a size class it knows ("1B"), "?B" for the others;
+     * tinyllm rounds the count, and says "?B" where that rounds to nothing */
     if (p >= 1e9)
         snprintf(size, sizeof size, "%.1fB", p / 1e9);
-    else
+    else if (p >= 0.5e6)
         snprintf(size, sizeof size, "%.0fM", p / 1e6);
-    snprintf(r->type, sizeof r->type, "%s %s %s", arch_name(e->model.hp.arch), size, ftype_name(&e->model.gguf));
+    else
+        snprintf(size, sizeof size, "?B");
+    file_type_name(&e->model.gguf, ftype, sizeof ftype);
+    snprintf(r->type, sizeof r->type, "%s %s %s", arch_name(e->model.hp.arch), size, ftype);
     r->params = p;
     r->size = 0;
     for (uint64_t i = 0; i < e->model.gguf.n_tensors; i++)

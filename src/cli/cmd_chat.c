@@ -118,30 +118,33 @@ static int read_line(char **line, size_t *cap)
 static int answer(struct chat *c, struct sampler *smp, long n_predict, struct out *out,
                   char **ans, struct tl_error *err)
 {
-    size_t len = 0, cap = 1024;
-    char *text = malloc(cap), piece[1024];
+    size_t len = 0, cap = 1024, piece_cap = 256, n;
+    char *text = malloc(cap), *piece = malloc(piece_cap);
     int rc = TL_OK;
-    if (!text)
+    if (!text || !piece) {
+        free(text);
+        free(piece);
         return tl_fail(err, TL_ENOMEM, "out of memory");
+    }
     interrupted = 0;
     for (long g = 0; n_predict < 0 || g < n_predict; g++) {
         int32_t tok = sampler_sample(smp, engine_last_logits(c->e));
         sampler_accept(smp, tok);
         if (tokenizer_is_eog(&c->e->tok, tok))
             break;
-        int n = tokenizer_piece(&c->e->tok, tok, false, piece, sizeof piece);
-        n = n < (int)sizeof piece ? n : (int)sizeof piece;
-        out_push(out, piece, (size_t)n);
-        if (len + (size_t)n + 1 > cap) {
-            char *t = realloc(text, cap = 2 * cap + (size_t)n);
+        if ((rc = cli_piece(&c->e->tok, tok, &piece, &piece_cap, &n, err)))
+            break;
+        out_push(out, piece, n);
+        if (len + n + 1 > cap) {
+            char *t = realloc(text, cap = 2 * cap + n);
             if (!t) {
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
                 break;
             }
             text = t;
         }
-        memcpy(text + len, piece, (size_t)n);
-        len += (size_t)n;
+        memcpy(text + len, piece, n);
+        len += n;
         if (interrupted || out->closed)
             break;
         if (c->e->st.n_past >= c->e->st.n_ctx) {
@@ -151,6 +154,7 @@ static int answer(struct chat *c, struct sampler *smp, long n_predict, struct ou
         if ((rc = chat_feed(c, tok, err)))
             break;
     }
+    free(piece);
     out_finish(out);
     out_write(out, "\n", 1);
     /* the history keeps what was shown: broken UTF-8 as U+FFFD */

@@ -43,7 +43,10 @@ static void print_model(const struct model *m)
     static const char *const ffns[] = { "SwiGLU", "GeGLU", "GELU" };
     const struct hparams *hp = &m->hp;
     const struct layer *l0 = &m->layers[0];
-    printf("%-14s%.3f B\n", "parameters:", m->n_params / 1e9);
+    /* in the unit llama.cpp's model loader prints: a 260K model is "0.26 M"... */
+    double p = (double)m->n_params;
+    printf("%-14s%.2f %s\n", "parameters:", p >= 1e12 ? p / 1e12 : p >= 1e9 ? p / 1e9 : p >= 1e6 ? p / 1e6 : p / 1e3,
+           p >= 1e12 ? "T" : p >= 1e9 ? "B" : p >= 1e6 ? "M" : "K");
     printf("%-14s%d\n%-14s%d\n%-14s%d\n", "context:", hp->n_ctx_train, "n_embd:", hp->n_embd,
            "layers:", hp->n_layer);
     printf("%-14s%d query, %d key/value (%s), head size %d\n", "heads:", hp->n_head, hp->n_head_kv,

@@ -178,7 +178,10 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
                     struct gen_stats *st, struct tl_error *err)
 {
     struct out out = { .stops = o->stops, .n_stops = o->n_stops, .f = stdout };
-    char piece[1024];
+    size_t cap = 256, len;
+    char *piece = malloc(cap);
+    if (!piece)
+        return tl_fail(err, TL_ENOMEM, "out of memory");
     double t0 = now_s();
     int rc = TL_OK;
     st->why = "length";
@@ -190,8 +193,9 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
             st->why = "end of text";
             break;
         }
-        int len = tokenizer_piece(&e->tok, tok, false, piece, sizeof piece);
-        if (out_push(&out, piece, (size_t)(len < (int)sizeof piece ? len : (int)sizeof piece))) {
+        if ((rc = cli_piece(&e->tok, tok, &piece, &cap, &len, err)))
+            break;
+        if (out_push(&out, piece, len)) {
             st->why = "stop string";
             break;
         }
@@ -209,6 +213,7 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
             break;
     }
     out_finish(&out);
+    free(piece);
     st->t_gen = now_s() - t0;
     return rc;
 }
