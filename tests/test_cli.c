@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cli/cli.h"
 #include "format/gguf_write.h"
 #include "util/json.h"
 #include "model_builder.h"
@@ -156,6 +157,106 @@ static void tiny_model_names(void)
           "a file_type named as before: %s", res.out);
 }
 
+/* The option table: kinds, positionals, errors and --help from one table. */
+struct table_test {
+    const char *in, *out;
+    int n;
+    float f;
+    bool flag;
+    struct opt_list list;
+    struct opt_strs strs;
+    const char *fmt;
+};
+
+static const struct opt table_rows[] = {
+    { NULL, "IN", OPT_STR, offsetof(struct table_test, in), .flags = OPT_REQUIRED },
+    { NULL, "OUT", OPT_STR, offsetof(struct table_test, out), .flags = OPT_REQUIRED },
+    { "-n, --number", "N", OPT_INT, offsetof(struct table_test, n), 1, 10, .help = "a number", .def = "3" },
+    { "--float", "F", OPT_FLOAT, offsetof(struct table_test, f), 0, 1, .help = "a float\non two lines" },
+    { "--flag", NULL, OPT_FLAG, offsetof(struct table_test, flag), .help = "a flag" },
+    { "-l", "N,...", OPT_LIST, offsetof(struct table_test, list), 0, 100, .help = "a list" },
+    { "-s", "S", OPT_STRS, offsetof(struct table_test, strs), 1, 4, .help = "repeatable" },
+    { "-o", "FMT", OPT_CHOICE, offsetof(struct table_test, fmt), .choices = "md|csv|json", .help = "format" },
+};
+
+static int parse_table(struct table_test *t, const char *args, struct tl_error *err)
+{
+    char buf[256], *argv[32] = { "test" };
+    int argc = 1;
+    bool help;
+    snprintf(buf, sizeof buf, "%s", args);
+    for (char *tok = strtok(buf, " "); tok && argc < 32; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    memset(t, 0, sizeof *t);
+    const struct opt_group groups[] = { OPT_GROUP(NULL, table_rows, t) };
+    const struct opt_cmd cmd = { "test", "IN OUT [options]", NULL, groups, 1 };
+    *err = (struct tl_error){ 0 };
+    return opt_parse(&cmd, argc, argv, &help, err);
+}
+
+static void option_table(void)
+{
+    struct table_test t;
+    struct tl_error err;
+    CHECK(parse_table(&t, "a -n 4 --float 0.5 b --flag -l 1,,2 -s x -s yy -o csv", &err) == TL_OK, "%s", err.msg);
+    CHECK(!strcmp(t.in, "a") && !strcmp(t.out, "b") && t.n == 4 && t.f == 0.5f && t.flag, "values");
+    CHECK(t.list.n == 2 && t.list.v[0] == 1 && t.list.v[1] == 2, "list: empty items skipped");
+    CHECK(t.strs.n == 2 && !strcmp(t.strs.v[1], "yy") && !strcmp(t.fmt, "csv"), "repeatable, choice");
+    static const struct { const char *args, *msg; } bad[] = {
+        { "a", "test: missing OUT (try tinyllm test --help)" },
+        { "", "test: missing IN and OUT (try tinyllm test --help)" },
+        { "a b c", "test: unexpected argument 'c' (try tinyllm test --help)" },
+        { "a b --bogus", "test: unknown option '--bogus' (try tinyllm test --help)" },
+        { "a b -n", "-n needs a value" },
+        { "a b --number 11", "--number: 11 is out of range [1, 10]" },
+        { "a b -n x", "-n: 'x' is not an integer" },
+        { "a b --float 2", "--float: 2 is out of range [0, 1]" },
+        { "a b -l 1,x", "-l: 'x' is not an integer" },
+        { "a b -l ,", "-l needs a value" },
+        { "a b -l 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "-l: at most 16 values" },
+        { "a b -s abcde", "-s: the string must have 1 to 4 bytes" },
+        { "a b -o xml", "-o: 'xml' is not md, csv or json" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(parse_table(&t, bad[i].args, &err) == TL_EINVAL && !strcmp(err.msg, bad[i].msg), "'%s': %s",
+              bad[i].args, err.msg);
+    /* --help from the same rows: every spelling, its default, continuation lines */
+    char path[600];
+    snprintf(path, sizeof path, "%s/help.txt", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    const struct opt_group groups[] = { OPT_GROUP("more:", table_rows, &t) };
+    const struct opt_cmd cmd = { "test", "IN OUT [options]", "About.\n", groups, 1 };
+    opt_help(&cmd, f);
+    fclose(f);
+    slurp(path, res.out, sizeof res.out);
+    CHECK(strstr(res.out, "usage: tinyllm test IN OUT [options]\nAbout.\n\nmore:\n") &&
+          strstr(res.out, "  -n, --number N           a number (default 3)\n") &&
+          strstr(res.out, "      --float F            a float\n                           on two lines\n") &&
+          strstr(res.out, "  -h, --help"), "help: %s", res.out);
+}
+
+/* The sampling defaults --help shows are the sampler's. */
+static void sampling_defaults_shown(void)
+{
+    struct sampler_params sp = { 0 }, want = sampler_defaults();
+    struct opt_group g = cli_group_sampling(&sp);
+    for (size_t i = 0; i < g.n; i++) {
+        const struct opt *o = &g.rows[i];
+        if (!o->def || !((o->def[0] >= '0' && o->def[0] <= '9') || o->def[0] == '-'))
+            continue;
+        char name[64], def[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(o->names, ","), o->names);
+        snprintf(def, sizeof def, "%s", o->def);
+        char *argv[] = { "test", name, def };
+        const struct opt_cmd cmd = { "test", "", NULL, &g, 1 };
+        bool help;
+        struct tl_error err = { 0 };
+        CHECK(opt_parse(&cmd, 3, argv, &help, &err) == TL_OK, "%s %s: %s", name, def, err.msg);
+    }
+    want.seed = 0;
+    CHECK(!memcmp(&sp, &want, sizeof sp), "the defaults in --help are sampler_defaults()");
+}
+
 static void help_and_usage_errors(void)
 {
     CHECK(run(NULL, "--help") == 0 && strstr(res.out, "run"), "--help");
@@ -170,6 +271,19 @@ static void help_and_usage_errors(void)
     CHECK(run(NULL, "%s", "") == 2, "no command: exit 2");
     CHECK(run(NULL, "frobnicate") == 2 && lines(res.err) == 1, "unknown command: %s", res.err);
     CHECK(run(NULL, "run --help") == 0 && strstr(res.out, "--dump-logits"), "run --help");
+    static const char *const helps[][3] = {   /* a command, two of its options */
+        { "run", "--mmap", "--repeat-last-n" }, { "chat", "--no-mmap", "--chat-template-file" },
+        { "bench", "-ub, --ubatch-size", "-o, --output" }, { "info", "-m, --model", "" },
+        { "template", "--messages", "--chat-template" }, { "quantize", "--allow-requantize", "-t, --threads" },
+        { "tokenize", "--no-bos", "-f, --file" },
+    };
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+        CHECK(run(NULL, "%s --help", helps[i][0]) == 0 && strstr(res.out, helps[i][1]) && strstr(res.out, helps[i][2]) &&
+              strstr(res.out, "-h, --help") && !res.err[0], "%s --help: %s", helps[i][0], res.out);
+    CHECK(run(NULL, "chat -m %s -c 8", model) == 2 && lines(res.err) == 1 && strstr(res.err, "[16,"), "chat -c 8: %s",
+          res.err);
+    CHECK(run(NULL, "quantize a") == 2 && lines(res.err) == 1 && strstr(res.err, "missing OUT.gguf and TYPE"),
+          "quantize a: %s", res.err);
     CHECK(run(NULL, "run -p hi") == 2 && lines(res.err) == 1 && strstr(res.err, "-m"), "no model: %s", res.err);
     CHECK(run(NULL, "run -m %s -p hi -n abc", model) == 2 && strstr(res.err, "-n"), "-n abc: %s", res.err);
     CHECK(run(NULL, "run -m %s -p hi --temp -1", model) == 2, "negative temp");
@@ -393,6 +507,8 @@ int main(void)
     snprintf(model, sizeof model, "%s/cli.gguf", test_tmpdir());
     if (model_builder_write_file(&c, model, &err))
         printf("cannot build the test model: %s\n", err.msg);
+    RUN_TEST(option_table);
+    RUN_TEST(sampling_defaults_shown);
     RUN_TEST(help_and_usage_errors);
     RUN_TEST(generates_to_stdout_only);
     RUN_TEST(prompt_sources_and_dump);
