@@ -158,7 +158,7 @@ static const struct opt *find_option(const struct opt_cmd *c, const char *a, voi
     return NULL;
 }
 
-/* The next positional row after index *from that is not full. */
+/* The first positional row still to fill (an OPT_STRS one never fills). */
 static const struct opt *next_positional(const struct opt_cmd *c, const bool *seen, void **dst, size_t *idx)
 {
     size_t k = 0;
