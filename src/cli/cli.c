@@ -154,7 +154,7 @@ static const struct opt sampling_rows[] = {
     { "--top-p", "P", OPT_FLOAT, offsetof(struct sampler_params, top_p), 0, 1, .help = "nucleus sampling, 1 = off",
       .def = "0.95" },
     { "--min-p", "P", OPT_FLOAT, offsetof(struct sampler_params, min_p), 0, 1,
-      .help = "drop tokens below P x the best one's probability, 0 = off", .def = "0.05" },
+      .help = "drop tokens below P x the best one's probability,\n0 = off", .def = "0.05" },
     { "--repeat-penalty", "R", OPT_FLOAT, offsetof(struct sampler_params, repeat_penalty), 0.01, 100,
       .help = "penalise recent tokens, 1 = off", .def = "1.0" },
     { "--repeat-last-n", "N", OPT_INT, offsetof(struct sampler_params, repeat_last_n), 0, 1 << 20,

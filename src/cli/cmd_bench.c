@@ -99,9 +99,9 @@ static const struct opt bench_rows[] = {
     { "-ctv, --cache-type-v", "TYPE", OPT_FN, 0, .parse = parse_cache_type,
       .help = "V cache type: f16, tinyllm's only one" },
     { "-ngl, --n-gpu-layers", "N", OPT_LIST, BENCH_OPT(gpu_layers), 0, 1 << 20,
-      .help = "accepted for llama-bench's scripts; no effect (tinyllm runs on the CPU)" },
+      .help = "accepted for llama-bench's scripts; no effect\n(tinyllm runs on the CPU)" },
     { "-fa, --flash-attn", "0|1", OPT_LIST, BENCH_OPT(flash_attn), 0, 1,
-      .help = "accepted for llama-bench's scripts; no effect (one attention path)" },
+      .help = "accepted for llama-bench's scripts; no effect\n(tinyllm has one attention path)" },
     { "-r, --repetitions", "N", OPT_INT, BENCH_OPT(reps), 1, 64, .help = "repetitions of each test", .def = "5" },
     { "-mmp, --mmap", "0|1", OPT_INT, BENCH_OPT(mmap), 0, 1,
       .help = "1: map the model files; 0: read them into memory on huge\n"
@@ -109,7 +109,7 @@ static const struct opt bench_rows[] = {
               "and up to half the RAM when the kernel set repacks some\n"
               "of the file's weights, which it does in memory)" },
     { "-o, --output", "FMT", OPT_CHOICE, BENCH_OPT(fmt), .choices = "md|csv|json|jsonl",
-      .help = "md, csv, json (one array) or jsonl (an object a line)", .def = "md" },
+      .help = "md, csv, json (one array) or jsonl (an object a\nline)", .def = "md" },
     { "--progress", NULL, OPT_FLAG, BENCH_OPT(progress), .help = "a line on stderr as each test starts" },
 };
 

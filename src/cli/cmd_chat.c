@@ -35,7 +35,7 @@ struct chat_cli {
 static const struct opt chat_rows[] = {
     { "--system", "TEXT", OPT_STR, CHAT_OPT(chat.system), .help = "system message" },
     { "-n, --n-predict", "N", OPT_INT, CHAT_OPT(n_predict), -1, 1 << 30,
-      .help = "most tokens per answer, -1: until the end of the turn", .def = "-1" },
+      .help = "most tokens per answer, -1 until the end of the turn", .def = "-1" },
     { "-v, --verbose", NULL, OPT_FLAG, CHAT_OPT(verbose), .help = "the chosen template and why, on stderr" },
 };
 

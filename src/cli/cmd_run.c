@@ -30,7 +30,7 @@ static const struct opt run_rows[] = {
     { "-p, --prompt", "TEXT", OPT_STR, RUN_OPT(prompt), .help = "prompt text" },
     { "-f, --file", "FILE", OPT_STR, RUN_OPT(prompt_file), .help = "read the prompt from FILE" },
     { "-n, --n-predict", "N", OPT_INT, RUN_OPT(n_predict), -1, 1 << 30,
-      .help = "tokens to generate: -1 until end of text or a full context, 0 none", .def = "-1" },
+      .help = "tokens to generate: -1 until the end of text or a full\ncontext, 0 none", .def = "-1" },
     { "--stop", "STR", OPT_STRS, RUN_OPT(stops), 1, 256,
       .help = "stop when the output contains STR (repeatable)" },
     { "--chat", NULL, OPT_FLAG, RUN_OPT(chat), .help = "send the prompt as one user message through the chat template" },
