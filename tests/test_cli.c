@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cli/cli.h"
+#include "format/gguf_write.h"
 #include "util/json.h"
 #include "model_builder.h"
 #include "format/quant.h"
@@ -64,16 +66,224 @@ static long file_size(const char *path)
     return stat(path, &st) ? -1 : (long)st.st_size;
 }
 
+/* Write the builder's model for c to path after edit(w) changed its KVs. */
+static int write_edited(const struct model_builder_config *c, const char *path,
+                        void (*edit)(struct gguf_writer *w))
+{
+    struct gguf_writer w;
+    struct model_builder mb;
+    struct tl_error err = { 0 };
+    gguf_writer_init(&w);
+    int rc = model_builder_init(&mb, c, &w, &err);
+    if (rc == TL_OK) {
+        edit(&w);
+        rc = gguf_writer_write_file(&w, path, &err);
+        model_builder_free(&mb);
+    }
+    gguf_writer_free(&w);
+    if (rc)
+        printf("  cannot build %s: %s\n", path, err.msg);
+    return rc;
+}
+
+/* As llama.cpp's llama2.c converter writes: no general.file_type */
+static void drop_file_type(struct gguf_writer *w)
+{
+    for (size_t i = 0; i < w->n_kv; i++) {
+        if (strcmp(w->kv[i].key, "general.file_type"))
+            continue;
+        free(w->kv[i].key);
+        free(w->kv[i].val);
+        memmove(&w->kv[i], &w->kv[i + 1], (w->n_kv - i - 1) * sizeof *w->kv);
+        w->n_kv--;
+        return;
+    }
+}
+
+/* Every normal token (ids from 259 on) a 2000-byte text: "x" * 1996 + id. */
+static void long_tokens(struct gguf_writer *w)
+{
+    enum { N = 512, LEN = 2000 };
+    static char texts[N][LEN + 1];
+    const char *strs[N];
+    for (int i = 0; i < N; i++) {
+        if (i < 3)
+            snprintf(texts[i], sizeof texts[i], "%s", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>");
+        else if (i < 259)
+            snprintf(texts[i], sizeof texts[i], "<0x%02X>", i - 3);
+        else {
+            memset(texts[i], 'x', LEN - 4);
+            snprintf(texts[i] + LEN - 4, 5, "%04d", i);
+        }
+        strs[i] = texts[i];
+    }
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, N, NULL);
+}
+
+/* A token piece of any length is printed whole (it was cut at 1024 bytes). */
+static void long_pieces(void)
+{
+    struct model_builder_config c;
+    char path[600];
+    model_builder_defaults(&c);
+    snprintf(path, sizeof path, "%s/long-tokens.gguf", test_tmpdir());
+    CHECK(write_edited(&c, path, long_tokens) == 0, "model");
+    CHECK(run(NULL, "run -m %s -p '<0x41>' -n 8 --temp 0 --quiet", path) == 0, "%s", res.err);
+    /* greedy text: pieces of 2000 bytes (byte tokens in between add a byte each) */
+    const char *x = strstr(res.out, "xxxx");
+    size_t run_len = 0;
+    while (x && x[run_len] == 'x')
+        run_len++;
+    CHECK(x && run_len == 1996 && x[1996] >= '0' && x[1996] <= '9' && x[1999] >= '0' && x[1999] <= '9',
+          "a whole 2000-byte piece: %zu bytes of x, output %zu bytes", run_len, strlen(res.out));
+}
+
+/* A 100K-parameter all-F32 model without general.file_type: `info` counts
+ * its parameters in K, `bench` names it as llama-bench does. */
+static void tiny_model_names(void)
+{
+    struct model_builder_config c;
+    char path[600];
+    model_builder_defaults(&c);
+    c.n_embd = 64, c.n_ff = 128, c.n_layer = 1, c.n_head = 4, c.n_head_kv = 2;
+    snprintf(path, sizeof path, "%s/tiny-f32.gguf", test_tmpdir());
+    CHECK(write_edited(&c, path, drop_file_type) == 0, "model");
+    CHECK(run(NULL, "info -m %s", path) == 0, "info: %s", res.err);
+    const char *p = strstr(res.out, "parameters:");
+    CHECK(p && strstr(p, " K\n") && !strstr(res.out, "0.000 B"), "parameters in K: %.60s", p ? p : res.out);
+    CHECK(run(NULL, "bench -m %s -p 0 -n 1 -r 1", path) == 0 && strstr(res.out, "| llama ?B all F32 (guessed) "),
+          "bench model column: %s", res.out);
+    CHECK(run(NULL, "bench -m %s -p 0 -n 1 -r 1", model) == 0 && strstr(res.out, "| llama 1M Q8_0 "),
+          "a file_type named as before: %s", res.out);
+}
+
+/* The option table: kinds, positionals, errors and --help from one table. */
+struct table_test {
+    const char *in, *out;
+    int n;
+    float f;
+    bool flag;
+    struct opt_list list;
+    struct opt_strs strs;
+    const char *fmt;
+};
+
+static const struct opt table_rows[] = {
+    { NULL, "IN", OPT_STR, offsetof(struct table_test, in), .flags = OPT_REQUIRED },
+    { NULL, "OUT", OPT_STR, offsetof(struct table_test, out), .flags = OPT_REQUIRED },
+    { "-n, --number", "N", OPT_INT, offsetof(struct table_test, n), 1, 10, .help = "a number", .def = "3" },
+    { "--float", "F", OPT_FLOAT, offsetof(struct table_test, f), 0, 1, .help = "a float\non two lines" },
+    { "--flag", NULL, OPT_FLAG, offsetof(struct table_test, flag), .help = "a flag" },
+    { "-l", "N,...", OPT_LIST, offsetof(struct table_test, list), 0, 100, .help = "a list" },
+    { "-s", "S", OPT_STRS, offsetof(struct table_test, strs), 1, 4, .help = "repeatable" },
+    { "-o", "FMT", OPT_CHOICE, offsetof(struct table_test, fmt), .choices = "md|csv|json", .help = "format" },
+};
+
+static int parse_table(struct table_test *t, const char *args, struct tl_error *err)
+{
+    char buf[256], *argv[32] = { "test" };
+    int argc = 1;
+    bool help;
+    snprintf(buf, sizeof buf, "%s", args);
+    for (char *tok = strtok(buf, " "); tok && argc < 32; tok = strtok(NULL, " "))
+        argv[argc++] = tok;
+    memset(t, 0, sizeof *t);
+    const struct opt_group groups[] = { OPT_GROUP(NULL, table_rows, t) };
+    const struct opt_cmd cmd = { "test", "IN OUT [options]", NULL, groups, 1 };
+    *err = (struct tl_error){ 0 };
+    return opt_parse(&cmd, argc, argv, &help, err);
+}
+
+static void option_table(void)
+{
+    struct table_test t;
+    struct tl_error err;
+    CHECK(parse_table(&t, "a -n 4 --float 0.5 b --flag -l 1,,2 -s x -s yy -o csv", &err) == TL_OK, "%s", err.msg);
+    CHECK(!strcmp(t.in, "a") && !strcmp(t.out, "b") && t.n == 4 && t.f == 0.5f && t.flag, "values");
+    CHECK(t.list.n == 2 && t.list.v[0] == 1 && t.list.v[1] == 2, "list: empty items skipped");
+    CHECK(t.strs.n == 2 && !strcmp(t.strs.v[1], "yy") && !strcmp(t.fmt, "csv"), "repeatable, choice");
+    static const struct { const char *args, *msg; } bad[] = {
+        { "a", "test: missing OUT (try tinyllm test --help)" },
+        { "", "test: missing IN and OUT (try tinyllm test --help)" },
+        { "a b c", "test: unexpected argument 'c' (try tinyllm test --help)" },
+        { "a b --bogus", "test: unknown option '--bogus' (try tinyllm test --help)" },
+        { "a b -n", "-n needs a value" },
+        { "a b --number 11", "--number: 11 is out of range [1, 10]" },
+        { "a b -n x", "-n: 'x' is not an integer" },
+        { "a b --float 2", "--float: 2 is out of range [0, 1]" },
+        { "a b -l 1,x", "-l: 'x' is not an integer" },
+        { "a b -l ,", "-l needs a value" },
+        { "a b -l 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "-l: at most 16 values" },
+        { "a b -s abcde", "-s: the string must have 1 to 4 bytes" },
+        { "a b -o xml", "-o: 'xml' is not md, csv or json" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(parse_table(&t, bad[i].args, &err) == TL_EINVAL && !strcmp(err.msg, bad[i].msg), "'%s': %s",
+              bad[i].args, err.msg);
+    /* --help from the same rows: every spelling, its default, continuation lines */
+    char path[600];
+    snprintf(path, sizeof path, "%s/help.txt", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    const struct opt_group groups[] = { OPT_GROUP("more:", table_rows, &t) };
+    const struct opt_cmd cmd = { "test", "IN OUT [options]", "About.\n", groups, 1 };
+    opt_help(&cmd, f);
+    fclose(f);
+    slurp(path, res.out, sizeof res.out);
+    CHECK(strstr(res.out, "usage: tinyllm test IN OUT [options]\nAbout.\n\nmore:\n") &&
+          strstr(res.out, "  -n, --number N           a number (default 3)\n") &&
+          strstr(res.out, "      --float F            a float\n                           on two lines\n") &&
+          strstr(res.out, "  -h, --help"), "help: %s", res.out);
+}
+
+/* The sampling defaults --help shows are the sampler's. */
+static void sampling_defaults_shown(void)
+{
+    struct sampler_params sp = { 0 }, want = sampler_defaults();
+    struct opt_group g = cli_group_sampling(&sp);
+    for (size_t i = 0; i < g.n; i++) {
+        const struct opt *o = &g.rows[i];
+        if (!o->def || !((o->def[0] >= '0' && o->def[0] <= '9') || o->def[0] == '-'))
+            continue;
+        char name[64], def[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(o->names, ","), o->names);
+        snprintf(def, sizeof def, "%s", o->def);
+        char *argv[] = { "test", name, def };
+        const struct opt_cmd cmd = { "test", "", NULL, &g, 1 };
+        bool help;
+        struct tl_error err = { 0 };
+        CHECK(opt_parse(&cmd, 3, argv, &help, &err) == TL_OK, "%s %s: %s", name, def, err.msg);
+    }
+    want.seed = 0;
+    CHECK(!memcmp(&sp, &want, sizeof sp), "the defaults in --help are sampler_defaults()");
+}
+
 static void help_and_usage_errors(void)
 {
     CHECK(run(NULL, "--help") == 0 && strstr(res.out, "run"), "--help");
     CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels"), "--version: %s", res.out);
     setenv("TINYLLM_KERNELS", "scalar", 1);
     CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels: scalar)"), "scalar repacks nothing: %s", res.out);
+    setenv("TINYLLM_KERNELS", "no-such-set", 1);
+    CHECK(run(NULL, "run -m %s -p hi -n 1", model) == 2 && lines(res.err) == 1 &&
+          strstr(res.err, "TINYLLM_KERNELS=no-such-set"), "unknown kernel set: %s", res.err);
+    CHECK(run(NULL, "--version") == 2 && lines(res.err) == 1, "--version, unknown kernel set: %s", res.err);
     unsetenv("TINYLLM_KERNELS");
     CHECK(run(NULL, "%s", "") == 2, "no command: exit 2");
     CHECK(run(NULL, "frobnicate") == 2 && lines(res.err) == 1, "unknown command: %s", res.err);
     CHECK(run(NULL, "run --help") == 0 && strstr(res.out, "--dump-logits"), "run --help");
+    static const char *const helps[][3] = {   /* a command, two of its options */
+        { "run", "--mmap", "--repeat-last-n" }, { "chat", "--no-mmap", "--chat-template-file" },
+        { "bench", "-ub, --ubatch-size", "-o, --output" }, { "info", "-m, --model", "" },
+        { "template", "--messages", "--chat-template" }, { "quantize", "--allow-requantize", "-t, --threads" },
+        { "tokenize", "--no-bos", "-f, --file" },
+    };
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+        CHECK(run(NULL, "%s --help", helps[i][0]) == 0 && strstr(res.out, helps[i][1]) && strstr(res.out, helps[i][2]) &&
+              strstr(res.out, "-h, --help") && !res.err[0], "%s --help: %s", helps[i][0], res.out);
+    CHECK(run(NULL, "chat -m %s -c 8", model) == 2 && lines(res.err) == 1 && strstr(res.err, "[16,"), "chat -c 8: %s",
+          res.err);
+    CHECK(run(NULL, "quantize a") == 2 && lines(res.err) == 1 && strstr(res.err, "missing OUT.gguf and TYPE"),
+          "quantize a: %s", res.err);
     CHECK(run(NULL, "run -p hi") == 2 && lines(res.err) == 1 && strstr(res.err, "-m"), "no model: %s", res.err);
     CHECK(run(NULL, "run -m %s -p hi -n abc", model) == 2 && strstr(res.err, "-n"), "-n abc: %s", res.err);
     CHECK(run(NULL, "run -m %s -p hi --temp -1", model) == 2, "negative temp");
@@ -297,11 +507,15 @@ int main(void)
     snprintf(model, sizeof model, "%s/cli.gguf", test_tmpdir());
     if (model_builder_write_file(&c, model, &err))
         printf("cannot build the test model: %s\n", err.msg);
+    RUN_TEST(option_table);
+    RUN_TEST(sampling_defaults_shown);
     RUN_TEST(help_and_usage_errors);
     RUN_TEST(generates_to_stdout_only);
     RUN_TEST(prompt_sources_and_dump);
     RUN_TEST(context_and_pipe_limits);
     RUN_TEST(oracle_by_hand);
     RUN_TEST(bench_outputs);
+    RUN_TEST(long_pieces);
+    RUN_TEST(tiny_model_names);
     return test_finish();
 }

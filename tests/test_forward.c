@@ -32,12 +32,10 @@ static const char *tiny_model(uint32_t t, const char *tag)
 static float *eval_rows(const char *path, int batch, int threads, const char *kset)
 {
     struct engine e;
-    struct engine_opts o = { .model_path = path, .n_ctx = 64, .n_threads = threads, .n_batch = 64 };
+    struct engine_opts o = { .model_path = path, .n_ctx = 64, .n_threads = threads, .n_batch = 64,
+                             .kernels = kset };
     struct tl_error err = { 0 };
-    if (kset)
-        setenv("TINYLLM_KERNELS", kset, 1);
     int rc = engine_open(&e, &o, &err);
-    unsetenv("TINYLLM_KERNELS");
     if (rc) {
         printf("  engine_open: %s\n", err.msg);
         return NULL;
@@ -157,15 +155,15 @@ static void weights_repacked_in_memory_only(void)
     CHECK(!model_packs(&m, &k), "nothing in an F16 model repacks");
     model_close(&m);
     struct engine e;
-    struct engine_opts o = { .model_path = q4, .n_ctx = 16, .n_threads = 1 };
-    setenv("TINYLLM_KERNELS", k.name, 1);
+    struct engine_opts o = { .model_path = q4, .n_ctx = 16, .n_threads = 1, .kernels = k.name };
     int rc = engine_open(&e, &o, &err);
-    unsetenv("TINYLLM_KERNELS");
     CHECK(rc == TL_OK, "engine_open: %s", err.msg);
     if (rc == TL_OK) {
         CHECK(e.model.gguf.copied && e.model.layers[0].w_down.packed, "the engine reads in and repacks by default");
         engine_close(&e);
     }
+    o.kernels = "no-such-set";
+    CHECK(engine_open(&e, &o, &err) == TL_EINVAL && strstr(err.msg, "no-such-set"), "unknown kernel set: %s", err.msg);
 }
 
 static void context_limit(void)

@@ -94,12 +94,10 @@ static void run_case(void)
         snprintf(path, sizeof path, "%s/models/%s.gguf", shared, cur.model);
     else
         snprintf(path, sizeof path, "%s/oracle/models/%s.gguf", shared, cur.model);
-    setenv("TINYLLM_KERNELS", cur.kset, 1);
     struct engine e;
-    struct engine_opts o = { .model_path = path, .n_ctx = 512, .n_threads = 1, .n_batch = 64 };
+    struct engine_opts o = { .model_path = path, .n_ctx = 512, .n_threads = 1, .n_batch = 64, .kernels = cur.kset };
     struct tl_error err = { 0 };
     int rc = engine_open(&e, &o, &err);
-    unsetenv("TINYLLM_KERNELS");
     if (rc == TL_EUNSUPPORTED) {
         oracle_free(&ref);
         SKIP("%s: %s", cur.name, err.msg);

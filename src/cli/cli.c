@@ -42,6 +42,34 @@ int cli_float(const char *flag, const char *s, double lo, double hi, double *out
     return TL_OK;
 }
 
+int cli_kernels(const char **name, struct kernels *k, struct tl_error *err)
+{
+    const char *env = getenv("TINYLLM_KERNELS");
+    *name = env && *env ? env : NULL;
+    struct tl_error why = { 0 };
+    if (kernels_select_named(k, *name, &why))
+        return tl_fail(err, TL_EINVAL, "TINYLLM_KERNELS=%s: %s", *name, why.msg);
+    return TL_OK;
+}
+
+int cli_piece(const struct tokenizer *t, int32_t id, char **buf, size_t *cap, size_t *len,
+              struct tl_error *err)
+{
+    int n = tokenizer_piece(t, id, false, *buf, *cap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > *cap) {
+        char *b = realloc(*buf, (size_t)n);
+        if (!b)
+            return tl_fail(err, TL_ENOMEM, "out of memory for a %d-byte token", n);
+        *buf = b;
+        *cap = (size_t)n;
+        n = tokenizer_piece(t, id, false, *buf, *cap);
+    }
+    *len = (size_t)n;
+    return TL_OK;
+}
+
 static int read_stream(FILE *f, const char *what, char **buf, size_t *len, struct tl_error *err)
 {
     size_t cap = 4096, n = 0;
@@ -95,43 +123,69 @@ int cli_read_stdin_if_piped(char **buf, size_t *len, struct tl_error *err)
     return read_stream(stdin, "stdin", buf, len, err);
 }
 
-const char cli_sampling_help[] =
-    "      --temp T            temperature (default 0.8; 0 = greedy)\n"
-    "      --top-k N           keep the N most likely tokens (default 40; 0 = off)\n"
-    "      --top-p P           nucleus sampling (default 0.95; 1 = off)\n"
-    "      --min-p P           drop tokens below P x the best one's probability (default 0.05; 0 = off)\n"
-    "      --repeat-penalty R  penalise recent tokens (default 1.0 = off)\n"
-    "      --repeat-last-n N   tokens the penalty looks back over (default 64)\n"
-    "      --seed N            random seed (default: from the clock)\n";
+/* --mmap / --no-mmap store an enum gguf_load through an int */
+_Static_assert(sizeof(enum gguf_load) == sizeof(int), "OPT_CONST writes an int");
 
-int cli_is_sampling_flag(const char *a)
+static const struct opt model_rows[] = {
+    { "-m, --model", "MODEL", OPT_STR, offsetof(struct engine_opts, model_path), .help = "GGUF model (required)",
+      .flags = OPT_REQUIRED },
+    { "--mmap", NULL, OPT_CONST, offsetof(struct engine_opts, load), .ival = GGUF_LOAD_MMAP,
+      .help = "map the model file (the default above 256 MiB, and above half\n"
+              "the RAM; weights are then used as stored, not repacked)" },
+    { "--no-mmap", NULL, OPT_CONST, offsetof(struct engine_opts, load), .ival = GGUF_LOAD_COPY,
+      .help = "read it into memory, on huge pages: decode faster, start-up\n"
+              "slower (the default up to 256 MiB, and up to half the RAM when\n"
+              "the kernel set repacks some of the file's weights: --version)" },
+};
+
+static const struct opt engine_rows[] = {
+    { "-c, --ctx-size", "N", OPT_INT, offsetof(struct engine_opts, n_ctx), 1, 1 << 20,
+      .help = "context size in tokens", .def = "the model's, at most 4096" },
+    { "-t, --threads", "N", OPT_INT, offsetof(struct engine_opts, n_threads), 1, 1024, .help = "threads",
+      .def = "physical cores" },
+};
+
+/* the defaults shown are sampler_defaults()'s (test_cli checks they agree) */
+static const struct opt sampling_rows[] = {
+    { "--temp", "T", OPT_FLOAT, offsetof(struct sampler_params, temp), 0, 100, .help = "temperature, 0 = greedy",
+      .def = "0.8" },
+    { "--top-k", "N", OPT_INT, offsetof(struct sampler_params, top_k), 0, 1 << 30,
+      .help = "keep the N most likely tokens, 0 = off", .def = "40" },
+    { "--top-p", "P", OPT_FLOAT, offsetof(struct sampler_params, top_p), 0, 1, .help = "nucleus sampling, 1 = off",
+      .def = "0.95" },
+    { "--min-p", "P", OPT_FLOAT, offsetof(struct sampler_params, min_p), 0, 1,
+      .help = "drop tokens below P x the best one's probability,\n0 = off", .def = "0.05" },
+    { "--repeat-penalty", "R", OPT_FLOAT, offsetof(struct sampler_params, repeat_penalty), 0.01, 100,
+      .help = "penalise recent tokens, 1 = off", .def = "1.0" },
+    { "--repeat-last-n", "N", OPT_INT, offsetof(struct sampler_params, repeat_last_n), 0, 1 << 20,
+      .help = "tokens the penalty looks back over", .def = "64" },
+    { "--seed", "N", OPT_U64, offsetof(struct sampler_params, seed), 0, 9223372036854775807.0,
+      .help = "random seed", .def = "from the clock" },
+};
+
+static const struct opt template_rows[] = {
+    { "--chat-template", "NAME", OPT_STR, offsetof(struct chat_opts, template_name),
+      .help = "a built-in template (tinyllm template --help lists them)\nor the template text itself" },
+    { "--chat-template-file", "FILE", OPT_STR, offsetof(struct chat_opts, template_file),
+      .help = "the Jinja template in FILE" },
+};
+
+struct opt_group cli_group_model(struct engine_opts *eo)
 {
-    static const char *const f[] = { "--temp", "--top-k", "--top-p", "--min-p",
-                                     "--repeat-penalty", "--repeat-last-n", "--seed", NULL };
-    for (int i = 0; f[i]; i++)
-        if (!strcmp(a, f[i]))
-            return 1;
-    return 0;
+    return (struct opt_group)OPT_GROUP(NULL, model_rows, eo);
 }
 
-int cli_sampling(const char *a, const char *v, struct sampler_params *sp, struct tl_error *err)
+struct opt_group cli_group_engine(struct engine_opts *eo)
 {
-    double f;
-    long l;
-    int rc = TL_OK;
-    if (!strcmp(a, "--temp") && !(rc = cli_float(a, v, 0, 100, &f, err)))
-        sp->temp = (float)f;
-    else if (!strcmp(a, "--top-k") && !(rc = cli_int(a, v, 0, 1 << 30, &l, err)))
-        sp->top_k = (int)l;
-    else if (!strcmp(a, "--top-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
-        sp->top_p = (float)f;
-    else if (!strcmp(a, "--min-p") && !(rc = cli_float(a, v, 0, 1, &f, err)))
-        sp->min_p = (float)f;
-    else if (!strcmp(a, "--repeat-penalty") && !(rc = cli_float(a, v, 0.01, 100, &f, err)))
-        sp->repeat_penalty = (float)f;
-    else if (!strcmp(a, "--repeat-last-n") && !(rc = cli_int(a, v, 0, 1 << 20, &l, err)))
-        sp->repeat_last_n = (int)l;
-    else if (!strcmp(a, "--seed") && !(rc = cli_int(a, v, 0, 0x7fffffffffffffffL, &l, err)))
-        sp->seed = (uint64_t)l;
-    return rc;
+    return (struct opt_group)OPT_GROUP(NULL, engine_rows, eo);
+}
+
+struct opt_group cli_group_sampling(struct sampler_params *sp)
+{
+    return (struct opt_group)OPT_GROUP("sampling:", sampling_rows, sp);
+}
+
+struct opt_group cli_group_template(struct chat_opts *co)
+{
+    return (struct opt_group)OPT_GROUP(NULL, template_rows, co);
 }

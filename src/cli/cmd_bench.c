@@ -17,46 +17,17 @@
 #include "engine/engine.h"
 #include "format/quant.h"
 
-#define MAX_LIST 16
-
-static const char usage_text[] =
-    "usage: tinyllm bench -m MODEL [-m MODEL ...] [options]\n"
-    "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does.\n"
-    "\n"
-    "  -m, --model FILE     model to test (repeatable)\n"
-    "  -p, --n-prompt N,... prompt lengths (default 512; 0 = none)\n"
-    "  -n, --n-gen N,...    generation lengths (default 128; 0 = none)\n"
-    "  -pg P,G              also a P-token prompt then G generated tokens (repeatable)\n"
-    "  -t, --threads N,...  thread counts (default: physical cores)\n"
-    "  -b, --batch-size N,...\n"
-    "                       logical batch: prompt tokens per call (default 2048)\n"
-    "  -ub, --ubatch-size N,...\n"
-    "                       physical batch: tokens per forward pass (default 512)\n"
-    "  -ctk, -ctv TYPE      K and V cache type: f16, tinyllm's only one\n"
-    "  -ngl N, -fa 0|1      accepted for llama-bench's scripts; no effect (tinyllm\n"
-    "                       runs on the CPU, with one attention path)\n"
-    "  -r, --repetitions N  repetitions of each test (default 5)\n"
-    "  -mmp, --mmap 0|1     1: map the model files; 0: read them into memory on huge\n"
-    "                       pages (default: 0 up to 256 MiB when the system has them,\n"
-    "                       and up to half the RAM when the kernel set repacks some\n"
-    "                       of the file's weights, which it does in memory)\n"
-    "  -o, --output FMT     md (default), csv, json (one array) or jsonl (an object\n"
-    "                       a line)\n"
-    "  --progress           a line on stderr as each test starts\n"
-    "  -h, --help           this text\n";
+struct pg_list { long v[OPT_LIST_MAX][2]; int n; };   /* -pg P,G pairs */
 
 struct bench_opts {
-    const char *models[MAX_LIST];
-    int  n_models;
-    long prompts[MAX_LIST], gens[MAX_LIST], threads[MAX_LIST], pg[MAX_LIST][2];
-    long batch[MAX_LIST], ubatch[MAX_LIST];
-    int  n_prompts, n_gens, n_threads, n_pg, n_batch, n_ubatch;
-    int  progress;
-    int  gpu_layers, flash_attn;   /* asked for (no effect): a note on stderr */
-    long reps;
+    struct opt_strs models;
+    struct opt_list prompts, gens, threads, batch, ubatch, gpu_layers, flash_attn;
+    struct pg_list  pg;
+    bool progress;
+    int  reps;
+    int  mmap;             /* -1: engine's choice, 0: read into memory, 1: map */
     const char *fmt;
-    int  help;
-    enum gguf_load load;
+    const char *kernels;   /* TINYLLM_KERNELS, NULL: the best set */
 };
 
 /* One engine configuration: a model at a thread count and batch sizes. */
@@ -78,102 +49,79 @@ struct bench_result {
     int    use_mmap;       /* the model file stayed mapped (not read into memory) */
 };
 
-/* "512,1024" -> list */
-static int parse_list(const char *flag, const char *v, long lo, long hi, long *out, int *n,
-                      struct tl_error *err)
+/* -pg P,G: one more pair */
+static int parse_pg(const struct opt *o, const char *flag, const char *val, void *dst, struct tl_error *err)
 {
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", v);
-    *n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n == MAX_LIST)
-            return tl_fail(err, TL_EINVAL, "%s: at most %d values", flag, MAX_LIST);
-        int rc = cli_int(flag, tok, lo, hi, &out[(*n)++], err);
-        if (rc)
-            return rc;
-    }
-    return *n ? TL_OK : tl_fail(err, TL_EINVAL, "%s needs a value", flag);
+    struct pg_list *pg = dst;
+    struct opt_list pair;
+    int rc = opt_parse_list(o, flag, val, &pair, err);
+    if (rc)
+        return rc;
+    if (pair.n != 2)
+        return tl_fail(err, TL_EINVAL, "%s: '%s' is not PROMPT,GEN", flag, val);
+    if (pg->n == OPT_LIST_MAX)
+        return tl_fail(err, TL_EINVAL, "%s: at most %d pairs", flag, OPT_LIST_MAX);
+    pg->v[pg->n][0] = pair.v[0];
+    pg->v[pg->n++][1] = pair.v[1];
+    return TL_OK;
 }
 
-static int parse_args(int argc, char **argv, struct bench_opts *o, struct tl_error *err)
+/* -ctk/-ctv TYPE,...: the KV cache types llama-bench would try; only f16 exists here */
+static int parse_cache_type(const struct opt *o, const char *flag, const char *val, void *dst, struct tl_error *err)
 {
-    int rc = TL_OK;
-    for (int i = 1; i < argc && rc == TL_OK; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            o->help = 1;
-            continue;
-        }
-        if (!strcmp(a, "--progress")) {
-            o->progress = 1;
-            continue;
-        }
-        if ((rc = cli_value(argc, argv, &i, &v, err)))
-            break;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (o->n_models == MAX_LIST)
-                rc = tl_fail(err, TL_EINVAL, "-m: at most %d models", MAX_LIST);
-            else
-                o->models[o->n_models++] = v;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
-            rc = parse_list(a, v, 0, 1 << 16, o->prompts, &o->n_prompts, err);
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
-            rc = parse_list(a, v, 0, 1 << 16, o->gens, &o->n_gens, err);
-        } else if (!strcmp(a, "-pg")) {
-            long pair[MAX_LIST];
-            int n = 0;
-            if ((rc = parse_list(a, v, 1, 1 << 16, pair, &n, err)))
-                break;
-            if (n != 2)
-                rc = tl_fail(err, TL_EINVAL, "-pg: '%s' is not PROMPT,GEN", v);
-            else if (o->n_pg == MAX_LIST)
-                rc = tl_fail(err, TL_EINVAL, "-pg: at most %d pairs", MAX_LIST);
-            else
-                o->pg[o->n_pg][0] = pair[0], o->pg[o->n_pg++][1] = pair[1];
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            rc = parse_list(a, v, 1, 1024, o->threads, &o->n_threads, err);
-        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
-            rc = parse_list(a, v, 1, 1 << 16, o->batch, &o->n_batch, err);
-        } else if (!strcmp(a, "-ub") || !strcmp(a, "--ubatch-size")) {
-            rc = parse_list(a, v, 1, 1 << 16, o->ubatch, &o->n_ubatch, err);
-        } else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k") || !strcmp(a, "-ctv") ||
-                   !strcmp(a, "--cache-type-v")) {
-            for (const char *tok = v; !rc; tok += strcspn(tok, ",") + 1) {
-                int n = (int)strcspn(tok, ",");
-                if (n != 3 || strncmp(tok, "f16", 3))
-                    rc = tl_fail(err, TL_EINVAL, "%s: '%.*s': tinyllm's KV cache is f16 only", a, n, tok);
-                if (!tok[n])
-                    break;
-            }
-        } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) {
-            long ngl[MAX_LIST];
-            int n;
-            rc = parse_list(a, v, 0, 1 << 20, ngl, &n, err);
-            for (int k = 0; !rc && k < n; k++)
-                o->gpu_layers |= ngl[k] > 0;
-        } else if (!strcmp(a, "-fa") || !strcmp(a, "--flash-attn")) {
-            long fa[MAX_LIST];
-            int n;
-            rc = parse_list(a, v, 0, 1, fa, &n, err);
-            for (int k = 0; !rc && k < n; k++)
-                o->flash_attn |= fa[k] > 0;
-        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
-            rc = cli_int(a, v, 1, 64, &o->reps, err);
-        } else if (!strcmp(a, "-mmp") || !strcmp(a, "--mmap")) {
-            long m;
-            if (!(rc = cli_int(a, v, 0, 1, &m, err)))
-                o->load = m ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            o->fmt = v;
-            if (strcmp(v, "md") && strcmp(v, "csv") && strcmp(v, "json") && strcmp(v, "jsonl"))
-                rc = tl_fail(err, TL_EINVAL, "-o: '%s' is not md, csv, json or jsonl", v);
-        } else {
-            rc = tl_fail(err, TL_EINVAL, "bench: unknown option '%s' (try tinyllm bench --help)", a);
-        }
+    (void)o, (void)dst;
+    for (const char *tok = val;; tok += strcspn(tok, ",") + 1) {
+        int n = (int)strcspn(tok, ",");
+        if (n != 3 || strncmp(tok, "f16", 3))
+            return tl_fail(err, TL_EINVAL, "%s: '%.*s': tinyllm's KV cache is f16 only", flag, n, tok);
+        if (!tok[n])
+            return TL_OK;
     }
-    if (rc == TL_OK && !o->help && !o->n_models)
-        rc = tl_fail(err, TL_EINVAL, "bench: -m MODEL is required (try tinyllm bench --help)");
-    return rc;
+}
+
+#define BENCH_OPT(field) offsetof(struct bench_opts, field)
+static const struct opt bench_rows[] = {
+    { "-m, --model", "MODEL", OPT_STRS, BENCH_OPT(models), .help = "model to test (repeatable)", .flags = OPT_REQUIRED },
+    { "-p, --n-prompt", "N,...", OPT_LIST, BENCH_OPT(prompts), 0, 1 << 16, .help = "prompt lengths, 0 = none",
+      .def = "512" },
+    { "-n, --n-gen", "N,...", OPT_LIST, BENCH_OPT(gens), 0, 1 << 16, .help = "generation lengths, 0 = none",
+      .def = "128" },
+    { "-pg", "P,G", OPT_FN, BENCH_OPT(pg), 1, 1 << 16, .parse = parse_pg,
+      .help = "also a P-token prompt then G generated tokens (repeatable)" },
+    { "-t, --threads", "N,...", OPT_LIST, BENCH_OPT(threads), 1, 1024, .help = "thread counts",
+      .def = "physical cores" },
+    { "-b, --batch-size", "N,...", OPT_LIST, BENCH_OPT(batch), 1, 1 << 16,
+      .help = "logical batch: prompt tokens per call", .def = "2048" },
+    { "-ub, --ubatch-size", "N,...", OPT_LIST, BENCH_OPT(ubatch), 1, 1 << 16,
+      .help = "physical batch: tokens per forward pass", .def = "512" },
+    { "-ctk, --cache-type-k", "TYPE", OPT_FN, 0, .parse = parse_cache_type,
+      .help = "K cache type: f16, tinyllm's only one" },
+    { "-ctv, --cache-type-v", "TYPE", OPT_FN, 0, .parse = parse_cache_type,
+      .help = "V cache type: f16, tinyllm's only one" },
+    { "-ngl, --n-gpu-layers", "N", OPT_LIST, BENCH_OPT(gpu_layers), 0, 1 << 20,
+      .help = "accepted for llama-bench's scripts; no effect\n(tinyllm runs on the CPU)" },
+    { "-fa, --flash-attn", "0|1", OPT_LIST, BENCH_OPT(flash_attn), 0, 1,
+      .help = "accepted for llama-bench's scripts; no effect\n(tinyllm has one attention path)" },
+    { "-r, --repetitions", "N", OPT_INT, BENCH_OPT(reps), 1, 64, .help = "repetitions of each test", .def = "5" },
+    { "-mmp, --mmap", "0|1", OPT_INT, BENCH_OPT(mmap), 0, 1,
+      .help = "1: map the model files; 0: read them into memory on huge\n"
+              "pages (default: 0 up to 256 MiB when the system has them,\n"
+              "and up to half the RAM when the kernel set repacks some\n"
+              "of the file's weights, which it does in memory)" },
+    { "-o, --output", "FMT", OPT_CHOICE, BENCH_OPT(fmt), .choices = "md|csv|json|jsonl",
+      .help = "md, csv, json (one array) or jsonl (an object a\nline)", .def = "md" },
+    { "--progress", NULL, OPT_FLAG, BENCH_OPT(progress), .help = "a line on stderr as each test starts" },
+};
+
+static int parse_args(int argc, char **argv, struct bench_opts *o, bool *help, struct tl_error *err)
+{
+    const struct opt_group groups[] = { OPT_GROUP(NULL, bench_rows, o) };
+    const struct opt_cmd cmd = {
+        "bench", "-m MODEL [-m MODEL ...] [options]",
+        "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does.\n",
+        groups, 1,
+    };
+    return opt_parse(&cmd, argc, argv, help, err);
 }
 
 static double now_ns(void)
@@ -212,32 +160,93 @@ static int run_once(struct engine *e, int n_prompt, int batch, int n_gen, uint64
     return rc;
 }
 
-static const char *ftype_name(const struct gguf *g)
+/* llama.cpp's name of a general.file_type (LLAMA_FTYPE_*). */
+static const char *ftype_name(uint32_t ft)
 {
-    static const struct { uint32_t id; const char *name; } names[] = {
-        { 0, "all F32" }, { 1, "F16" }, { 2, "Q4_0" }, { 3, "Q4_1" }, { 7, "Q8_0" },
-        { 8, "Q5_0" }, { 9, "Q5_1" }, { 10, "Q2_K - Medium" }, { 11, "Q3_K - Small" },
-        { 12, "Q3_K - Medium" }, { 13, "Q3_K - Large" }, { 14, "Q4_K - Small" },
-        { 15, "Q4_K - Medium" }, { 16, "Q5_K - Small" }, { 17, "Q5_K - Medium" },
-        { 18, "Q6_K" }, { 21, "Q2_K - Small" }, { 25, "IQ4_NL - 4.5 bpw" }, { 32, "BF16" },
+    static const char *const names[] = {
+        [0] = "all F32", [1] = "F16", [2] = "Q4_0", [3] = "Q4_1", [7] = "Q8_0", [8] = "Q5_0",
+        [9] = "Q5_1", [10] = "Q2_K - Medium", [11] = "Q3_K - Small", [12] = "Q3_K - Medium",
+        [13] = "Q3_K - Large", [14] = "Q4_K - Small", [15] = "Q4_K - Medium", [16] = "Q5_K - Small",
+        [17] = "Q5_K - Medium", [18] = "Q6_K", [19] = "IQ2_XXS - 2.0625 bpw", [20] = "IQ2_XS - 2.3125 bpw",
+        [21] = "Q2_K - Small", [22] = "IQ3_XS - 3.3 bpw", [23] = "IQ3_XXS - 3.0625 bpw",
+        [24] = "IQ1_S - 1.5625 bpw", [25] = "IQ4_NL - 4.5 bpw", [26] = "IQ3_S - 3.4375 bpw",
+        [27] = "IQ3_S mix - 3.66 bpw", [28] = "IQ2_S - 2.5 bpw", [29] = "IQ2_M - 2.7 bpw",
+        [30] = "IQ4_XS - 4.25 bpw", [31] = "IQ1_M - 1.75 bpw", [32] = "BF16",
+        [36] = "TQ1_0 - 1.69 bpw ternary", [37] = "TQ2_0 - 2.06 bpw ternary",
     };
-    uint32_t ft = 1000;
-    gguf_get_u32(g, "general.file_type", &ft, false, NULL);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].id == ft)
-            return names[i].name;
-    return "?";
+    return ft < sizeof names / sizeof names[0] && names[ft] ? names[ft] : "unknown, may not work";
+}
+
+/* The layer of a tensor named "blk.N...", -1 for the others. */
+static long tensor_layer(const struct gguf_str *s)
+{
+    if (s->len < 5 || memcmp(s->ptr, "blk.", 4) || s->ptr[4] < '0' || s->ptr[4] > '9')
+        return -1;
+    long n = 0;
+    for (size_t i = 4; i < s->len && s->ptr[i] >= '0' && s->ptr[i] <= '9' && n < 100000000; i++)
+        n = n * 10 + (s->ptr[i] - '0');
+    return n;
+}
+
+/* llama.cpp's loader walks the tensors by layer, then by name */
+static int tensor_order(const void *pa, const void *pb)
+{
+    const struct gguf_tensor *a = *(const struct gguf_tensor *const *)pa, *b = *(const struct gguf_tensor *const *)pb;
+    long la = tensor_layer(&a->name), lb = tensor_layer(&b->name);
+    if (la != lb)
+        return la < lb ? -1 : 1;
+    size_t n = a->name.len < b->name.len ? a->name.len : b->name.len;
+    int c = memcmp(a->name.ptr, b->name.ptr, n);
+    return c ? c : a->name.len < b->name.len ? -1 : a->name.len > b->name.len;
+}
+
+/* The file type as llama.cpp names it: general.file_type, or when the file
+ * has none the type most tensors have ("(guessed)"; on a tie, the first to
+ * reach the count in llama.cpp's tensor order), as its loader does. */
+static void file_type_name(const struct gguf *g, char *buf, size_t size)
+{
+    uint32_t ft = 0;
+    if (gguf_find(g, "general.file_type") && gguf_get_u32(g, "general.file_type", &ft, false, NULL) == TL_OK) {
+        snprintf(buf, size, "%s", ftype_name(ft));
+        return;
+    }
+    /* LLAMA_FTYPE_MOSTLY_* of the ggml types; unknown types count as all F32 */
+    static const uint8_t of_type[TL_TYPE_COUNT] = {
+        [TL_F16] = 1, [TL_BF16] = 32, [TL_Q4_0] = 2, [TL_Q4_1] = 3, [TL_Q5_0] = 8, [TL_Q5_1] = 9,
+        [TL_Q8_0] = 7, [TL_Q2_K] = 10, [TL_Q3_K] = 12, [TL_Q4_K] = 15, [TL_Q5_K] = 17, [TL_Q6_K] = 18,
+        [TL_IQ2_XXS] = 19, [TL_IQ2_XS] = 20, [TL_IQ2_S] = 28, [TL_IQ3_XXS] = 23, [TL_IQ1_S] = 24,
+        [TL_IQ1_M] = 31, [TL_IQ4_NL] = 25, [TL_IQ4_XS] = 30, [TL_IQ3_S] = 26,
+    };
+    const struct gguf_tensor **order = malloc(g->n_tensors * sizeof *order + 1);
+    uint64_t count[TL_TYPE_COUNT] = { 0 }, best_n = 0;
+    uint32_t best = TL_F32;
+    for (uint64_t i = 0; order && i < g->n_tensors; i++)
+        order[i] = &g->tensors[i];
+    if (order)
+        qsort(order, g->n_tensors, sizeof *order, tensor_order);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        uint32_t t = order ? order[i]->type : g->tensors[i].type;
+        if (t < TL_TYPE_COUNT && ++count[t] > best_n)
+            best_n = count[t], best = t;
+    }
+    free(order);
+    snprintf(buf, size, "%s (guessed)", ftype_name(of_type[best]));
 }
 
 static void describe(const struct engine *e, struct bench_result *r)
 {
     double p = (double)e->model.n_params;
-    char size[16];
+    char size[16], ftype[64];
+    /* llama.cpp names a size class it knows ("1B"), "?B" for the others;
+     * tinyllm rounds the count, and says "?B" where that rounds to nothing */
     if (p >= 1e9)
         snprintf(size, sizeof size, "%.1fB", p / 1e9);
-    else
+    else if (p >= 0.5e6)
         snprintf(size, sizeof size, "%.0fM", p / 1e6);
-    snprintf(r->type, sizeof r->type, "%s %s %s", arch_name(e->model.hp.arch), size, ftype_name(&e->model.gguf));
+    else
+        snprintf(size, sizeof size, "?B");
+    file_type_name(&e->model.gguf, ftype, sizeof ftype);
+    snprintf(r->type, sizeof r->type, "%s %s %s", arch_name(e->model.hp.arch), size, ftype);
     r->params = p;
     r->size = 0;
     for (uint64_t i = 0; i < e->model.gguf.n_tensors; i++)
@@ -269,8 +278,8 @@ static void finish_stats(struct bench_result *r)
 
 /* llama-bench's table shows a batch column when a value other than its
  * default was asked for */
-static int show_batch(const struct bench_opts *o) { return o->n_batch > 1 || (o->n_batch && o->batch[0] != 2048); }
-static int show_ubatch(const struct bench_opts *o) { return o->n_ubatch > 1 || (o->n_ubatch && o->ubatch[0] != 512); }
+static int show_batch(const struct bench_opts *o) { return o->batch.n > 1 || (o->batch.n && o->batch.v[0] != 2048); }
+static int show_ubatch(const struct bench_opts *o) { return o->ubatch.n > 1 || (o->ubatch.n && o->ubatch.v[0] != 512); }
 
 static void print_header(const struct bench_opts *o)
 {
@@ -420,30 +429,32 @@ static int bench_model(const struct bench_opts *o, const struct bench_inst *in, 
                        struct tl_error *err)
 {
     long max_ctx = 1;
-    for (int i = 0; i < o->n_prompts; i++)
-        max_ctx = o->prompts[i] > max_ctx ? o->prompts[i] : max_ctx;
-    for (int i = 0; i < o->n_gens; i++)
-        max_ctx = o->gens[i] + 1 > max_ctx ? o->gens[i] + 1 : max_ctx;
-    for (int i = 0; i < o->n_pg; i++)
-        max_ctx = o->pg[i][0] + o->pg[i][1] > max_ctx ? o->pg[i][0] + o->pg[i][1] : max_ctx;
+    for (int i = 0; i < o->prompts.n; i++)
+        max_ctx = o->prompts.v[i] > max_ctx ? o->prompts.v[i] : max_ctx;
+    for (int i = 0; i < o->gens.n; i++)
+        max_ctx = o->gens.v[i] + 1 > max_ctx ? o->gens.v[i] + 1 : max_ctx;
+    for (int i = 0; i < o->pg.n; i++)
+        max_ctx = o->pg.v[i][0] + o->pg.v[i][1] > max_ctx ? o->pg.v[i][0] + o->pg.v[i][1] : max_ctx;
     struct engine e;
     struct engine_opts eo = {   /* as llama.cpp, a ubatch larger than the batch is the batch */
         .model_path = in->path, .n_ctx = (int)max_ctx, .n_threads = in->threads,
-        .n_batch = in->ubatch < in->batch ? in->ubatch : in->batch, .load = o->load,
+        .n_batch = in->ubatch < in->batch ? in->ubatch : in->batch,
+        .load = o->mmap < 0 ? GGUF_LOAD_AUTO : o->mmap ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY,
+        .kernels = o->kernels,
     };
     int rc = engine_open(&e, &eo, err);
     if (rc)
         return rc;
     uint64_t rng = 1234;
-    int n_tests = o->n_prompts + o->n_gens + o->n_pg;
+    int n_tests = o->prompts.n + o->gens.n + o->pg.n;
     for (int k = 0; rc == TL_OK && k < n_tests; k++) {
         struct bench_result r = {
-            .path = in->path, .threads = in->threads, .batch = in->batch, .ubatch = in->ubatch, .reps = (int)o->reps,
+            .path = in->path, .threads = in->threads, .batch = in->batch, .ubatch = in->ubatch, .reps = o->reps,
         };
         describe(&e, &r);
-        int g = k - o->n_prompts, pg = g - o->n_gens;   /* pp tests, then tg, then pg */
-        r.n_prompt = k < o->n_prompts ? (int)o->prompts[k] : pg >= 0 ? (int)o->pg[pg][0] : 0;
-        r.n_gen = g < 0 ? 0 : pg < 0 ? (int)o->gens[g] : (int)o->pg[pg][1];
+        int g = k - o->prompts.n, pg = g - o->gens.n;   /* pp tests, then tg, then pg */
+        r.n_prompt = k < o->prompts.n ? (int)o->prompts.v[k] : pg >= 0 ? (int)o->pg.v[pg][0] : 0;
+        r.n_gen = g < 0 ? 0 : pg < 0 ? (int)o->gens.v[g] : (int)o->pg.v[pg][1];
         if (r.n_prompt + r.n_gen == 0)
             continue;
         time_t now = time(NULL);
@@ -469,39 +480,45 @@ static int bench_model(const struct bench_opts *o, const struct bench_inst *in, 
     return rc;
 }
 
+static bool any_positive(const struct opt_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i] > 0)
+            return true;
+    return false;
+}
+
 int cmd_bench(int argc, char **argv, struct tl_error *err)
 {
-    struct bench_opts o = { .reps = 5, .fmt = "md" };
-    int rc = parse_args(argc, argv, &o, err);
-    if (rc || o.help) {
-        if (o.help)
-            fputs(usage_text, stdout);
+    struct bench_opts o = { .reps = 5, .mmap = -1, .fmt = "md" };
+    bool help;
+    int rc = parse_args(argc, argv, &o, &help, err);
+    if (rc || help)
         return rc;
-    }
-    if (!o.n_prompts)
-        o.prompts[o.n_prompts++] = 512;
-    if (!o.n_gens)
-        o.gens[o.n_gens++] = 128;
-    if (!o.n_threads)
-        o.threads[o.n_threads++] = cpu_physical_cores();
-    if (o.gpu_layers)
+    if (!o.prompts.n)
+        o.prompts.v[o.prompts.n++] = 512;
+    if (!o.gens.n)
+        o.gens.v[o.gens.n++] = 128;
+    if (!o.threads.n)
+        o.threads.v[o.threads.n++] = cpu_physical_cores();
+    if (any_positive(&o.gpu_layers))
         fprintf(stderr, "tinyllm bench: -ngl has no effect: tinyllm runs on the CPU\n");
-    if (o.flash_attn)
+    if (any_positive(&o.flash_attn))
         fprintf(stderr, "tinyllm bench: -fa has no effect: tinyllm has one attention path\n");
-    if (!o.n_batch)
-        o.batch[o.n_batch++] = 2048;
-    if (!o.n_ubatch)
-        o.ubatch[o.n_ubatch++] = 512;
+    if (!o.batch.n)
+        o.batch.v[o.batch.n++] = 2048;
+    if (!o.ubatch.n)
+        o.ubatch.v[o.ubatch.n++] = 512;
     struct kernels k;
-    if ((rc = kernels_select(&k, err)))
+    if ((rc = cli_kernels(&o.kernels, &k, err)))
         return rc;
     print_header(&o);
     int first = 1;
-    for (int m = 0; rc == TL_OK && m < o.n_models; m++)
-        for (int b = 0; rc == TL_OK && b < o.n_batch; b++)
-            for (int u = 0; rc == TL_OK && u < o.n_ubatch; u++)
-                for (int t = 0; rc == TL_OK && t < o.n_threads; t++) {
-                    struct bench_inst in = { o.models[m], (int)o.threads[t], (int)o.batch[b], (int)o.ubatch[u] };
+    for (int m = 0; rc == TL_OK && m < o.models.n; m++)
+        for (int b = 0; rc == TL_OK && b < o.batch.n; b++)
+            for (int u = 0; rc == TL_OK && u < o.ubatch.n; u++)
+                for (int t = 0; rc == TL_OK && t < o.threads.n; t++) {
+                    struct bench_inst in = { o.models.v[m], (int)o.threads.v[t], (int)o.batch.v[b], (int)o.ubatch.v[u] };
                     rc = bench_model(&o, &in, &first, err);
                 }
     if (!strcmp(o.fmt, "json"))

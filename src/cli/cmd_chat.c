@@ -14,27 +14,6 @@
 #include "engine/sampler.h"
 #include "cli/stream.h"
 
-static const char usage_text[] =
-    "usage: tinyllm chat -m MODEL [options]\n"
-    "Chat with a model through its chat template. Each line of input is a user\n"
-    "message; the answer streams to stdout. Ctrl-C stops an answer, Ctrl-D or /exit ends.\n"
-    "\n"
-    "  -m, --model FILE          GGUF model (required)\n"
-    "      --system TEXT         system message\n"
-    "      --chat-template NAME  a built-in template (chatml, zephyr, llama2, llama3, phi3, gemma) or template text\n"
-    "      --chat-template-file FILE  the template in FILE\n"
-    "  -n, --n-predict N         most tokens per answer (default -1: until the end of the turn)\n"
-    "  -c, --ctx-size N          context size (default: the model's, at most 4096)\n"
-    "  -t, --threads N           threads (default: physical cores)\n"
-    "      --mmap                map the model file (the default above 256 MiB, and above half\n"
-    "                            the RAM; weights are then used as stored, not repacked)\n"
-    "      --no-mmap             read it into memory, on huge pages: decode faster, start-up\n"
-    "                            slower (the default up to 256 MiB, and up to half the RAM when\n"
-    "                            the kernel set repacks some of the file's weights: --version)\n"
-    "  -v, --verbose             the chosen template and why, on stderr\n"
-    "  -h, --help                this text\n"
-    "sampling:\n";
-
 /* Set by SIGINT: the CLI's one piece of global state, read between tokens. */
 static volatile sig_atomic_t interrupted;
 
@@ -48,49 +27,35 @@ struct chat_cli {
     struct engine_opts    eng;
     struct sampler_params sp;
     struct chat_opts      chat;
-    long                  n_predict;
-    int                   verbose, help;
+    int                   n_predict;
+    bool                  verbose;
 };
 
-static int parse_args(int argc, char **argv, struct chat_cli *o, struct tl_error *err)
+#define CHAT_OPT(field) offsetof(struct chat_cli, field)
+static const struct opt chat_rows[] = {
+    { "--system", "TEXT", OPT_STR, CHAT_OPT(chat.system), .help = "system message" },
+    { "-n, --n-predict", "N", OPT_INT, CHAT_OPT(n_predict), -1, 1 << 30,
+      .help = "most tokens per answer, -1 until the end of the turn", .def = "-1" },
+    { "-v, --verbose", NULL, OPT_FLAG, CHAT_OPT(verbose), .help = "the chosen template and why, on stderr" },
+};
+
+enum { CHAT_MIN_CTX = 16 };   /* room for a turn's template text */
+
+static int parse_args(int argc, char **argv, struct chat_cli *o, bool *help, struct tl_error *err)
 {
-    long l;
-    int rc = TL_OK;
-    for (int i = 1; i < argc && rc == TL_OK; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            o->help = 1;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose = 1;
-        } else if (!strcmp(a, "--mmap") || !strcmp(a, "--no-mmap")) {
-            o->eng.load = !strcmp(a, "--mmap") ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
-        } else if (a[0] != '-' || (rc = cli_value(argc, argv, &i, &v, err))) {
-            if (!rc)
-                rc = tl_fail(err, TL_EINVAL, "chat: unexpected argument '%s' (try tinyllm chat --help)", a);
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->eng.model_path = v;
-        } else if (!strcmp(a, "--system")) {
-            o->chat.system = v;
-        } else if (!strcmp(a, "--chat-template")) {
-            o->chat.template_name = v;
-        } else if (!strcmp(a, "--chat-template-file")) {
-            o->chat.template_file = v;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
-            rc = cli_int(a, v, -1, 1L << 30, &o->n_predict, err);
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-            if (!(rc = cli_int(a, v, 16, 1 << 20, &l, err)))
-                o->eng.n_ctx = (int)l;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!(rc = cli_int(a, v, 1, 1024, &l, err)))
-                o->eng.n_threads = (int)l;
-        } else if (cli_is_sampling_flag(a)) {
-            rc = cli_sampling(a, v, &o->sp, err);
-        } else {
-            rc = tl_fail(err, TL_EINVAL, "chat: unknown option '%s' (try tinyllm chat --help)", a);
-        }
-    }
-    if (rc == TL_OK && !o->help && !o->eng.model_path)
-        rc = tl_fail(err, TL_EINVAL, "chat: -m MODEL is required (try tinyllm chat --help)");
+    const struct opt_group groups[] = {
+        cli_group_model(&o->eng), cli_group_template(&o->chat), OPT_GROUP(NULL, chat_rows, o),
+        cli_group_engine(&o->eng), cli_group_sampling(&o->sp),
+    };
+    const struct opt_cmd cmd = {
+        "chat", "-m MODEL [options]",
+        "Chat with a model through its chat template. Each line of input is a user\n"
+        "message; the answer streams to stdout. Ctrl-C stops an answer, Ctrl-D or /exit ends.\n",
+        groups, sizeof groups / sizeof groups[0],
+    };
+    int rc = opt_parse(&cmd, argc, argv, help, err);
+    if (rc == TL_OK && !*help && o->eng.n_ctx && o->eng.n_ctx < CHAT_MIN_CTX)
+        rc = tl_fail(err, TL_EINVAL, "-c: %d is out of range [%d, %d]", o->eng.n_ctx, CHAT_MIN_CTX, 1 << 20);
     return rc;
 }
 
@@ -115,33 +80,36 @@ static int read_line(char **line, size_t *cap)
 /* Generate one answer, streaming it to stdout; *ans gets its text (heap).
  * Stops at an end-of-turn token (not printed), -n, Ctrl-C, a closed stdout
  * or a full context. */
-static int answer(struct chat *c, struct sampler *smp, long n_predict, struct out *out,
+static int answer(struct chat *c, struct sampler *smp, int n_predict, struct out *out,
                   char **ans, struct tl_error *err)
 {
-    size_t len = 0, cap = 1024;
-    char *text = malloc(cap), piece[1024];
+    size_t len = 0, cap = 1024, piece_cap = 256, n;
+    char *text = malloc(cap), *piece = malloc(piece_cap);
     int rc = TL_OK;
-    if (!text)
+    if (!text || !piece) {
+        free(text);
+        free(piece);
         return tl_fail(err, TL_ENOMEM, "out of memory");
+    }
     interrupted = 0;
-    for (long g = 0; n_predict < 0 || g < n_predict; g++) {
+    for (int g = 0; n_predict < 0 || g < n_predict; g++) {
         int32_t tok = sampler_sample(smp, engine_last_logits(c->e));
         sampler_accept(smp, tok);
         if (tokenizer_is_eog(&c->e->tok, tok))
             break;
-        int n = tokenizer_piece(&c->e->tok, tok, false, piece, sizeof piece);
-        n = n < (int)sizeof piece ? n : (int)sizeof piece;
-        out_push(out, piece, (size_t)n);
-        if (len + (size_t)n + 1 > cap) {
-            char *t = realloc(text, cap = 2 * cap + (size_t)n);
+        if ((rc = cli_piece(&c->e->tok, tok, &piece, &piece_cap, &n, err)))
+            break;
+        out_push(out, piece, n);
+        if (len + n + 1 > cap) {
+            char *t = realloc(text, cap = 2 * cap + n);
             if (!t) {
                 rc = tl_fail(err, TL_ENOMEM, "out of memory");
                 break;
             }
             text = t;
         }
-        memcpy(text + len, piece, (size_t)n);
-        len += (size_t)n;
+        memcpy(text + len, piece, n);
+        len += n;
         if (interrupted || out->closed)
             break;
         if (c->e->st.n_past >= c->e->st.n_ctx) {
@@ -151,6 +119,7 @@ static int answer(struct chat *c, struct sampler *smp, long n_predict, struct ou
         if ((rc = chat_feed(c, tok, err)))
             break;
     }
+    free(piece);
     out_finish(out);
     out_write(out, "\n", 1);
     /* the history keeps what was shown: broken UTF-8 as U+FFFD */
@@ -229,16 +198,15 @@ int cmd_chat(int argc, char **argv, struct tl_error *err)
 {
     struct chat_cli o = { .sp = sampler_defaults(), .n_predict = -1 };
     o.sp.seed = (uint64_t)time(NULL);
-    int rc = parse_args(argc, argv, &o, err);
-    if (rc || o.help) {
-        if (o.help)
-            printf("%s%s", usage_text, cli_sampling_help);
+    bool help;
+    int rc = parse_args(argc, argv, &o, &help, err);
+    if (rc || help)
         return rc;
-    }
     struct engine e;
     struct chat c;
     struct sampler smp;
-    if ((rc = engine_open(&e, &o.eng, err)))
+    struct kernels k;
+    if ((rc = cli_kernels(&o.eng.kernels, &k, err)) || (rc = engine_open(&e, &o.eng, err)))
         return rc;
     if ((rc = chat_init(&c, &e, &o.chat, err)))
         goto out_engine;

@@ -7,10 +7,6 @@
 #include "format/quant.h"
 #include "text/tokenizer.h"
 
-static const char usage_text[] =
-    "usage: tinyllm info -m MODEL\n"
-    "Print the architecture, hyper-parameters, tokenizer and tensor types of a GGUF file.\n";
-
 static void print_str_kv(const struct gguf *g, const char *label, const char *key)
 {
     struct gguf_str s = { 0 };
@@ -43,7 +39,10 @@ static void print_model(const struct model *m)
     static const char *const ffns[] = { "SwiGLU", "GeGLU", "GELU" };
     const struct hparams *hp = &m->hp;
     const struct layer *l0 = &m->layers[0];
-    printf("%-14s%.3f B\n", "parameters:", m->n_params / 1e9);
+    /* in the unit llama.cpp's model loader prints: a 260K model is "0.26 M"... */
+    double p = (double)m->n_params;
+    printf("%-14s%.2f %s\n", "parameters:", p >= 1e12 ? p / 1e12 : p >= 1e9 ? p / 1e9 : p >= 1e6 ? p / 1e6 : p / 1e3,
+           p >= 1e12 ? "T" : p >= 1e9 ? "B" : p >= 1e6 ? "M" : "K");
     printf("%-14s%d\n%-14s%d\n%-14s%d\n", "context:", hp->n_ctx_train, "n_embd:", hp->n_embd,
            "layers:", hp->n_layer);
     printf("%-14s%d query, %d key/value (%s), head size %d\n", "heads:", hp->n_head, hp->n_head_kv,
@@ -77,22 +76,20 @@ static void print_tokenizer(const struct tokenizer *t)
 int cmd_info(int argc, char **argv, struct tl_error *err)
 {
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage_text, stdout);
-            return TL_OK;
-        }
-        if (strcmp(argv[i], "-m") && strcmp(argv[i], "--model"))
-            return tl_fail(err, TL_EINVAL, "info: unknown argument '%s' (try tinyllm info --help)", argv[i]);
-        int rc = cli_value(argc, argv, &i, &path, err);
-        if (rc)
-            return rc;
-    }
-    if (!path)
-        return tl_fail(err, TL_EINVAL, "info: -m MODEL is required");
+    static const struct opt rows[] = {
+        { "-m, --model", "MODEL", OPT_STR, 0, .help = "GGUF model (required)", .flags = OPT_REQUIRED },
+    };
+    const struct opt_group groups[] = { OPT_GROUP(NULL, rows, &path) };
+    const struct opt_cmd cmd = {
+        "info", "-m MODEL",
+        "Print the architecture, hyper-parameters, tokenizer and tensor types of a GGUF file.\n", groups, 1,
+    };
+    bool help;
+    int rc = opt_parse(&cmd, argc, argv, &help, err);
+    if (rc || help)
+        return rc;
     struct model m;
-    int rc = model_open(&m, path, err);
-    if (rc)
+    if ((rc = model_open(&m, path, err)))
         return rc;
     printf("%-14s%s (%.2f MiB, GGUF v%u)\n", "file:", path, m.gguf.size / 1048576.0, m.gguf.version);
     printf("%-14s%s\n", "architecture:", arch_name(m.hp.arch));

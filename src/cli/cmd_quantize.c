@@ -10,50 +10,37 @@
 #include "format/quant.h"
 #include "format/quantize.h"
 
-static const char usage_text[] =
-    "usage: tinyllm quantize IN.gguf OUT.gguf TYPE [--pure] [--allow-requantize] [-t N]\n"
-    "Convert a model's weight matrices to TYPE, choosing each tensor's type as llama.cpp's\n"
-    "llama-quantize does (the _s/_m/_l mixes give some tensors more bits).\n"
-    "TYPE, in any case (Q4_K_M works too):\n"
-    "  %s\n"
-    "  --pure               TYPE for every matrix: no mix, no more bits for the output\n"
-    "  --allow-requantize   convert tensors that are already quantized (quality drops)\n"
-    "  -t, --threads N      threads (default: physical cores)\n";
-
 struct quantize_args {
     const char *in, *out, *type;
     struct quantize_params p;
 };
 
+#define Q_OPT(field) offsetof(struct quantize_args, field)
+static const struct opt quantize_rows[] = {
+    { NULL, "IN.gguf", OPT_STR, Q_OPT(in), .flags = OPT_REQUIRED },
+    { NULL, "OUT.gguf", OPT_STR, Q_OPT(out), .flags = OPT_REQUIRED },
+    { NULL, "TYPE", OPT_STR, Q_OPT(type), .flags = OPT_REQUIRED },
+    { "--pure", NULL, OPT_FLAG, Q_OPT(p.pure), .help = "TYPE for every matrix: no mix, no more bits for the output" },
+    { "--allow-requantize", NULL, OPT_FLAG, Q_OPT(p.allow_requantize),
+      .help = "convert tensors that are already quantized (quality drops)" },
+    { "-t, --threads", "N", OPT_INT, Q_OPT(p.n_threads), 1, 1024, .help = "threads", .def = "physical cores" },
+};
+
 static int parse_args(int argc, char **argv, struct quantize_args *a, bool *help, struct tl_error *err)
 {
-    const char **pos[] = { &a->in, &a->out, &a->type };
-    int n_pos = 0, rc;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i], *v;
-        long l;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-            *help = true;
-            return TL_OK;
-        } else if (!strcmp(s, "--pure")) {
-            a->p.pure = true;
-        } else if (!strcmp(s, "--allow-requantize")) {
-            a->p.allow_requantize = true;
-        } else if (!strcmp(s, "-t") || !strcmp(s, "--threads")) {
-            if ((rc = cli_value(argc, argv, &i, &v, err)) || (rc = cli_int(s, v, 1, 1024, &l, err)))
-                return rc;
-            a->p.n_threads = (int)l;
-        } else if (s[0] == '-' && s[1]) {
-            return tl_fail(err, TL_EINVAL, "quantize: unknown option '%s' (try tinyllm quantize --help)", s);
-        } else if (n_pos < 3) {
-            *pos[n_pos++] = s;
-        } else {
-            return tl_fail(err, TL_EINVAL, "quantize: unexpected argument '%s' (IN OUT TYPE given already)", s);
-        }
-    }
-    if (n_pos < 3)
-        return tl_fail(err, TL_EINVAL, "quantize: missing %s (usage: tinyllm quantize IN.gguf OUT.gguf TYPE)",
-                       n_pos == 0 ? "IN, OUT and TYPE" : n_pos == 1 ? "OUT and TYPE" : "TYPE");
+    char about[1024];
+    snprintf(about, sizeof about,
+             "Convert a model's weight matrices to TYPE, choosing each tensor's type as llama.cpp's\n"
+             "llama-quantize does (the _s/_m/_l mixes give some tensors more bits).\n"
+             "TYPE, in any case (Q4_K_M works too):\n"
+             "  %s\n", quantize_ftype_list());
+    const struct opt_group groups[] = { OPT_GROUP(NULL, quantize_rows, a) };
+    const struct opt_cmd cmd = {
+        "quantize", "IN.gguf OUT.gguf TYPE [--pure] [--allow-requantize] [-t N]", about, groups, 1,
+    };
+    int rc = opt_parse(&cmd, argc, argv, help, err);
+    if (rc || *help)
+        return rc;
     a->p.ftype = quantize_ftype_find(a->type);
     if (!a->p.ftype)
         return tl_fail(err, TL_EINVAL, "quantize: unknown type '%s'; valid types: %s", a->type,
@@ -84,13 +71,10 @@ static void show_progress(void *ctx, size_t done, size_t total, const char *name
 int cmd_quantize(int argc, char **argv, struct tl_error *err)
 {
     struct quantize_args a = { .p.n_threads = 0 };
-    bool help = false;
+    bool help;
     int rc = parse_args(argc, argv, &a, &help, err);
-    if (rc || help) {
-        if (help)
-            printf(usage_text, quantize_ftype_list());
+    if (rc || help)
         return rc;
-    }
     if (a.p.n_threads <= 0)
         a.p.n_threads = cpu_physical_cores();
     if (isatty(STDERR_FILENO))

@@ -14,109 +14,59 @@
 #include "engine/sampler.h"
 #include "cli/stream.h"
 
-#define MAX_STOPS 16
-
-static const char usage_text[] =
-    "usage: tinyllm run -m MODEL [-p TEXT | -f FILE] [options]\n"
-    "Generate text from a prompt. The prompt is -p TEXT, the contents of -f FILE, or\n"
-    "stdin; -p together with piped stdin uses TEXT, a blank line, then the piped text.\n"
-    "\n"
-    "  -m, --model FILE        GGUF model (required)\n"
-    "  -p, --prompt TEXT       prompt text\n"
-    "  -f, --file FILE         read the prompt from FILE\n"
-    "  -n, --n-predict N       tokens to generate (default -1: until end of text or a full context; 0: none)\n"
-    "  -c, --ctx-size N        context size in tokens (default: the model's, at most 4096)\n"
-    "  -t, --threads N         threads (default: physical cores)\n"
-    "      --mmap              map the model file (the default above 256 MiB, and above half\n"
-    "                          the RAM; weights are then used as stored, not repacked)\n"
-    "      --no-mmap           read it into memory, on huge pages: decode faster, start-up\n"
-    "                          slower (the default up to 256 MiB, and up to half the RAM when\n"
-    "                          the kernel set repacks some of the file's weights: --version)\n"
-    "      --stop STR          stop when the output contains STR (repeatable)\n"
-    "      --chat              send the prompt as one user message through the chat template\n"
-    "      --system TEXT       with --chat: a system message first\n"
-    "      --chat-template NAME      with --chat: a built-in template or template text\n"
-    "      --chat-template-file FILE with --chat: the template in FILE\n"
-    "      --dump-logits FILE  write float32 logits of every evaluated position to FILE\n"
-    "      --quiet             no summary on stderr\n"
-    "  -v, --verbose           model and run details (and the chosen template) on stderr\n"
-    "  -h, --help              this text\n"
-    "sampling:\n";
-
 struct run_opts {
     struct engine_opts    eng;
     struct sampler_params sp;
     const char *prompt, *prompt_file, *dump_path;
-    const char *stops[MAX_STOPS];
-    int         n_stops;
-    int         chat;
+    struct opt_strs stops;
+    bool        chat;
     struct chat_opts chat_opts;
-    long        n_predict;
-    int         quiet, verbose, help;
+    int         n_predict;
+    bool        quiet, verbose;
 };
 
-static int parse_args(int argc, char **argv, struct run_opts *o, struct tl_error *err)
+#define RUN_OPT(field) offsetof(struct run_opts, field)
+static const struct opt run_rows[] = {
+    { "-p, --prompt", "TEXT", OPT_STR, RUN_OPT(prompt), .help = "prompt text" },
+    { "-f, --file", "FILE", OPT_STR, RUN_OPT(prompt_file), .help = "read the prompt from FILE" },
+    { "-n, --n-predict", "N", OPT_INT, RUN_OPT(n_predict), -1, 1 << 30,
+      .help = "tokens to generate: -1 until the end of text or a full\ncontext, 0 none", .def = "-1" },
+    { "--stop", "STR", OPT_STRS, RUN_OPT(stops), 1, 256,
+      .help = "stop when the output contains STR (repeatable)" },
+    { "--chat", NULL, OPT_FLAG, RUN_OPT(chat), .help = "send the prompt as one user message through the chat template" },
+    { "--system", "TEXT", OPT_STR, RUN_OPT(chat_opts.system), .help = "with --chat: a system message first" },
+};
+
+/* after the chat template's rows */
+static const struct opt run_output_rows[] = {
+    { "--dump-logits", "FILE", OPT_STR, RUN_OPT(dump_path),
+      .help = "write float32 logits of every evaluated position to FILE" },
+    { "--quiet", NULL, OPT_FLAG, RUN_OPT(quiet), .help = "no summary on stderr" },
+    { "-v, --verbose", NULL, OPT_FLAG, RUN_OPT(verbose),
+      .help = "model and run details (and the chosen template) on stderr" },
+};
+
+static int parse_args(int argc, char **argv, struct run_opts *o, bool *help, struct tl_error *err)
 {
-    long l;
-    int rc = TL_OK;
-    for (int i = 1; i < argc && rc == TL_OK; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            o->help = 1;
-        } else if (!strcmp(a, "--quiet")) {
-            o->quiet = 1;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose = 1;
-        } else if (!strcmp(a, "--chat")) {
-            o->chat = 1;
-        } else if (!strcmp(a, "--mmap") || !strcmp(a, "--no-mmap")) {
-            o->eng.load = !strcmp(a, "--mmap") ? GGUF_LOAD_MMAP : GGUF_LOAD_COPY;
-        } else if (a[0] != '-') {
-            rc = tl_fail(err, TL_EINVAL, "run: unexpected argument '%s' (try tinyllm run --help)", a);
-        } else if ((rc = cli_value(argc, argv, &i, &v, err))) {
-            break;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->eng.model_path = v;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
-            o->prompt = v;
-        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
-            o->prompt_file = v;
-        } else if (!strcmp(a, "--system")) {
-            o->chat_opts.system = v;
-        } else if (!strcmp(a, "--chat-template")) {
-            o->chat_opts.template_name = v;
-        } else if (!strcmp(a, "--chat-template-file")) {
-            o->chat_opts.template_file = v;
-        } else if (!strcmp(a, "--dump-logits")) {
-            o->dump_path = v;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
-            rc = cli_int(a, v, -1, 1L << 30, &o->n_predict, err);
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
-            if (!(rc = cli_int(a, v, 1, 1 << 20, &l, err)))
-                o->eng.n_ctx = (int)l;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!(rc = cli_int(a, v, 1, 1024, &l, err)))
-                o->eng.n_threads = (int)l;
-        } else if (!strcmp(a, "--stop")) {
-            if (o->n_stops == MAX_STOPS)
-                rc = tl_fail(err, TL_EINVAL, "--stop: at most %d stop strings", MAX_STOPS);
-            else if (!*v || strlen(v) > 256)
-                rc = tl_fail(err, TL_EINVAL, "--stop: the string must have 1 to 256 bytes");
-            else
-                o->stops[o->n_stops++] = v;
-        } else if (cli_is_sampling_flag(a)) {
-            rc = cli_sampling(a, v, &o->sp, err);
-        } else {
-            rc = tl_fail(err, TL_EINVAL, "run: unknown option '%s' (try tinyllm run --help)", a);
-        }
-    }
-    if (rc == TL_OK && !o->help && !o->eng.model_path)
-        rc = tl_fail(err, TL_EINVAL, "run: -m MODEL is required (try tinyllm run --help)");
-    if (rc == TL_OK && o->prompt && o->prompt_file)
-        rc = tl_fail(err, TL_EINVAL, "run: give -p or -f, not both");
-    if (rc == TL_OK && !o->chat && (o->chat_opts.system || o->chat_opts.template_name || o->chat_opts.template_file))
-        rc = tl_fail(err, TL_EINVAL, "run: --system and --chat-template need --chat");
-    return rc;
+    const struct opt_group groups[] = {
+        cli_group_model(&o->eng), OPT_GROUP(NULL, run_rows, o), cli_group_template(&o->chat_opts),
+        OPT_GROUP(NULL, run_output_rows, o), cli_group_engine(&o->eng), cli_group_sampling(&o->sp),
+    };
+    const struct opt_cmd cmd = {
+        "run", "-m MODEL [-p TEXT | -f FILE] [options]",
+        "Generate text from a prompt. The prompt is -p TEXT, the contents of -f FILE, or\n"
+        "stdin; -p together with piped stdin uses TEXT, a blank line, then the piped text.\n"
+        "--system, --chat-template and --chat-template-file apply with --chat.\n",
+        groups, sizeof groups / sizeof groups[0],
+    };
+    int rc = opt_parse(&cmd, argc, argv, help, err);
+    if (rc || *help)
+        return rc;
+    if (o->prompt && o->prompt_file)
+        return tl_fail(err, TL_EINVAL, "run: give -p or -f, not both");
+    if (!o->chat && (o->chat_opts.system || o->chat_opts.template_name || o->chat_opts.template_file))
+        return tl_fail(err, TL_EINVAL, "run: --system and --chat-template need --chat");
+    return TL_OK;
 }
 
 /* The prompt: -f FILE; or -p TEXT, followed by a blank line and the piped
@@ -177,12 +127,15 @@ struct gen_stats { int n_prompt, n_gen; double t_prompt, t_gen; const char *why;
 static int generate(struct engine *e, struct sampler *smp, const struct run_opts *o, FILE *dump,
                     struct gen_stats *st, struct tl_error *err)
 {
-    struct out out = { .stops = o->stops, .n_stops = o->n_stops, .f = stdout };
-    char piece[1024];
+    struct out out = { .stops = o->stops.v, .n_stops = o->stops.n, .f = stdout };
+    size_t cap = 256, len;
+    char *piece = malloc(cap);
+    if (!piece)
+        return tl_fail(err, TL_ENOMEM, "out of memory");
     double t0 = now_s();
     int rc = TL_OK;
     st->why = "length";
-    for (long g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
+    for (int g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
         int32_t tok = sampler_sample(smp, engine_last_logits(e));
         sampler_accept(smp, tok);
         st->n_gen++;
@@ -190,8 +143,9 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
             st->why = "end of text";
             break;
         }
-        int len = tokenizer_piece(&e->tok, tok, false, piece, sizeof piece);
-        if (out_push(&out, piece, (size_t)(len < (int)sizeof piece ? len : (int)sizeof piece))) {
+        if ((rc = cli_piece(&e->tok, tok, &piece, &cap, &len, err)))
+            break;
+        if (out_push(&out, piece, len)) {
             st->why = "stop string";
             break;
         }
@@ -209,6 +163,7 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
             break;
     }
     out_finish(&out);
+    free(piece);
     st->t_gen = now_s() - t0;
     return rc;
 }
@@ -247,12 +202,10 @@ int cmd_run(int argc, char **argv, struct tl_error *err)
 {
     struct run_opts o = { .sp = sampler_defaults(), .n_predict = -1 };
     o.sp.seed = (uint64_t)time(NULL);
-    int rc = parse_args(argc, argv, &o, err);
-    if (rc || o.help) {
-        if (o.help)
-            printf("%s%s", usage_text, cli_sampling_help);
+    bool help;
+    int rc = parse_args(argc, argv, &o, &help, err);
+    if (rc || help)
         return rc;
-    }
     char *text = NULL;
     int32_t *ids = NULL;
     int n_ids = 0;
@@ -262,7 +215,8 @@ int cmd_run(int argc, char **argv, struct tl_error *err)
     struct gen_stats st = { 0 };
     if ((rc = read_prompt(&o, &text, err)))
         return rc;
-    if ((rc = engine_open(&e, &o.eng, err)))
+    struct kernels k;
+    if ((rc = cli_kernels(&o.eng.kernels, &k, err)) || (rc = engine_open(&e, &o.eng, err)))
         goto out_text;
     if (o.verbose)
         print_verbose(&e);

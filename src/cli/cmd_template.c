@@ -11,8 +11,9 @@
 #include "util/json.h"
 
 struct template_args {
-    const char *model, *tmpl_file, *tmpl_name, *messages, *bos, *eos;
-    bool generation_prompt, verbose;
+    const char      *model, *messages, *bos, *eos;
+    struct chat_opts chat;   /* its template_name and template_file */
+    bool             no_generation_prompt, verbose;
 };
 
 /* What a model file gives: its template, BOS/EOS texts, its token texts. */
@@ -25,62 +26,39 @@ struct model_info {
     char            *bos, *eos;   /* heap copies of the token texts, NULL when the ids are absent */
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tinyllm template [-m MODEL | --chat-template-file FILE | --chat-template NAME]\n"
-            "                        --messages FILE.json [--bos S] [--eos S] [--no-generation-prompt] [-v]\n"
-            "\n"
-            "Render a chat template for a list of messages and print the prompt exactly\n"
-            "(no newline is added).\n"
-            "\n"
-            "  -m, --model MODEL          use the GGUF's tokenizer.chat_template and its BOS/EOS texts\n"
-            "                             (a built-in guessed from its vocabulary when it has none)\n"
-            "  --chat-template-file FILE  use the Jinja template in FILE\n"
-            "  --chat-template NAME       use a built-in (%s),\n"
-            "                             or the template text given as NAME\n"
-            "  --messages FILE            JSON list of {\"role\": ..., \"content\": ...} (- for stdin)\n"
-            "  --bos S, --eos S           texts of bos_token and eos_token (default: the model's, or \"\")\n"
-            "  --no-generation-prompt     render with add_generation_prompt = false\n"
-            "  -v, --verbose              say on stderr which template was used and why\n",
-            chat_template_builtin_names());
-}
+#define T_OPT(field) offsetof(struct template_args, field)
+static const struct opt template_rows[] = {
+    { "-m, --model", "MODEL", OPT_STR, T_OPT(model),
+      .help = "use the GGUF's tokenizer.chat_template and its BOS/EOS texts\n"
+              "(a built-in guessed from its vocabulary when it has none)" },
+    { "--messages", "FILE", OPT_STR, T_OPT(messages), .flags = OPT_REQUIRED,
+      .help = "JSON list of {\"role\": ..., \"content\": ...} (- for stdin)" },
+    { "--bos", "S", OPT_STR, T_OPT(bos), .help = "text of bos_token (default: the model's, or \"\")" },
+    { "--eos", "S", OPT_STR, T_OPT(eos), .help = "text of eos_token (default: the model's, or \"\")" },
+    { "--no-generation-prompt", NULL, OPT_FLAG, T_OPT(no_generation_prompt),
+      .help = "render with add_generation_prompt = false" },
+    { "-v, --verbose", NULL, OPT_FLAG, T_OPT(verbose), .help = "say on stderr which template was used and why" },
+};
 
 static int parse_args(int argc, char **argv, struct template_args *a, bool *help, struct tl_error *err)
 {
-    int rc = TL_OK;
-    *help = false;
-    a->generation_prompt = true;
-    for (int i = 1; i < argc && rc == TL_OK; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "-h") || !strcmp(s, "--help"))
-            *help = true;
-        else if (!strcmp(s, "-m") || !strcmp(s, "--model"))
-            rc = cli_value(argc, argv, &i, &a->model, err);
-        else if (!strcmp(s, "--chat-template-file"))
-            rc = cli_value(argc, argv, &i, &a->tmpl_file, err);
-        else if (!strcmp(s, "--chat-template"))
-            rc = cli_value(argc, argv, &i, &a->tmpl_name, err);
-        else if (!strcmp(s, "--messages"))
-            rc = cli_value(argc, argv, &i, &a->messages, err);
-        else if (!strcmp(s, "--bos"))
-            rc = cli_value(argc, argv, &i, &a->bos, err);
-        else if (!strcmp(s, "--eos"))
-            rc = cli_value(argc, argv, &i, &a->eos, err);
-        else if (!strcmp(s, "--no-generation-prompt"))
-            a->generation_prompt = false;
-        else if (!strcmp(s, "-v") || !strcmp(s, "--verbose"))
-            a->verbose = true;
-        else
-            rc = tl_fail(err, TL_EINVAL, "template: unknown option '%s' (see tinyllm template --help)", s);
-    }
+    char about[512];
+    snprintf(about, sizeof about,
+             "Render a chat template for a list of messages and print the prompt exactly\n"
+             "(no newline is added). Built-in templates: %s.\n", chat_template_builtin_names());
+    const struct opt_group groups[] = { OPT_GROUP(NULL, template_rows, a), cli_group_template(&a->chat) };
+    const struct opt_cmd cmd = {
+        "template",
+        "[-m MODEL | --chat-template-file FILE | --chat-template NAME]\n"
+        "                        --messages FILE.json [--bos S] [--eos S] [--no-generation-prompt] [-v]",
+        about, groups, sizeof groups / sizeof groups[0],
+    };
+    int rc = opt_parse(&cmd, argc, argv, help, err);
     if (rc != TL_OK || *help)
         return rc;
-    if (!a->messages)
-        return tl_fail(err, TL_EINVAL, "template: --messages FILE is required");
-    if (a->tmpl_file && a->tmpl_name)
+    if (a->chat.template_file && a->chat.template_name)
         return tl_fail(err, TL_EINVAL, "template: give --chat-template-file or --chat-template, not both");
-    if (!a->model && !a->tmpl_file && !a->tmpl_name)
+    if (!a->model && !a->chat.template_file && !a->chat.template_name)
         return tl_fail(err, TL_EINVAL, "template: give -m MODEL, --chat-template-file FILE or --chat-template NAME");
     return TL_OK;
 }
@@ -193,11 +171,11 @@ static int run(const struct template_args *a, struct model_info *m, struct tl_er
     int rc = TL_OK;
     if (a->model && (rc = model_load(m, a->model, err)) != TL_OK)
         goto out;
-    if (a->tmpl_file && (rc = cli_read_file(a->tmpl_file, &file, &file_len, err)) != TL_OK)
+    if (a->chat.template_file && (rc = cli_read_file(a->chat.template_file, &file, &file_len, err)) != TL_OK)
         goto out;
     if ((rc = load_messages(a->messages, &msgs, err)) != TL_OK)
         goto out;
-    rc = chat_template_choose(m->tmpl, m->tmpl_len, a->tmpl_name, file, file_len, a->model ? &vocab : NULL,
+    rc = chat_template_choose(m->tmpl, m->tmpl_len, a->chat.template_name, file, file_len, a->model ? &vocab : NULL,
                               &choice, err);
     if (rc != TL_OK)
         goto out;
@@ -207,7 +185,7 @@ static int run(const struct template_args *a, struct model_info *m, struct tl_er
         fprintf(stderr, "%s\n", choice.why);
     const char *bos = a->bos ? a->bos : m->bos ? m->bos : "";
     const char *eos = a->eos ? a->eos : m->eos ? m->eos : "";
-    rc = chat_template_render_json(choice.text, choice.len, &msgs, bos, eos, a->generation_prompt,
+    rc = chat_template_render_json(choice.text, choice.len, &msgs, bos, eos, !a->no_generation_prompt,
                                    &out, &out_len, err);
     if (rc == TL_OK)
         rc = write_all(out, out_len, err);
@@ -224,12 +202,8 @@ int cmd_template(int argc, char **argv, struct tl_error *err)
     struct model_info m;
     bool help;
     int rc = parse_args(argc, argv, &a, &help, err);
-    if (rc != TL_OK)
+    if (rc != TL_OK || help)
         return rc;
-    if (help) {
-        usage(stdout);
-        return TL_OK;
-    }
     memset(&m, 0, sizeof m);
     rc = run(&a, &m, err);
     model_free(&m);

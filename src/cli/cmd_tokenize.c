@@ -9,54 +9,35 @@
 #include "format/gguf.h"
 #include "text/tokenizer.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: tinyllm tokenize -m MODEL [-p TEXT | -f FILE] [--no-bos]\n"
-            "\n"
-            "Prints the token ids of TEXT (or of FILE, or of stdin when it is piped)\n"
-            "on one line, separated by spaces. Special token texts such as <s> become\n"
-            "those tokens. The text is taken as is (no escape processing).\n"
-            "\n"
-            "  -m, --model MODEL   GGUF file; only its vocabulary is read\n"
-            "  -p, --prompt TEXT   the text\n"
-            "  -f, --file FILE     read the text from FILE (- for stdin)\n"
-            "  --no-bos            add no BOS/EOS even if the vocabulary asks for them\n"
-            "  -h, --help          this text\n");
-}
-
 struct tok_args {
     const char *model, *prompt, *file;
-    bool        no_bos, help;
+    bool        no_bos;
 };
 
-static int parse_args(int argc, char **argv, struct tok_args *a, struct tl_error *err)
+#define TOK_OPT(field) offsetof(struct tok_args, field)
+static const struct opt tokenize_rows[] = {
+    { "-m, --model", "MODEL", OPT_STR, TOK_OPT(model), .help = "GGUF file; only its vocabulary is read",
+      .flags = OPT_REQUIRED },
+    { "-p, --prompt", "TEXT", OPT_STR, TOK_OPT(prompt), .help = "the text" },
+    { "-f, --file", "FILE", OPT_STR, TOK_OPT(file), .help = "read the text from FILE (- for stdin)" },
+    { "--no-bos", NULL, OPT_FLAG, TOK_OPT(no_bos), .help = "add no BOS/EOS even if the vocabulary asks for them" },
+};
+
+static int parse_args(int argc, char **argv, struct tok_args *a, bool *help, struct tl_error *err)
 {
-    int rc;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "-m") || !strcmp(s, "--model"))
-            rc = cli_value(argc, argv, &i, &a->model, err);
-        else if (!strcmp(s, "-p") || !strcmp(s, "--prompt"))
-            rc = cli_value(argc, argv, &i, &a->prompt, err);
-        else if (!strcmp(s, "-f") || !strcmp(s, "--file"))
-            rc = cli_value(argc, argv, &i, &a->file, err);
-        else if (!strcmp(s, "--no-bos"))
-            a->no_bos = true, rc = TL_OK;
-        else if (!strcmp(s, "-h") || !strcmp(s, "--help"))
-            a->help = true, rc = TL_OK;
-        else
-            rc = tl_fail(err, TL_EINVAL, "tokenize: unknown option '%s' (try tinyllm tokenize --help)", s);
-        if (rc)
-            return rc;
-    }
-    if (a->help)
-        return TL_OK;
-    if (!a->model)
-        return tl_fail(err, TL_EINVAL, "tokenize: -m MODEL is required (try tinyllm tokenize --help)");
-    if (a->prompt && a->file)
-        return tl_fail(err, TL_EINVAL, "tokenize: give -p TEXT or -f FILE, not both");
-    return TL_OK;
+    const struct opt_group groups[] = { OPT_GROUP(NULL, tokenize_rows, a) };
+    const struct opt_cmd cmd = {
+        "tokenize", "-m MODEL [-p TEXT | -f FILE] [--no-bos]",
+        "\n"
+        "Prints the token ids of TEXT (or of FILE, or of stdin when it is piped)\n"
+        "on one line, separated by spaces. Special token texts such as <s> become\n"
+        "those tokens. The text is taken as is (no escape processing).\n",
+        groups, 1,
+    };
+    int rc = opt_parse(&cmd, argc, argv, help, err);
+    if (rc == TL_OK && !*help && a->prompt && a->file)
+        rc = tl_fail(err, TL_EINVAL, "tokenize: give -p TEXT or -f FILE, not both");
+    return rc;
 }
 
 /* The text to tokenize, as a heap copy in *buf. */
@@ -99,12 +80,9 @@ int cmd_tokenize(int argc, char **argv, struct tl_error *err)
     size_t len = 0;
     int32_t *ids = NULL;
     int n = 0, rc;
-    if ((rc = parse_args(argc, argv, &a, err)))
+    bool help;
+    if ((rc = parse_args(argc, argv, &a, &help, err)) || help)
         return rc;
-    if (a.help) {
-        usage(stdout);
-        return TL_OK;
-    }
     if ((rc = read_text(&a, &text, &len, err)) || (rc = gguf_open(&g, a.model, err)) ||
         (rc = tokenizer_init(&tok, &g, err)))
         goto out;

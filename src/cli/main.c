@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "kernels/kernels.h"
 
 struct command {
     const char *name;
@@ -36,7 +35,8 @@ static int version(void)
 {
     struct kernels k;
     struct tl_error err = {0};
-    if (kernels_select(&k, &err) != TL_OK) {
+    const char *name;
+    if (cli_kernels(&name, &k, &err) != TL_OK) {
         fprintf(stderr, "tinyllm: %s\n", err.msg);
         return 2;
     }

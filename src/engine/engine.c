@@ -7,7 +7,7 @@
 int engine_open(struct engine *e, const struct engine_opts *o, struct tl_error *err)
 {
     memset(e, 0, sizeof *e);
-    int rc = kernels_select(&e->k, err);
+    int rc = kernels_select_named(&e->k, o->kernels, err);
     if (rc)
         return rc;
     if ((rc = model_open_with(&e->model, o->model_path, o->load, err)))

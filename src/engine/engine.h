@@ -18,6 +18,8 @@ struct engine_opts {
     int         n_threads;  /* 0: physical cores */
     int         n_batch;    /* 0: 512 */
     enum gguf_load load;    /* 0: GGUF_LOAD_AUTO */
+    const char *kernels;    /* kernel set by name (kernels_names()); NULL or "": the best
+                               this CPU runs. Unknown or not runnable here: TL_EINVAL */
 };
 
 struct engine {

@@ -3,7 +3,6 @@
  * file is built for the baseline CPU and only hands out a set after
  * cpu_features() says its instructions are safe to run here. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu.h"
@@ -60,11 +59,24 @@ int kernels_get(const char *name, struct kernels *k)
 
 int kernels_select(struct kernels *k, struct tl_error *err)
 {
-    const char *force = getenv("TINYLLM_KERNELS");
-    if (force && *force) {
-        if (kernels_get(force, k))
+    return kernels_select_named(k, NULL, err);
+}
+
+int kernels_select_named(struct kernels *k, const char *name, struct tl_error *err)
+{
+    if (name && *name) {
+        for (int i = 0; sets[i]; i++) {
+            if (strcmp(sets[i]->name, name))
+                continue;
+            if (!runs_here(sets[i]))
+                return tl_fail(err, TL_EINVAL, "kernel set '%s' does not run on this CPU", name);
+            merge(sets[i], k);
             return TL_OK;
-        return tl_fail(err, TL_EINVAL, "TINYLLM_KERNELS=%s: no such kernel set for this CPU", force);
+        }
+        char have[128] = "";
+        for (int i = 0; sets[i]; i++)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", sets[i]->name);
+        return tl_fail(err, TL_EINVAL, "no kernel set '%s' in this build (it has %s)", name, have);
     }
     for (int i = 0; sets[i]; i++) {
         if (runs_here(sets[i])) {

@@ -59,9 +59,13 @@ struct kernels {
 extern const struct kernels kernels_scalar;
 
 /* Fill *k with the best set this CPU runs, merged over scalar so no entry is
- * NULL. TINYLLM_KERNELS=name in the environment forces a set; an unknown
- * name or one this CPU cannot run is TL_EINVAL with err saying so. */
+ * NULL. Never fails; err is for symmetry with kernels_select_named. */
 int kernels_select(struct kernels *k, struct tl_error *err);
+/* Fill *k with the set called name (kernels_names()), merged over scalar;
+ * NULL or "" picks the best set as kernels_select does. A name this build
+ * lacks, or a set this CPU cannot run, is TL_EINVAL with err saying which.
+ * The library never reads the environment: the CLI passes TINYLLM_KERNELS. */
+int kernels_select_named(struct kernels *k, const char *name, struct tl_error *err);
 
 /* Whether k has products over repacked (x16) weights. */
 bool kernels_repack(const struct kernels *k);
