@@ -3,7 +3,9 @@
  * hostile checkpoints and tokenizers (truncated, absurd headers, lying
  * lengths, vocabularies that do not match) fail with one clean line; the
  * command's usage errors exit 2. With ../shared: the real checkpoints
- * convert and run. */
+ * convert and run, and stories260K converts byte for byte into the committed
+ * models/stories260K.gguf, whose logits match llama.cpp's. Without it: the
+ * committed model still tells llama2.c's documented greedy story. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +18,18 @@
 #include "format/gguf.h"
 #include "format/gguf_write.h"
 #include "format/llama2c.h"
+#include "oracle.h"
 #include "test.h"
+
+#define COMMITTED "models/stories260K.gguf"
+
+/* llama2.c's run.c, stories260K.bin, temperature 0 from "Once upon a time"
+ * (its doc/stories260K.md; ../shared/realmodels/README.md quotes it). */
+static const char story[] =
+    ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a "
+    "big, red ball. She wanted to play with it, but it was too high.\n"
+    "Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, "
+    "\"I want to play with your ball, but I can't find it.\"";
 
 struct buf { uint8_t *p; size_t n; };
 
@@ -404,7 +417,7 @@ static void command_line(void)
     free(tk.p);
 }
 
-/* ---- running converted models --------------------------------------------- */
+/* ---- the committed model --------------------------------------------------- */
 
 static int open_model(struct engine *e, const char *path, int n_ctx)
 {
@@ -447,6 +460,28 @@ static int greedy(struct engine *e, const char *prompt, int max_tokens, char *te
     return rc;
 }
 
+static void committed_model_tells_the_story(void)
+{
+    struct engine e;
+    char text[4096];
+    if (open_model(&e, COMMITTED, 512))
+        return;
+    CHECK(e.model.hp.n_vocab == 512 && e.model.hp.n_ctx_train == 512 && e.model.hp.n_layer == 5, "shape");
+    if (greedy(&e, "Once upon a time", 160, text, sizeof text) == TL_OK)
+        CHECK(!strncmp(text, story, strlen(story)), "greedy continuation:\n%s\nexpected:\n%s", text, story);
+    engine_close(&e);
+}
+
+static void readme_commands(void)
+{
+    /* the README's first command: sampled, until end of text or a full
+     * context (one thread: a spinning pool is slow on a loaded machine) */
+    CHECK(tinyllm("run -m %s -p 'Once upon a time' -t 1", COMMITTED) == 0 && strlen(out) > 20 &&
+          strstr(errtxt, "generated"), "run: %s", errtxt);
+    CHECK(tinyllm("run -m %s -p 'Once upon a time' -n 100 --temp 0 --quiet -t 1", COMMITTED) == 0 &&
+          strlen(out) > 200 && !strncmp(out, story, strlen(out)), "greedy, 100 tokens: '%s'", out);
+}
+
 /* ---- ../shared/realmodels ------------------------------------------------- */
 
 static void no_shared(void)
@@ -461,6 +496,91 @@ static const char *real(const char *name)
     char *p = paths[k++ % 4];
     snprintf(p, sizeof paths[0], "%s/realmodels/%s", test_shared_dir(), name);
     return p;
+}
+
+static void converts_to_the_committed_file(void)
+{
+    struct buf want = slurp(COMMITTED), got = { 0 };
+    struct tl_error err = { 0 };
+    CHECK(want.n > 1000000, "%s is missing", COMMITTED);
+    int rc = convert_mem(real("stories260K.bin"), real("tok512.bin"), &got, &err);
+    CHECK(rc == TL_OK, "convert: %s", err.msg);
+    CHECK(got.n == want.n && want.n && !memcmp(got.p, want.p, want.n), "%zu bytes vs the committed %zu", got.n, want.n);
+    CHECK(tinyllm("convert %s %s %s", real("stories260K.bin"), real("tok512.bin"), tmp_path("s.gguf")) == 0,
+          "convert: %s", errtxt);
+    struct buf cli = slurp(tmp_path("s.gguf"));
+    CHECK(cli.n == want.n && want.n && !memcmp(cli.p, want.p, want.n), "the command's file differs");
+    free(cli.p);
+    free(got.p);
+    free(want.p);
+}
+
+struct rows { float *p; int n, cap; };
+
+static int collect(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
+{
+    struct rows *r = ctx;
+    if (r->n + rows > r->cap)
+        return tl_fail(err, TL_ERANGE, "more rows than the reference");
+    memcpy(r->p + (size_t)r->n * n_vocab, logits, (size_t)rows * n_vocab * sizeof *logits);
+    r->n += rows;
+    return TL_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* llama.cpp's logits for ref/once.txt, teacher-forced: F32 tolerances of
+ * ../shared/oracle/README.md. */
+static void logits_match_llama_cpp(void)
+{
+    struct oracle_ref ref;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/realmodels/ref", test_shared_dir());
+    if (oracle_load(&ref, dir, "stories260K.once"))
+        SKIP("no reference stories260K.once in %s", dir);
+    struct engine e;
+    struct buf prompt = slurp(real("ref/once.txt"));
+    if (open_model(&e, COMMITTED, 512)) {
+        oracle_free(&ref);
+        free(prompt.p);
+        return;
+    }
+    struct tl_error err = { 0 };
+    int32_t *ids = NULL;
+    int n_ids = 0, nv = e.model.hp.n_vocab;
+    int rc = tokenizer_encode(&e.tok, (const char *)prompt.p, prompt.n, true, true, &ids, &n_ids, &err);
+    CHECK(rc == TL_OK && n_ids == ref.n_prompt && !memcmp(ids, ref.prompt, (size_t)n_ids * sizeof *ids),
+          "prompt tokens differ from llama.cpp's (%d vs %d)", n_ids, ref.n_prompt);
+    struct rows r = { malloc((size_t)ref.rows * nv * sizeof(float)), 0, ref.rows };
+    rc = nv == ref.n_vocab ? engine_eval(&e, ref.prompt, ref.n_prompt, collect, &r, &err) : TL_EFORMAT;
+    for (int g = 0; rc == TL_OK && g + 1 < ref.n_greedy && r.n < ref.rows; g++)
+        rc = engine_eval(&e, &ref.greedy[g], 1, collect, &r, &err);
+    CHECK(rc == TL_OK && r.n == ref.rows, "eval: %s (%d rows of %d)", err.msg, r.n, ref.rows);
+    if (rc == TL_OK && r.n == ref.rows) {
+        struct oracle_tol tol = oracle_tolerance("f32");
+        double *errs = malloc((size_t)ref.n_logit_rows * sizeof *errs);
+        int agree = 0;
+        for (int k = 0; k < ref.n_logit_rows; k++)
+            errs[k] = oracle_row_err(r.p + (size_t)ref.logit_rows[k] * nv, ref.logits + (size_t)k * nv, nv);
+        for (int i = 0; i < r.n && i < ref.n_argmax; i++)
+            agree += argmax(r.p + (size_t)i * nv, nv) == ref.argmax[i];
+        qsort(errs, (size_t)ref.n_logit_rows, sizeof *errs, cmp_double);
+        double median = errs[ref.n_logit_rows / 2], worst = errs[ref.n_logit_rows - 1];
+        printf("  stories260K.once: %d rows, err median %.2e max %.2e, argmax %d/%d\n", r.n, median, worst, agree,
+               ref.rows);
+        CHECK(median <= tol.median && worst <= tol.max, "err median %.3g max %.3g", median, worst);
+        CHECK(agree >= tol.argmax * ref.rows, "argmax %d/%d", agree, ref.rows);
+        free(errs);
+    }
+    free(r.p);
+    free(ids);
+    free(prompt.p);
+    engine_close(&e);
+    oracle_free(&ref);
 }
 
 /* The two other checkpoints: convert with the command, tokenize, a few tokens. */
@@ -499,10 +619,14 @@ int main(void)
     RUN_TEST(hostile_checkpoints);
     RUN_TEST(hostile_tokenizers);
     RUN_TEST(command_line);
+    RUN_TEST(committed_model_tells_the_story);
+    RUN_TEST(readme_commands);
     if (!test_shared_dir()) {
         RUN_TEST(no_shared);
         return test_finish();
     }
+    RUN_TEST(converts_to_the_committed_file);
+    RUN_TEST(logits_match_llama_cpp);
     RUN_TEST(other_checkpoints_run);
     return test_finish();
 }
