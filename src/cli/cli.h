@@ -27,6 +27,7 @@ int cmd_bench(int argc, char **argv, struct tl_error *err);
 int cmd_quantize(int argc, char **argv, struct tl_error *err);
 int cmd_template(int argc, char **argv, struct tl_error *err);
 int cmd_chat(int argc, char **argv, struct tl_error *err);
+int cmd_convert(int argc, char **argv, struct tl_error *err);
 
 /* argv[*i] is a flag that takes a value: return argv[*i + 1] and advance *i,
  * or fail with TL_EINVAL "FLAG needs a value". */

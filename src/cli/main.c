@@ -21,6 +21,7 @@ static const struct command commands[] = {
     { "info", cmd_info, "show a model's architecture, hyper-parameters and tensors" },
     { "template", cmd_template, "render a chat template for a list of messages" },
     { "quantize", cmd_quantize, "convert a model to another tensor type" },
+    { "convert", cmd_convert, "turn a llama2.c checkpoint and its tokenizer into a GGUF" },
 };
 
 static void usage(FILE *f)
