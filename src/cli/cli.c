@@ -8,14 +8,6 @@
 
 #include "cli/cli.h"
 
-int cli_value(int argc, char **argv, int *i, const char **val, struct tl_error *err)
-{
-    if (*i + 1 >= argc)
-        return tl_fail(err, TL_EINVAL, "%s needs a value", argv[*i]);
-    *val = argv[++*i];
-    return TL_OK;
-}
-
 int cli_int(const char *flag, const char *s, long lo, long hi, long *out, struct tl_error *err)
 {
     char *end;

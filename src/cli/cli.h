@@ -29,9 +29,6 @@ int cmd_template(int argc, char **argv, struct tl_error *err);
 int cmd_chat(int argc, char **argv, struct tl_error *err);
 int cmd_convert(int argc, char **argv, struct tl_error *err);
 
-/* argv[*i] is a flag that takes a value: return argv[*i + 1] and advance *i,
- * or fail with TL_EINVAL "FLAG needs a value". */
-int cli_value(int argc, char **argv, int *i, const char **val, struct tl_error *err);
 /* Parse a whole decimal integer in [lo, hi] or fail with TL_EINVAL naming flag. */
 int cli_int(const char *flag, const char *s, long lo, long hi, long *out, struct tl_error *err);
 /* Parse a finite float in [lo, hi] or fail with TL_EINVAL naming flag. */
