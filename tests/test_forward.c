@@ -399,6 +399,24 @@ static void misaligned_data_refused(void)
     CHECK(refused == 3 && loaded == 1, "paddings 0-3 put the data on each address mod 4");
 }
 
+/* No logits before the first evaluation: NULL, not a pointer before the
+ * buffer; then the last row of the last batch. */
+static void last_logits_none_before_eval(void)
+{
+    struct engine e;
+    struct engine_opts o = { .model_path = tiny_model(TL_F32, "last"), .n_ctx = 8, .n_threads = 1 };
+    struct tl_error err = { 0 };
+    int rc = engine_open(&e, &o, &err);
+    CHECK(rc == TL_OK, "open: %s", err.msg);
+    if (rc)
+        return;
+    CHECK(engine_last_logits(&e) == NULL, "no logits yet");
+    int32_t tok[3] = { 1, 5, 6 };
+    CHECK(engine_eval(&e, tok, 3, NULL, NULL, &err) == TL_OK, "eval: %s", err.msg);
+    CHECK(engine_last_logits(&e) == e.st.logits, "one row kept: the last token's");
+    engine_close(&e);
+}
+
 /* Each thread's attention scratch: regions 64-byte aligned, disjoint,
  * inside the bytes laid out, and as large as prefill blocks and decode
  * take, for shapes where n_ctx is below head_dim and G * 16 below n_head. */
@@ -449,6 +467,7 @@ int main(void)
     RUN_TEST(gemma2_window_and_softcaps);
     RUN_TEST(inconsistent_models_refused);
     RUN_TEST(misaligned_data_refused);
+    RUN_TEST(last_logits_none_before_eval);
     RUN_TEST(attn_scratch_regions);
     return test_finish();
 }
