@@ -125,7 +125,9 @@ static int answer(struct chat *c, struct sampler *smp, long n_predict, struct ou
         return tl_fail(err, TL_ENOMEM, "out of memory");
     interrupted = 0;
     for (long g = 0; n_predict < 0 || g < n_predict; g++) {
-        int32_t tok = sampler_sample(smp, engine_last_logits(c->e));
+        int32_t tok;
+        if ((rc = sampler_pick(smp, engine_last_logits(c->e), &tok, err)))
+            break;
         sampler_accept(smp, tok);
         if (tokenizer_is_eog(&c->e->tok, tok))
             break;
