@@ -397,6 +397,63 @@ static void misaligned_data_refused(void)
     CHECK(refused == 3 && loaded == 1, "paddings 0-3 put the data on each address mod 4");
 }
 
+/* No logits before the first evaluation: NULL, not a pointer before the
+ * buffer; then the last row of the last batch. */
+static void last_logits_none_before_eval(void)
+{
+    struct engine e;
+    struct engine_opts o = { .model_path = tiny_model(TL_F32, "last"), .n_ctx = 8, .n_threads = 1 };
+    struct tl_error err = { 0 };
+    int rc = engine_open(&e, &o, &err);
+    CHECK(rc == TL_OK, "open: %s", err.msg);
+    if (rc)
+        return;
+    CHECK(engine_last_logits(&e) == NULL, "no logits yet");
+    int32_t tok[3] = { 1, 5, 6 };
+    CHECK(engine_eval(&e, tok, 3, NULL, NULL, &err) == TL_OK, "eval: %s", err.msg);
+    CHECK(engine_last_logits(&e) == e.st.logits, "one row kept: the last token's");
+    engine_close(&e);
+}
+
+/* Each thread's attention scratch: regions 64-byte aligned, disjoint,
+ * inside the bytes laid out, and as large as prefill blocks and decode
+ * take, for shapes where n_ctx is below head_dim and G * 16 below n_head. */
+static void attn_scratch_regions(void)
+{
+    struct { int n_head, n_head_kv, hd, hdv, n_ctx; } shapes[] = {
+        { 8, 2, 32, 32, 64 }, { 32, 32, 256, 128, 1 }, { 9, 3, 64, 64, 7 }, { 4, 1, 16, 80, 3000 },
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        struct hparams hp = { .n_head = shapes[i].n_head, .n_head_kv = shapes[i].n_head_kv,
+                              .head_dim = shapes[i].hd, .head_dim_v = shapes[i].hdv };
+        struct attn_scratch a;
+        size_t bytes = attn_scratch_layout(&a, &hp, shapes[i].n_ctx, NULL);
+        char *base = aligned_alloc(64, bytes);
+        CHECK(base && bytes % 64 == 0, "shape %zu: %zu bytes", i, bytes);
+        if (!base)
+            return;
+        attn_scratch_layout(&a, &hp, shapes[i].n_ctx, base);
+        struct { const void *p; size_t bytes; } r[] = {
+            { a.scores, a.n_scores * 4 }, { a.out, a.n_out * 4 }, { a.weights, a.n_weights * 2 },
+            { a.q16, a.n_q16 * 2 }, { a.row, a.n_row * 4 }, { a.v16, a.n_v16 * 2 },
+        };
+        for (int j = 0; j < 6; j++) {
+            size_t off = (size_t)((const char *)r[j].p - base);
+            CHECK(off % 64 == 0 && off + r[j].bytes <= bytes, "shape %zu region %d at %zu", i, j, off);
+            for (int l = 0; l < j; l++) {
+                size_t o2 = (size_t)((const char *)r[l].p - base);
+                CHECK(off >= o2 + r[l].bytes || o2 >= off + r[j].bytes, "shape %zu: regions %d, %d overlap", i, l, j);
+            }
+        }
+        size_t G = (size_t)hp.n_head / hp.n_head_kv, ctx = (size_t)shapes[i].n_ctx, rows = G * 16;
+        CHECK(a.n_scores >= rows * ctx && a.n_weights >= rows * ctx && a.n_out >= rows * hp.head_dim_v &&
+                  a.n_q16 >= rows * hp.head_dim && a.n_q16 >= (size_t)hp.n_head * hp.head_dim &&
+                  a.n_row >= ctx && a.n_row >= (size_t)hp.head_dim && a.n_v16 >= (size_t)hp.head_dim_v,
+              "shape %zu: a prefill block of 16 tokens and a decode step fit", i);
+        free(base);
+    }
+}
+
 int main(void)
 {
     RUN_TEST(batch_equals_sequential);
@@ -408,5 +465,7 @@ int main(void)
     RUN_TEST(gemma2_window_and_softcaps);
     RUN_TEST(inconsistent_models_refused);
     RUN_TEST(misaligned_data_refused);
+    RUN_TEST(last_logits_none_before_eval);
+    RUN_TEST(attn_scratch_regions);
     return test_finish();
 }

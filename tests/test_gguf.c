@@ -358,7 +358,7 @@ static void test_truncated_everywhere(void)
     CHECK(bad == 0, "%d bad prefixes", bad);
     /* The data-section shortfall names both sizes. */
     char want[96];
-    snprintf(want, sizeof want, "truncated: %llu bytes, the tensors need %llu",
+    snprintf(want, sizeof want, "truncated: %llu bytes present, the tensors need %llu",
              (unsigned long long)(need - 1), (unsigned long long)need);
     EXPECT_FAIL(buf, need - 1, TL_EFORMAT, want);
     free(buf);
@@ -524,6 +524,66 @@ static void test_bad_tensors(void)
     bb_pad(&b, 32);
     bb_put(&b, "0123456789abcdef0123456789abcdef", 32);
     EXPECT_FAIL(b.p, b.n, TL_EFORMAT, "duplicate tensor name 'same'");
+    free(b.p);
+}
+
+/* Tensor infos with the given offsets and sizes (F32 vectors of size / 4),
+ * then the padding and data bytes. */
+static void tensors_at(struct bb *b, int n, const uint64_t *offset, const uint64_t *bytes, uint64_t data_bytes)
+{
+    b->n = 0;
+    bb_head(b, 3, (uint64_t)n, 0);
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", i);
+        bb_str(b, name);
+        bb_u32(b, 1);
+        bb_u64(b, bytes[i] / 4);
+        bb_u32(b, TL_F32);
+        bb_u64(b, offset[i]);
+    }
+    bb_pad(b, 32);
+    for (uint64_t i = 0; i < data_bytes; i++)
+        bb_put(b, "\x5a", 1);
+}
+
+/* Tensors whose data ranges overlap are refused, naming both; ranges that
+ * only touch, in any order, are fine. */
+static void test_overlapping_tensors(void)
+{
+    struct bb b = {0};
+    struct gguf g;
+    struct tl_error e = {0};
+    tensors_at(&b, 3, (uint64_t[]){64, 0, 128}, (uint64_t[]){64, 64, 32}, 160);
+    CHECK(parse_copy(&g, b.p, b.n, &e) == TL_OK, "touching ranges out of order: %s", e.msg);
+    tensors_at(&b, 3, (uint64_t[]){64, 0, 96}, (uint64_t[]){64, 64, 32}, 160);
+    EXPECT_FAIL(b.p, b.n, TL_EFORMAT, "tensors 't0' and 't2' overlap");
+    tensors_at(&b, 2, (uint64_t[]){0, 0}, (uint64_t[]){32, 32}, 64);
+    EXPECT_FAIL(b.p, b.n, TL_EFORMAT, "tensors 't0' and 't1' overlap");
+    tensors_at(&b, 3, (uint64_t[]){0, 64, 32}, (uint64_t[]){256, 32, 32}, 256);   /* one holds two */
+    EXPECT_FAIL(b.p, b.n, TL_EFORMAT, "overlap");
+    free(b.p);
+}
+
+/* A download cut in the data section says so, with the bytes present and
+ * the bytes the tensors need, even when later tensors start past the cut;
+ * an offset far beyond a file whose tensors leave gaps is still corrupt. */
+static void test_cut_download(void)
+{
+    struct bb b = {0};
+    uint64_t off[4] = {0, 4096, 8192, 12288}, sz[4] = {4096, 4096, 4096, 4096};
+    tensors_at(&b, 4, off, sz, 16384);
+    size_t data_off = b.n - 16384, cut = data_off + 5000;
+    struct gguf g;
+    struct tl_error e = {0};
+    CHECK(parse_copy(&g, b.p, b.n, &e) == TL_OK, "whole: %s", e.msg);
+    char want[160];
+    snprintf(want, sizeof want, "is truncated: %zu bytes present, the tensors need %zu (an interrupted download?)",
+             cut, b.n);
+    EXPECT_FAIL(b.p, cut, TL_EFORMAT, want);
+    off[3] = 1ull << 40;   /* a gap: not what a writer makes */
+    tensors_at(&b, 4, off, sz, 16384);
+    EXPECT_FAIL(b.p, b.n, TL_EFORMAT, "corrupt: tensor 't3' offset 1099511627776 is past the end");
     free(b.p);
 }
 
@@ -992,6 +1052,8 @@ int main(void)
     RUN_TEST(test_huge_counts);
     RUN_TEST(test_bad_values);
     RUN_TEST(test_bad_tensors);
+    RUN_TEST(test_overlapping_tensors);
+    RUN_TEST(test_cut_download);
     RUN_TEST(test_wrong_files);
     RUN_TEST(test_fuzz);
     RUN_TEST(test_writer_errors);

@@ -1,4 +1,5 @@
-/* test_sampler.c: greedy, determinism under a seed, and each filter. */
+/* test_sampler.c: greedy, determinism under a seed, each filter, and the
+ * defined choices on NaN and infinite logits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,126 @@ static void repeat_penalty_window(void)
     sampler_free(&s);
 }
 
+/* A sampler at temperature temp (0: greedy) keeping top_k (0: all), the
+ * other filters at their defaults. */
+static void init_at(struct sampler *s, float temp, int top_k)
+{
+    struct sampler_params p = sampler_defaults();
+    p.temp = temp;
+    p.top_k = top_k;
+    p.seed = 5;
+    sampler_init(s, &p, NV, NULL);
+}
+
+/* NaN logits are never chosen, greedy or drawn, wherever they sort. */
+static void nan_never_chosen(void)
+{
+    float l[NV];
+    fill_logits(l, 3);
+    for (int i = 0; i < NV; i += 3)
+        l[i] = NAN;
+    l[1] = 30.0f;          /* every other number is < 10: p(1) > 1 - 1e-8 */
+    CHECK(argmax(l, NV) == 1, "argmax skips NaN (token 0 is NaN)");
+    int top_k[] = { 0, 40, 2 };
+    for (int t = 0; t < 3; t++) {
+        struct sampler s;
+        init_at(&s, 0.0f, top_k[t]);
+        CHECK(sampler_sample(&s, l) == 1, "greedy skips NaN");
+        sampler_free(&s);
+        init_at(&s, 1.0f, top_k[t]);
+        for (int i = 0; i < 100; i++) {
+            int32_t x = sampler_sample(&s, l);
+            CHECK(x == 1, "top_k %d: drew %d, not the one likely token", top_k[t], x);
+        }
+        sampler_free(&s);
+    }
+    /* only NaN and low numbers in the top k: a number is drawn */
+    fill_logits(l, 4);
+    for (int i = 0; i < NV; i++)
+        l[i] = i % 2 ? NAN : l[i];
+    struct sampler s;
+    init_at(&s, 1.0f, 3);
+    for (int i = 0; i < 100; i++) {
+        int32_t x = sampler_sample(&s, l);
+        CHECK(x >= 0 && x < NV && !isnan(l[x]), "drew %d", x);
+    }
+    sampler_free(&s);
+}
+
+/* No logit above -inf: no distribution to draw from, so greedy and
+ * sampling both give the lowest id that is not NaN. */
+static void all_minus_inf(void)
+{
+    float l[NV];
+    for (int i = 0; i < NV; i++)
+        l[i] = -INFINITY;
+    for (int temp = 0; temp < 2; temp++) {
+        struct sampler s;
+        init_at(&s, (float)temp, 40);
+        CHECK(sampler_sample(&s, l) == 0, "temp %d: token 0", temp);
+        l[0] = NAN;
+        CHECK(sampler_sample(&s, l) == 1, "temp %d: token 0 NaN, token 1", temp);
+        l[0] = -INFINITY;
+        sampler_free(&s);
+    }
+    CHECK(argmax(l, NV) == 0, "argmax of all -inf");
+    /* -inf beside numbers: never drawn, even at a high temperature */
+    l[7] = 0.0f;
+    l[9] = 0.5f;
+    struct sampler s;
+    init_at(&s, 100.0f, 0);
+    for (int i = 0; i < 100; i++) {
+        int32_t x = sampler_sample(&s, l);
+        CHECK(x == 7 || x == 9, "drew %d", x);
+    }
+    sampler_free(&s);
+}
+
+/* Every logit NaN: nothing to choose, -1 (callers report an error). */
+static void all_nan(void)
+{
+    float l[NV];
+    for (int i = 0; i < NV; i++)
+        l[i] = NAN;
+    CHECK(argmax(l, NV) == -1, "argmax of all NaN");
+    for (int temp = 0; temp < 2; temp++) {
+        struct sampler s;
+        init_at(&s, (float)temp, temp ? 0 : 40);
+        CHECK(sampler_sample(&s, l) == -1, "temp %d: -1", temp);
+        int32_t tok = 0;
+        struct tl_error err = { 0 };
+        CHECK(sampler_pick(&s, l, &tok, &err) == TL_EFORMAT && strstr(err.msg, "NaN"), "pick: %s", err.msg);
+        CHECK(sampler_pick(&s, NULL, &tok, &err) == TL_EINVAL, "no logits: %s", err.msg);
+        l[NV - 1] = 0.0f;
+        CHECK(sampler_pick(&s, l, &tok, &err) == TL_OK && tok == NV - 1, "one number: picked %d", tok);
+        l[NV - 1] = NAN;
+        sampler_free(&s);
+    }
+}
+
+/* +inf logits share all the probability; greedy takes the first. */
+static void plus_inf_shares(void)
+{
+    float l[NV];
+    fill_logits(l, 9);
+    l[4] = l[8] = INFINITY;
+    l[6] = NAN;
+    struct sampler s;
+    init_at(&s, 0.0f, 40);
+    CHECK(sampler_sample(&s, l) == 4, "greedy: the first +inf");
+    sampler_free(&s);
+    init_at(&s, 1.0f, 40);
+    int seen4 = 0, seen8 = 0;
+    for (int i = 0; i < 200; i++) {
+        int32_t x = sampler_sample(&s, l);
+        CHECK(x == 4 || x == 8, "drew %d", x);
+        seen4 |= x == 4;
+        seen8 |= x == 8;
+    }
+    CHECK(seen4 && seen8, "both +inf tokens drawn");
+    sampler_free(&s);
+}
+
 int main(void)
 {
     RUN_TEST(greedy_is_argmax);
@@ -139,5 +260,9 @@ int main(void)
     RUN_TEST(top_k_limits_choices);
     RUN_TEST(top_p_and_min_p);
     RUN_TEST(repeat_penalty_window);
+    RUN_TEST(nan_never_chosen);
+    RUN_TEST(all_minus_inf);
+    RUN_TEST(all_nan);
+    RUN_TEST(plus_inf_shares);
     return test_finish();
 }

@@ -93,7 +93,9 @@ static int answer(struct chat *c, struct sampler *smp, int n_predict, struct out
     }
     interrupted = 0;
     for (int g = 0; n_predict < 0 || g < n_predict; g++) {
-        int32_t tok = sampler_sample(smp, engine_last_logits(c->e));
+        int32_t tok;
+        if ((rc = sampler_pick(smp, engine_last_logits(c->e), &tok, err)))
+            break;
         sampler_accept(smp, tok);
         if (tokenizer_is_eog(&c->e->tok, tok))
             break;

@@ -136,7 +136,9 @@ static int generate(struct engine *e, struct sampler *smp, const struct run_opts
     int rc = TL_OK;
     st->why = "length";
     for (int g = 0; o->n_predict < 0 || g < o->n_predict; g++) {
-        int32_t tok = sampler_sample(smp, engine_last_logits(e));
+        int32_t tok;
+        if ((rc = sampler_pick(smp, engine_last_logits(e), &tok, err)))
+            break;
         sampler_accept(smp, tok);
         st->n_gen++;
         if (tokenizer_is_eog(&e->tok, tok)) {

@@ -66,5 +66,7 @@ int engine_eval(struct engine *e, const int32_t *tokens, int n, logits_fn on_row
 
 const float *engine_last_logits(const struct engine *e)
 {
+    if (e->st.n_logits < 1)
+        return NULL;
     return e->st.logits + (size_t)(e->st.n_logits - 1) * e->model.hp.n_vocab;
 }

@@ -43,7 +43,7 @@ typedef int (*logits_fn)(void *ctx, const float *logits, int rows, int n_vocab, 
 int engine_eval(struct engine *e, const int32_t *tokens, int n, logits_fn on_rows, void *ctx,
                 struct tl_error *err);
 
-/* The logits of the last evaluated token. */
+/* The logits of the last evaluated token; NULL before any was evaluated. */
 const float *engine_last_logits(const struct engine *e);
 
 #endif

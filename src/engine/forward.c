@@ -5,6 +5,7 @@
  * (phi2 feeds one norm(x) to both halves and adds both), then the logits
  * are Wout . norm(x). Keys and values enter an f16 cache that later calls
  * attend to. The switches of each family are in struct hparams. */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,61 @@ static void softcap(float *v, int lo, int hi, float c)
  * the block, are the rows of two F16 matrix products against the cache. */
 enum { ATT_QB = 16 };
 static int group_size(const struct hparams *hp) { return hp->n_head / hp->n_head_kv; }
-/* floats of per-thread attention scratch: for nq rows, scores (f32) and
- * weights (f16) over n_ctx positions, queries (f16) and outputs (f32);
- * decode's queries of every head fit too. */
-static size_t att_scratch(const struct hparams *hp, int n_ctx)
+/* base + *off (NULL when base is), then *off past bytes rounded up to 64 */
+static void *carve(char *base, size_t *off, size_t bytes)
 {
-    size_t nq = (size_t)group_size(hp) * ATT_QB;
-    nq = nq > (size_t)hp->n_head ? nq : (size_t)hp->n_head;
-    return nq * ((size_t)n_ctx + (size_t)n_ctx / 2 + 1 + (size_t)hp->head_dim / 2 + 1 + (size_t)hp->head_dim_v) + 64;
+    void *p = base ? base + *off : NULL;
+    *off += (bytes + 63) / 64 * 64;
+    return p;
+}
+
+size_t attn_scratch_layout(struct attn_scratch *a, const struct hparams *hp, int n_ctx, void *base)
+{
+    size_t rows = (size_t)group_size(hp) * ATT_QB, ctx = (size_t)n_ctx, off = 0;
+    size_t hd = (size_t)hp->head_dim, hdv = (size_t)hp->head_dim_v;
+    rows = rows > (size_t)hp->n_head ? rows : (size_t)hp->n_head;
+    *a = (struct attn_scratch){
+        .n_scores = rows * ctx, .n_out = rows * hdv, .n_weights = rows * ctx,
+        .n_q16 = rows * hd, .n_row = ctx > hd ? ctx : hd, .n_v16 = hdv,
+    };
+    a->scores = carve(base, &off, a->n_scores * sizeof *a->scores);
+    a->out = carve(base, &off, a->n_out * sizeof *a->out);
+    a->weights = carve(base, &off, a->n_weights * sizeof *a->weights);
+    a->q16 = carve(base, &off, a->n_q16 * sizeof *a->q16);
+    a->row = carve(base, &off, a->n_row * sizeof *a->row);
+    a->v16 = carve(base, &off, a->n_v16 * sizeof *a->v16);
+    return off;
+}
+
+/* The first n elements of a scratch region laid out with cap: taking more
+ * than attn_scratch_layout gave is a broken invariant of this file. */
+static float *take_f32(float *p, size_t cap, size_t n)
+{
+    assert(p && n <= cap);
+    return p;
+}
+
+static uint16_t *take_f16(uint16_t *p, size_t cap, size_t n)
+{
+    assert(p && n <= cap);
+    return p;
+}
+
+/* Every thread's attention scratch in one block, each thread's 64-byte
+ * aligned (no line shared between threads). */
+static int alloc_attn(struct state *s, const struct hparams *hp, int n_threads)
+{
+    struct attn_scratch probe;
+    size_t per = attn_scratch_layout(&probe, hp, s->n_ctx, NULL);
+    void *mem = NULL;
+    if (per > ((size_t)1 << 42) / (size_t)n_threads || posix_memalign(&mem, 64, per * (size_t)n_threads))
+        return -1;
+    s->attn_mem = mem;
+    if (!(s->attn = calloc((size_t)n_threads, sizeof *s->attn)))
+        return -1;
+    for (int i = 0; i < n_threads; i++)
+        attn_scratch_layout(&s->attn[i], hp, s->n_ctx, (char *)mem + (size_t)i * per);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- state */
@@ -111,7 +159,8 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
     s->att = alloc_floats(B * (size_t)hp->n_head * (size_t)hp->head_dim_v, &fail);
     s->ffa = alloc_floats(B * (size_t)hp->n_ff, &fail);
     s->ffb = alloc_floats(B * (size_t)hp->n_ff, &fail);
-    s->scores = alloc_floats((size_t)pool_size(pool) * att_scratch(hp, n_ctx), &fail);
+    if (alloc_attn(s, hp, pool_size(pool)))
+        fail = 1;
     s->att_s = alloc_floats((size_t)hp->n_head * (size_t)n_ctx, &fail);
     s->logits = alloc_floats((size_t)hp->n_vocab, &fail);
     s->logits_cap = 1;
@@ -156,7 +205,8 @@ void state_free(struct state *s)
     free(s->att);
     free(s->ffa);
     free(s->ffb);
-    free(s->scores);
+    free(s->attn);
+    free(s->attn_mem);
     free(s->att_s);
     free(s->logits);
     free(s->c.act);
@@ -312,6 +362,9 @@ static void rope_store_task(void *arg, int ith, int nth)
     const struct rows_task *t = arg;
     struct state *s = t->s;
     const struct hparams *hp = &s->m->hp;
+    const struct attn_scratch *a = &s->attn[ith];
+    uint16_t *q16 = take_f16(a->q16, a->n_q16, (size_t)q_dim(hp));
+    uint16_t *v16 = take_f16(a->v16, a->n_v16, (size_t)hp->head_dim_v);
     int lo, hi;
     pool_split(t->n, 1, ith, nth, &lo, &hi);
     for (int r = lo; r < hi; r++) {
@@ -319,11 +372,9 @@ static void rope_store_task(void *arg, int ith, int nth)
         const float *cs = s->rope_cs + (size_t)r * hp->n_rot;
         for (int h = 0; h < hp->n_head; h++)
             rope_query(hp, q + h * hp->head_dim, cs);
-        uint16_t *tmp = (uint16_t *)(s->scores + (size_t)ith * att_scratch(hp, s->n_ctx));
-        for (int i = 0; i < q_dim(hp); i += s->n_ctx)   /* tmp holds n_ctx halves */
-            round_f16(s->c.k, q + i, tmp, q_dim(hp) - i < s->n_ctx ? q_dim(hp) - i : s->n_ctx);
+        round_f16(s->c.k, q, q16, q_dim(hp));
         for (int h = 0; h < hp->n_head_kv; h++)
-            store_kv(s, t->il, h, s->n_past + r, k + h * hp->head_dim, v + h * hp->head_dim_v, cs, tmp);
+            store_kv(s, t->il, h, s->n_past + r, k + h * hp->head_dim, v + h * hp->head_dim_v, cs, v16);
     }
 }
 
@@ -367,7 +418,7 @@ static void softmax_row(const struct kernels *k, float *row, int n, int lo, int 
  * cache, q and the attention weights are rounded to f16 before they meet K
  * and V: every later activation rounding (to bf16 or Q8) amplifies small
  * differences here, so reproducing them keeps us on its numbers. */
-static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, float *scratch)
+static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, const struct attn_scratch *a)
 {
     const struct hparams *hp = &s->m->hp;
     const struct kernels *k = s->c.k;
@@ -376,8 +427,10 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, floa
     int win = layer_window(hp, il);
     int j0 = win > 0 && p0 >= win ? p0 - win + 1 : 0, nj = last + 1 - j0;
     size_t head = (size_t)il * hp->n_head_kv + kvh;
-    float *S = scratch, *O = S + (size_t)nq * nj;
-    uint16_t *P = (uint16_t *)(O + (size_t)nq * hdv), *Q = P + (size_t)nq * nj;
+    float *S = take_f32(a->scores, a->n_scores, (size_t)nq * nj);       /* [nq][nj] */
+    float *O = take_f32(a->out, a->n_out, (size_t)nq * hdv);             /* [nq][hdv] */
+    uint16_t *P = take_f16(a->weights, a->n_weights, (size_t)nq * nj);  /* [nq][nj] */
+    uint16_t *Q = take_f16(a->q16, a->n_q16, (size_t)nq * hd);           /* [nq][hd] */
     for (int i = 0; i < nq; i++)
         k->f32_to_f16(Q + (size_t)i * hd, s->qkv + (size_t)(t0 + i / hn) * qkv_dim(hp) + (size_t)(h0 + i % hn) * hd, hd);
     /* S[i][j - j0] = K[j] . Q[i] */
@@ -416,7 +469,7 @@ static void attention_task(void *arg, int ith, int nth)
 {
     const struct rows_task *t = arg;
     const struct hparams *hp = &t->s->m->hp;
-    float *scratch = t->s->scores + (size_t)ith * att_scratch(hp, t->s->n_ctx);
+    const struct attn_scratch *a = &t->s->attn[ith];
     int G = group_size(hp), blocks = (t->n + ATT_QB - 1) / ATT_QB, hn = G;
     while (hn > 1 && blocks * hp->n_head / hn < 2 * nth) {
         int d = hn - 1;
@@ -427,7 +480,7 @@ static void attention_task(void *arg, int ith, int nth)
     int slices = hp->n_head / hn;
     for (int u = ith; u < blocks * slices; u += nth) {
         int b = u / slices, t1 = (b + 1) * ATT_QB < t->n ? (b + 1) * ATT_QB : t->n;
-        attend(t->s, t->il, (u % slices) * hn, hn, b * ATT_QB, t1, scratch);
+        attend(t->s, t->il, (u % slices) * hn, hn, b * ATT_QB, t1, a);
     }
 }
 
@@ -439,17 +492,10 @@ static void attention_task(void *arg, int ith, int nth)
  * KV head's cache is read once. Each thread rotates the queries it needs
  * itself (a few hundred multiplies) rather than wait for one thread to; the
  * thread whose scores reach position p stores that KV head's k and v first.
- * Roundings are attend()'s. Per-thread scratch: a score row (f32, n_ctx),
- * then queries (f16, n_head x head_dim), weights (f16, G x n_ctx) and one
- * v (f16, head_dim_v). */
+ * Roundings are attend()'s. Per-thread scratch (struct attn_scratch): a
+ * score row or one rotated query in row, every head's queries in q16, G
+ * rows of weights in weights, one v in v16. */
 enum { ATT_DB = 16 };
-
-/* floats of the score row at the start of decode's scratch (it also holds
- * one rotated query) */
-static int row_floats(const struct state *s)
-{
-    return s->n_ctx > s->m->hp.head_dim ? s->n_ctx : s->m->hp.head_dim;
-}
 
 static void decode_window(const struct state *s, int il, int *j0, int *nj)
 {
@@ -513,8 +559,10 @@ static void decode_scores_task(void *arg, int ith, int nth)
     decode_window(s, t->il, &j0, &nj);
     int nblk = (nj + ATT_DB - 1) / ATT_DB;
     pool_split(hp->n_head_kv * nblk, 1, ith, nth, &lo, &hi);
-    float *row = s->scores + (size_t)ith * att_scratch(hp, s->n_ctx);
-    uint16_t *Q = (uint16_t *)(row + row_floats(s)), *vt = Q + (size_t)hp->n_head * hd + (size_t)G * s->n_ctx;
+    const struct attn_scratch *a = &s->attn[ith];
+    float *row = take_f32(a->row, a->n_row, (size_t)hd);
+    uint16_t *Q = take_f16(a->q16, a->n_q16, (size_t)hp->n_head * hd);   /* [n_head][hd] */
+    uint16_t *vt = take_f16(a->v16, a->n_v16, (size_t)hdv);
     float *q = s->qkv, *kr = q + q_dim(hp), *v = kr + k_dim(hp);
     for (int h = lo / nblk; h < hp->n_head_kv && h * nblk < hi; h++) {
         int u0, u1;
@@ -546,8 +594,9 @@ static void decode_values_task(void *arg, int ith, int nth)
     decode_window(s, t->il, &j0, &nj);
     int nvb = (hdv + ATT_DB - 1) / ATT_DB;
     pool_split(hp->n_head_kv * nvb, 1, ith, nth, &lo, &hi);
-    float *row = s->scores + (size_t)ith * att_scratch(hp, s->n_ctx);
-    uint16_t *P = (uint16_t *)(row + row_floats(s)) + (size_t)hp->n_head * hd;
+    const struct attn_scratch *a = &s->attn[ith];
+    float *row = take_f32(a->row, a->n_row, (size_t)nj);
+    uint16_t *P = take_f16(a->weights, a->n_weights, (size_t)G * nj);   /* [G][nj] */
     float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hd);
     for (int h = lo / nvb; h < hp->n_head_kv && h * nvb < hi; h++) {
         int u0, u1;

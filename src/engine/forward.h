@@ -9,6 +9,21 @@
 #include "engine/matmul.h"
 #include "engine/model.h"
 
+/* One thread's attention scratch, laid out by attn_scratch_layout for a
+ * model and a context of n_ctx positions; rows = max(G * 16, n_head) query
+ * rows, G = n_head / n_head_kv (a prefill block is 16 tokens of G heads).
+ * Each region starts on a 64-byte boundary; n_* are the elements laid out,
+ * which every use asserts covers what it takes. */
+struct attn_scratch {
+    float    *scores;   /* [rows][n_ctx] f32 q.k of a prefill block, softmaxed in place */
+    float    *out;      /* [rows][head_dim_v] f32 a prefill block's attention output */
+    uint16_t *weights;  /* [rows][n_ctx] f16 softmax weights that meet V */
+    uint16_t *q16;      /* [rows][head_dim] f16 queries (decode: of every head) */
+    float    *row;      /* [max(n_ctx, head_dim)] f32 decode's score row or one rotated query */
+    uint16_t *v16;      /* [head_dim_v] f16 one token's v on its way to the cache */
+    size_t    n_scores, n_out, n_weights, n_q16, n_row, n_v16;
+};
+
 struct state {
     const struct model *m;
     struct compute      c;
@@ -28,7 +43,8 @@ struct state {
     float    *ffa, *ffb;  /* [n_ff] gate (or ungated up), up */
     uint16_t *gelu_f16;   /* GELU models: gelu of every f16 input, as f16 (65536) */
     float    *y;          /* [n_embd] block output before the residual add */
-    float    *scores;     /* per thread: attention scratch (engine/forward.c att_scratch) */
+    struct attn_scratch *attn; /* [pool threads] per-thread attention scratch */
+    void     *attn_mem;   /* the block every thread's scratch lies in */
     float    *att_s;      /* [n_head][n_ctx] decode attention scores, shared */
     float    *logits;     /* [logits_cap][n_vocab] */
     int       logits_cap; /* rows allocated in logits */
@@ -40,6 +56,10 @@ struct state {
 int  state_init(struct state *s, const struct model *m, const struct kernels *k,
                 struct pool *pool, int n_ctx, int n_batch, struct tl_error *err);
 void state_free(struct state *s);
+
+/* Lay out one thread's attention scratch for hp and n_ctx at base (64-byte
+ * aligned; NULL: sizes only) and return its bytes, a multiple of 64. */
+size_t attn_scratch_layout(struct attn_scratch *a, const struct hparams *hp, int n_ctx, void *base);
 
 /* Evaluate tokens[0..n) (n <= n_batch) at positions n_past.., append them to
  * the cache and advance n_past. Writes the logits of every token (all_logits)

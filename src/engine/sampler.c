@@ -52,9 +52,9 @@ void sampler_accept(struct sampler *s, int32_t id)
 
 int32_t argmax(const float *logits, int n)
 {
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (logits[i] > logits[best])
+    int32_t best = -1;
+    for (int i = 0; i < n; i++)
+        if (!isnan(logits[i]) && (best < 0 || logits[i] > logits[best]))
             best = i;
     return best;
 }
@@ -68,12 +68,17 @@ static double next_uniform(struct sampler *s)
     return (double)((s->rng * 0x2545F4914F6CDD1Dull) >> 11) * 0x1.0p-53;
 }
 
+/* Larger logits first, NaN after every number, ties (NaNs among them) by
+ * id: a total order, as qsort and the heap need. */
 static int by_logit_desc(const void *a, const void *b)
 {
     const struct cand *x = a, *y = b;
-    if (x->logit != y->logit)
+    int xnan = isnan(x->logit), ynan = isnan(y->logit);
+    if (xnan != ynan)
+        return xnan - ynan;
+    if (!xnan && x->logit != y->logit)
         return x->logit < y->logit ? 1 : -1;
-    return x->id - y->id;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Sift c[i] down the min-heap c[0..k) ordered by by_logit_desc reversed
@@ -124,6 +129,16 @@ static void apply_repeat_penalty(struct sampler *s, int n)
     }
 }
 
+/* One of the +inf tokens at the head of the sorted c[0..k), uniformly. */
+static int32_t draw_among_inf(struct sampler *s, int k)
+{
+    int m = 1;
+    while (m < k && s->cand[m].logit == INFINITY)
+        m++;
+    int i = (int)(next_uniform(s) * m);
+    return s->cand[i < m ? i : m - 1].id;
+}
+
 int32_t sampler_sample(struct sampler *s, const float *logits)
 {
     int n = s->n_vocab;
@@ -132,9 +147,9 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     if (s->p.repeat_penalty != 1.0f)
         apply_repeat_penalty(s, n);
     if (s->p.temp <= 0.0f) {
-        int32_t best = 0;
-        for (int i = 1; i < n; i++)
-            if (s->cand[i].logit > s->cand[best].logit)
+        int32_t best = -1;
+        for (int i = 0; i < n; i++)
+            if (!isnan(s->cand[i].logit) && (best < 0 || s->cand[i].logit > s->cand[best].logit))
                 best = i;
         return best;
     }
@@ -142,9 +157,15 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     if (k < n)
         select_top_k(s->cand, n, k);
     qsort(s->cand, (size_t)k, sizeof *s->cand, by_logit_desc);
+    while (k > 0 && isnan(s->cand[k - 1].logit))   /* sorted last: never drawn */
+        k--;
+    if (k == 0)
+        return -1;
+    float mx = s->cand[0].logit;
+    if (isinf(mx))   /* softmax's limit: all on the +inf tokens, none if the best is -inf */
+        return mx < 0 ? s->cand[0].id : draw_among_inf(s, k);
     /* As llama.cpp's chain: top-p and min-p judge the probabilities at
      * temperature 1, then the temperature reshapes the survivors. */
-    float mx = s->cand[0].logit;
     double sum = 0.0, cum = 0.0;
     for (int i = 0; i < k; i++)
         sum += exp(s->cand[i].logit - mx);
@@ -163,6 +184,8 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     }
     for (int i = 0; i < keep; i++)
         s->cand[i].logit = expf((s->cand[i].logit - mx) / s->p.temp);
+    while (keep > 1 && s->cand[keep - 1].logit == 0.0f)   /* -inf, or underflow: never drawn */
+        keep--;
     double total = 0.0;
     for (int i = 0; i < keep; i++)
         total += s->cand[i].logit;
@@ -173,4 +196,13 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
             return s->cand[i].id;
     }
     return s->cand[keep - 1].id;
+}
+
+int sampler_pick(struct sampler *s, const float *logits, int32_t *tok, struct tl_error *err)
+{
+    if (!logits)
+        return tl_fail(err, TL_EINVAL, "no logits to sample from: nothing was evaluated");
+    if ((*tok = sampler_sample(s, logits)) < 0)
+        return tl_fail(err, TL_EFORMAT, "every logit is NaN: the weights are broken");
+    return TL_OK;
 }

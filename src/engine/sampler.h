@@ -35,14 +35,25 @@ struct sampler_params sampler_defaults(void);
 int  sampler_init(struct sampler *s, const struct sampler_params *p, int n_vocab, struct tl_error *err);
 void sampler_free(struct sampler *s);
 
-/* Pick the next token from logits[n_vocab] (not modified). */
+/* Pick the next token from logits[n_vocab] (not modified). NaN logits are
+ * never chosen. Infinite ones follow softmax's limit: +inf tokens share all
+ * the probability (greedy: the first), -inf ones get none; when no logit is
+ * above -inf there is nothing to draw from and greedy and sampling both
+ * give the lowest id that is not NaN. Returns -1 when every logit is NaN
+ * (broken weights: callers report an error). */
 int32_t sampler_sample(struct sampler *s, const float *logits);
+
+/* sampler_sample for callers that report errors: the token in *tok, or
+ * TL_EINVAL when logits is NULL (nothing evaluated yet) and TL_EFORMAT
+ * when every logit is NaN. */
+int sampler_pick(struct sampler *s, const float *logits, int32_t *tok, struct tl_error *err);
 
 /* Tell the sampler a token entered the sequence (prompt or generated), for
  * the repetition window. */
 void sampler_accept(struct sampler *s, int32_t id);
 
-/* Index of the largest logit; the lowest index wins ties. */
+/* Index of the largest logit; the lowest index wins ties; NaNs are skipped.
+ * -1 when every logit is NaN (or n < 1). */
 int32_t argmax(const float *logits, int n);
 
 #endif

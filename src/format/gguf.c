@@ -360,31 +360,101 @@ static int read_tensor_info(struct reader *r, struct gguf_tensor *t)
     return tensor_size(r, t, nm);
 }
 
-/* Place every tensor in the data section: aligned, inside the file. */
+/* One tensor's bytes in the data section, for sorting by where they start. */
+struct span {
+    uint64_t off, size;   /* from the start of the data section */
+    uint64_t i;           /* index in g->tensors */
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const struct span *x = a, *y = b;
+    if (x->off != y->off)
+        return x->off < y->off ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Sorted by start, every overlap shows between neighbours (the one that
+ * starts second starts before its neighbour ends). *packed: laid out as a
+ * writer lays them out, each tensor at the aligned end of the one before. */
+static int check_spans(struct reader *r, const struct gguf *g, struct span *s, uint64_t n, bool *packed)
+{
+    char na[80], nb[80];
+    qsort(s, n, sizeof *s, span_cmp);
+    *packed = n == 0 || s[0].off == 0;
+    for (uint64_t k = 1; k < n; k++) {
+        uint64_t prev_end = s[k - 1].off + s[k - 1].size;   /* bounded: placed in 64 bits */
+        if (prev_end > s[k].off) {
+            const struct gguf_tensor *a = &g->tensors[s[k - 1].i], *b = &g->tensors[s[k].i];
+            return tl_fail(r->err, TL_EFORMAT,
+                           "%s is corrupt: tensors '%s' and '%s' overlap (data bytes %llu..%llu and %llu..%llu)",
+                           r->name, show(na, sizeof na, a->name.ptr, a->name.len),
+                           show(nb, sizeof nb, b->name.ptr, b->name.len), (unsigned long long)s[k - 1].off,
+                           (unsigned long long)prev_end, (unsigned long long)s[k].off,
+                           (unsigned long long)(s[k].off + s[k].size));
+        }
+        if (s[k].off - prev_end >= g->alignment)
+            *packed = false;
+    }
+    return TL_OK;
+}
+
+/* The data section ends before the tensors do. Tensors laid out as a writer
+ * does, cut short: an interrupted download. Otherwise the tensor that
+ * starts past the end has a corrupt offset (or, if none does, the file is
+ * short anyway). */
+static int short_data(struct reader *r, const struct gguf *g, const struct span *s, uint64_t n,
+                      bool packed, uint64_t need)
+{
+    char nb[80];
+    for (uint64_t k = 0; k < n && !packed; k++) {
+        const struct gguf_tensor *t = &g->tensors[s[k].i];
+        if (g->data_off + t->offset >= r->size)
+            return tl_fail(r->err, TL_EFORMAT,
+                           "%s is corrupt: tensor '%s' offset %llu is past the end of the file (%llu bytes)",
+                           r->name, show(nb, sizeof nb, t->name.ptr, t->name.len),
+                           (unsigned long long)t->offset, (unsigned long long)r->size);
+    }
+    return tl_fail(r->err, TL_EFORMAT,
+                   "%s is truncated: %llu bytes present, the tensors need %llu (an interrupted download?)",
+                   r->name, (unsigned long long)r->size, (unsigned long long)need);
+}
+
+/* Place every tensor in the data section: aligned, disjoint, inside the
+ * file. Offsets and sizes are untrusted: every sum is checked. */
 static int place_tensors(struct reader *r, struct gguf *g)
 {
     char nb[80];
-    uint64_t need = 0;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
+    uint64_t need = 0, n = g->n_tensors;
+    for (uint64_t i = 0; i < n; i++) {
         struct gguf_tensor *t = &g->tensors[i];
-        const char *nm = show(nb, sizeof nb, t->name.ptr, t->name.len);
+        uint64_t end;
         if (t->offset % g->alignment)
             return tl_fail(r->err, TL_EFORMAT,
                            "%s is corrupt: tensor '%s' offset %llu is not a multiple of the alignment %llu",
-                           r->name, nm, (unsigned long long)t->offset, (unsigned long long)g->alignment);
-        uint64_t end;
-        if (t->offset > r->size || __builtin_add_overflow(g->data_off, t->offset, &end) ||
-            __builtin_add_overflow(end, t->size, &end))
+                           r->name, show(nb, sizeof nb, t->name.ptr, t->name.len),
+                           (unsigned long long)t->offset, (unsigned long long)g->alignment);
+        if (__builtin_add_overflow(g->data_off, t->offset, &end) || __builtin_add_overflow(end, t->size, &end))
             return tl_fail(r->err, TL_EFORMAT,
-                           "%s is corrupt: tensor '%s' offset %llu is past the end of the file (%llu bytes)",
-                           r->name, nm, (unsigned long long)t->offset, (unsigned long long)r->size);
-        if (end > need)
-            need = end;
+                           "%s is corrupt: tensor '%s' at offset %llu with %llu bytes ends beyond 64 bits",
+                           r->name, show(nb, sizeof nb, t->name.ptr, t->name.len),
+                           (unsigned long long)t->offset, (unsigned long long)t->size);
+        need = end > need ? end : need;
     }
-    if (need > r->size)
-        return tl_fail(r->err, TL_EFORMAT, "%s is truncated: %llu bytes, the tensors need %llu",
-                       r->name, (unsigned long long)r->size, (unsigned long long)need);
-    for (uint64_t i = 0; i < g->n_tensors; i++)
+    /* n is bounded by the file size (read_header), so this allocation is too */
+    struct span *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s)
+        return tl_fail(r->err, TL_ENOMEM, "out of memory checking the tensors of %s", r->name);
+    for (uint64_t i = 0; i < n; i++)
+        s[i] = (struct span){ g->tensors[i].offset, g->tensors[i].size, i };
+    bool packed;
+    int rc = check_spans(r, g, s, n, &packed);
+    if (!rc && need > r->size)
+        rc = short_data(r, g, s, n, packed, need);
+    free(s);
+    if (rc)
+        return rc;
+    for (uint64_t i = 0; i < n; i++)
         g->tensors[i].data = g->base + g->data_off + g->tensors[i].offset;
     return TL_OK;
 }
