@@ -24,4 +24,14 @@ struct oracle_tol { double median, max, argmax; };
 /* The tolerance for a weight type named in a file name ("f32", "q4_0", ...). */
 struct oracle_tol oracle_tolerance(const char *type_name);
 
+struct engine;
+
+/* Teacher-force the open engine e through ref (its prompt, then its greedy
+ * tokens but the last), print one line "  LABEL: rows, err median/max,
+ * argmax, greedy" and CHECK the oracle's criteria for weight type `type`:
+ * every row evaluated, median and max error, argmax agreement (one
+ * near-tie row may differ), and for float types the first 8 greedy tokens.
+ * The caller checks the prompt's tokenization. */
+void oracle_check(struct engine *e, const struct oracle_ref *ref, const char *type, const char *label);
+
 #endif

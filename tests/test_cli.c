@@ -17,40 +17,11 @@
 #include "oracle.h"
 #include "test.h"
 
-struct result { int status; char out[1 << 16]; char err[1 << 14]; };
-static struct result res;
+static struct test_cli res;
 static char model[512];
 
-static void slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
-
-/* Run `tinyllm ARGS` through sh with stdin from `in` (a shell redirection or
- * pipeline prefix, e.g. "</dev/null"); fills res. */
-static int run(const char *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run(const char *in, const char *fmt, ...)
-{
-    char args[4096], cmd[8192], out[600], err[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(out, sizeof out, "%s/stdout", test_tmpdir());
-    snprintf(err, sizeof err, "%s/stderr", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", in ? in : "</dev/null", test_bin(), args, out, err);
-    if (in && in[0] != '<')   /* a pipeline feeding us */
-        snprintf(cmd, sizeof cmd, "%s | %s %s >%s 2>%s", in, test_bin(), args, out, err);
-    int st = system(cmd);
-    res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    slurp(out, res.out, sizeof res.out);
-    slurp(err, res.err, sizeof res.err);
-    return res.status;
-}
+/* Run `tinyllm ARGS` with stdin from `in` (see test_cli_run); fills res. */
+#define run(in, ...) test_cli_run(&res, in, __VA_ARGS__)
 
 static int lines(const char *s)
 {
@@ -228,11 +199,12 @@ static void option_table(void)
     const struct opt_cmd cmd = { "test", "IN OUT [options]", "About.\n", groups, 1 };
     opt_help(&cmd, f);
     fclose(f);
-    slurp(path, res.out, sizeof res.out);
-    CHECK(strstr(res.out, "usage: tinyllm test IN OUT [options]\nAbout.\n\nmore:\n") &&
-          strstr(res.out, "  -n, --number N           a number (default 3)\n") &&
-          strstr(res.out, "      --float F            a float\n                           on two lines\n") &&
-          strstr(res.out, "  -h, --help"), "help: %s", res.out);
+    char *help = test_read_file(path, NULL);
+    CHECK(help && strstr(help, "usage: tinyllm test IN OUT [options]\nAbout.\n\nmore:\n") &&
+          strstr(help, "  -n, --number N           a number (default 3)\n") &&
+          strstr(help, "      --float F            a float\n                           on two lines\n") &&
+          strstr(help, "  -h, --help"), "help: %s", help ? help : "(none)");
+    free(help);
 }
 
 /* The sampling defaults --help shows are the sampler's. */
@@ -298,15 +270,16 @@ static void generates_to_stdout_only(void)
 {
     CHECK(run(NULL, "run -m %s -p 'the cat' -n 8 --temp 0 --quiet", model) == 0, "exit: %s", res.err);
     CHECK(res.err[0] == 0, "--quiet leaves stderr empty: %s", res.err);
-    char first[sizeof res.out];
-    strcpy(first, res.out);
+    char *first = strdup(res.out);
     CHECK(run(NULL, "run -m %s -p 'the cat' -n 8 --temp 0", model) == 0, "exit");
-    CHECK(!strcmp(first, res.out), "greedy is deterministic");
+    CHECK(first && !strcmp(first, res.out), "greedy is deterministic");
+    free(first);
     CHECK(lines(res.err) == 1 && strstr(res.err, "t/s"), "one summary line: %s", res.err);
     run(NULL, "run -m %s -p 'the cat' -n 12 --seed 7 --temp 1.2 --quiet", model);
-    strcpy(first, res.out);
+    first = strdup(res.out);
     run(NULL, "run -m %s -p 'the cat' -n 12 --seed 7 --temp 1.2 --quiet", model);
-    CHECK(!strcmp(first, res.out), "same seed, same text");
+    CHECK(first && !strcmp(first, res.out), "same seed, same text");
+    free(first);
 }
 
 /* Rows in a --dump-logits file for the given run, or -1. */
@@ -362,8 +335,9 @@ static void context_and_pipe_limits(void)
     snprintf(cmd, sizeof cmd, "(%s run -m %s -p the -n 200 --temp 1 --seed 1 2>/dev/null; echo $? >%s) | head -c 1 >/dev/null",
              test_bin(), model, st);
     CHECK(system(cmd) == 0, "pipeline ran");
-    slurp(st, res.out, sizeof res.out);
-    CHECK(atoi(res.out) == 0, "a closed pipe ends quietly, exit %s", res.out);
+    char *status = test_read_file(st, NULL);
+    CHECK(status && atoi(status) == 0, "a closed pipe ends quietly, exit %s", status ? status : "(none)");
+    free(status);
     /* a prompt batch (the GEMMs, whose scratch is hundreds of KiB) on a
      * main thread with a 512 KiB stack: it used to overflow it */
     snprintf(cmd, sizeof cmd, "ulimit -s 512 && %s run -m %s -t 2 -n 2 --temp 0 -p "

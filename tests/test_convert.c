@@ -67,27 +67,10 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-/* Run `tinyllm ARGS`; the exit status, with stdout and stderr in out/err. */
-static char out[1 << 16], errtxt[1 << 12];
-static int tinyllm(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int tinyllm(const char *fmt, ...)
-{
-    char args[4096], cmd[6000], o_path[600], e_path[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(o_path, sizeof o_path, "%s/stdout", test_tmpdir());
-    snprintf(e_path, sizeof e_path, "%s/stderr", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s </dev/null >%s 2>%s", test_bin(), args, o_path, e_path);
-    int st = system(cmd);
-    struct buf o = slurp(o_path), e = slurp(e_path);
-    snprintf(out, sizeof out, "%.*s", (int)o.n, o.p ? (char *)o.p : "");
-    snprintf(errtxt, sizeof errtxt, "%.*s", (int)e.n, e.p ? (char *)e.p : "");
-    free(o.p);
-    free(e.p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
+static struct test_cli res;
+
+/* Run `tinyllm ARGS` with stdin from /dev/null (fills res). */
+#define tinyllm(...) test_cli_run(&res, NULL, __VA_ARGS__)
 
 static int n_lines(const char *s)
 {
@@ -257,8 +240,8 @@ static void synthetic_converts(void)
         engine_close(&e);
     }
     /* the command writes the same bytes */
-    CHECK(tinyllm("convert %s %s %s", ckp, tkp, tmp_path("cli.gguf")) == 0 && n_lines(errtxt) == 1 && !out[0],
-          "convert: %s", errtxt);
+    CHECK(tinyllm("convert %s %s %s", ckp, tkp, tmp_path("cli.gguf")) == 0 && n_lines(res.err) == 1 && !res.out[0],
+          "convert: %s", res.err);
     struct buf c = slurp(tmp_path("cli.gguf"));
     CHECK(c.n == g.n && g.n && !memcmp(c.p, g.p, g.n), "the command's file differs from the library's");
     free(c.p);
@@ -393,22 +376,22 @@ static void hostile_tokenizers(void)
 
 static void command_line(void)
 {
-    CHECK(tinyllm("--help") == 0 && strstr(out, "convert"), "tinyllm --help lists convert");
-    CHECK(tinyllm("convert --help") == 0 && strstr(out, "usage: tinyllm convert"), "convert --help: %s", out);
-    CHECK(tinyllm("convert") == 2 && n_lines(errtxt) == 1, "no arguments: %s", errtxt);
-    CHECK(tinyllm("convert a.bin b.bin") == 2 && n_lines(errtxt) == 1, "two arguments: %s", errtxt);
-    CHECK(tinyllm("convert a.bin b.bin c.gguf d") == 2 && n_lines(errtxt) == 1, "four arguments: %s", errtxt);
-    CHECK(tinyllm("convert --bogus a.bin b.bin c.gguf") == 2 && strstr(errtxt, "--bogus"), "unknown option: %s",
-          errtxt);
+    CHECK(tinyllm("--help") == 0 && strstr(res.out, "convert"), "tinyllm --help lists convert");
+    CHECK(tinyllm("convert --help") == 0 && strstr(res.out, "usage: tinyllm convert"), "convert --help: %s", res.out);
+    CHECK(tinyllm("convert") == 2 && n_lines(res.err) == 1, "no arguments: %s", res.err);
+    CHECK(tinyllm("convert a.bin b.bin") == 2 && n_lines(res.err) == 1, "two arguments: %s", res.err);
+    CHECK(tinyllm("convert a.bin b.bin c.gguf d") == 2 && n_lines(res.err) == 1, "four arguments: %s", res.err);
+    CHECK(tinyllm("convert --bogus a.bin b.bin c.gguf") == 2 && strstr(res.err, "--bogus"), "unknown option: %s",
+          res.err);
     const char *gp = tmp_path("never.gguf");
     CHECK(tinyllm("convert %s %s %s", tmp_path("missing.bin"), tmp_path("missing-tok.bin"), gp) == 1 &&
-          n_lines(errtxt) == 1 && strstr(errtxt, "missing.bin"), "missing checkpoint: %s", errtxt);
+          n_lines(res.err) == 1 && strstr(res.err, "missing.bin"), "missing checkpoint: %s", res.err);
     /* a broken checkpoint leaves no output file behind */
     struct buf ck = make_ckpt(syn_cfg), tk = make_tok(SYN_VOCAB);
     spill(tmp_path("cut.bin"), ck.p, ck.n - 8);
     spill(tmp_path("cut-tok.bin"), tk.p, tk.n);
     CHECK(tinyllm("convert %s %s %s", tmp_path("cut.bin"), tmp_path("cut-tok.bin"), gp) == 1 &&
-          n_lines(errtxt) == 1 && strstr(errtxt, "truncated"), "truncated checkpoint: %s", errtxt);
+          n_lines(res.err) == 1 && strstr(res.err, "truncated"), "truncated checkpoint: %s", res.err);
     struct stat st;
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.tmp", gp);
@@ -476,10 +459,10 @@ static void readme_commands(void)
 {
     /* the README's first command: sampled, until end of text or a full
      * context (one thread: a spinning pool is slow on a loaded machine) */
-    CHECK(tinyllm("run -m %s -p 'Once upon a time' -t 1", COMMITTED) == 0 && strlen(out) > 20 &&
-          strstr(errtxt, "generated"), "run: %s", errtxt);
+    CHECK(tinyllm("run -m %s -p 'Once upon a time' -t 1", COMMITTED) == 0 && strlen(res.out) > 20 &&
+          strstr(res.err, "generated"), "run: %s", res.err);
     CHECK(tinyllm("run -m %s -p 'Once upon a time' -n 100 --temp 0 --quiet -t 1", COMMITTED) == 0 &&
-          strlen(out) > 200 && !strncmp(out, story, strlen(out)), "greedy, 100 tokens: '%s'", out);
+          strlen(res.out) > 200 && !strncmp(res.out, story, strlen(res.out)), "greedy, 100 tokens: '%s'", res.out);
 }
 
 /* ---- ../shared/realmodels ------------------------------------------------- */
@@ -507,30 +490,12 @@ static void converts_to_the_committed_file(void)
     CHECK(rc == TL_OK, "convert: %s", err.msg);
     CHECK(got.n == want.n && want.n && !memcmp(got.p, want.p, want.n), "%zu bytes vs the committed %zu", got.n, want.n);
     CHECK(tinyllm("convert %s %s %s", real("stories260K.bin"), real("tok512.bin"), tmp_path("s.gguf")) == 0,
-          "convert: %s", errtxt);
+          "convert: %s", res.err);
     struct buf cli = slurp(tmp_path("s.gguf"));
     CHECK(cli.n == want.n && want.n && !memcmp(cli.p, want.p, want.n), "the command's file differs");
     free(cli.p);
     free(got.p);
     free(want.p);
-}
-
-struct rows { float *p; int n, cap; };
-
-static int collect(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
-{
-    struct rows *r = ctx;
-    if (r->n + rows > r->cap)
-        return tl_fail(err, TL_ERANGE, "more rows than the reference");
-    memcpy(r->p + (size_t)r->n * n_vocab, logits, (size_t)rows * n_vocab * sizeof *logits);
-    r->n += rows;
-    return TL_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* llama.cpp's logits for ref/once.txt, teacher-forced: F32 tolerances of
@@ -551,32 +516,11 @@ static void logits_match_llama_cpp(void)
     }
     struct tl_error err = { 0 };
     int32_t *ids = NULL;
-    int n_ids = 0, nv = e.model.hp.n_vocab;
+    int n_ids = 0;
     int rc = tokenizer_encode(&e.tok, (const char *)prompt.p, prompt.n, true, true, &ids, &n_ids, &err);
     CHECK(rc == TL_OK && n_ids == ref.n_prompt && !memcmp(ids, ref.prompt, (size_t)n_ids * sizeof *ids),
           "prompt tokens differ from llama.cpp's (%d vs %d)", n_ids, ref.n_prompt);
-    struct rows r = { malloc((size_t)ref.rows * nv * sizeof(float)), 0, ref.rows };
-    rc = nv == ref.n_vocab ? engine_eval(&e, ref.prompt, ref.n_prompt, collect, &r, &err) : TL_EFORMAT;
-    for (int g = 0; rc == TL_OK && g + 1 < ref.n_greedy && r.n < ref.rows; g++)
-        rc = engine_eval(&e, &ref.greedy[g], 1, collect, &r, &err);
-    CHECK(rc == TL_OK && r.n == ref.rows, "eval: %s (%d rows of %d)", err.msg, r.n, ref.rows);
-    if (rc == TL_OK && r.n == ref.rows) {
-        struct oracle_tol tol = oracle_tolerance("f32");
-        double *errs = malloc((size_t)ref.n_logit_rows * sizeof *errs);
-        int agree = 0;
-        for (int k = 0; k < ref.n_logit_rows; k++)
-            errs[k] = oracle_row_err(r.p + (size_t)ref.logit_rows[k] * nv, ref.logits + (size_t)k * nv, nv);
-        for (int i = 0; i < r.n && i < ref.n_argmax; i++)
-            agree += argmax(r.p + (size_t)i * nv, nv) == ref.argmax[i];
-        qsort(errs, (size_t)ref.n_logit_rows, sizeof *errs, cmp_double);
-        double median = errs[ref.n_logit_rows / 2], worst = errs[ref.n_logit_rows - 1];
-        printf("  stories260K.once: %d rows, err median %.2e max %.2e, argmax %d/%d\n", r.n, median, worst, agree,
-               ref.rows);
-        CHECK(median <= tol.median && worst <= tol.max, "err median %.3g max %.3g", median, worst);
-        CHECK(agree >= tol.argmax * ref.rows, "argmax %d/%d", agree, ref.rows);
-        free(errs);
-    }
-    free(r.p);
+    oracle_check(&e, &ref, "f32", "stories260K.once");
     free(ids);
     free(prompt.p);
     engine_close(&e);
@@ -595,7 +539,7 @@ static void other_checkpoints_run(void)
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
         const char *gp = tmp_path("other.gguf");
-        CHECK(tinyllm("convert %s %s %s", real(m[i].ckpt), real(m[i].tok), gp) == 0, "%s: %s", m[i].ckpt, errtxt);
+        CHECK(tinyllm("convert %s %s %s", real(m[i].ckpt), real(m[i].tok), gp) == 0, "%s: %s", m[i].ckpt, res.err);
         struct engine e;
         char text[1024];
         if (open_model(&e, gp, 0))

@@ -22,24 +22,6 @@ struct oracle_case {
 
 static struct oracle_case cur;   /* the case test_run is running */
 
-struct collect { float *rows; int n, cap, n_vocab; };
-
-static int collect_rows(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
-{
-    struct collect *c = ctx;
-    if (c->n + rows > c->cap)
-        return tl_fail(err, TL_ERANGE, "more rows than the reference");
-    memcpy(c->rows + (size_t)c->n * n_vocab, logits, (size_t)rows * n_vocab * sizeof *logits);
-    c->n += rows;
-    return TL_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static char *read_text(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -50,36 +32,6 @@ static char *read_text(const char *path)
     (void)n;
     fclose(f);
     return buf;
-}
-
-/* Score our teacher-forced rows against the reference. */
-static void score(const struct oracle_ref *ref, const struct collect *c)
-{
-    struct oracle_tol tol = oracle_tolerance(cur.type);
-    double errs[256];
-    int n_err = 0, agree = 0, greedy_ok = 0;
-    for (int k = 0; k < ref->n_logit_rows && n_err < 256; k++) {
-        int r = ref->logit_rows[k];
-        if (r < c->n)
-            errs[n_err++] = oracle_row_err(c->rows + (size_t)r * c->n_vocab,
-                                           ref->logits + (size_t)k * ref->n_vocab, ref->n_vocab);
-    }
-    for (int r = 0; r < c->n && r < ref->n_argmax; r++)
-        agree += argmax(c->rows + (size_t)r * c->n_vocab, c->n_vocab) == ref->argmax[r];
-    while (greedy_ok < ref->n_greedy && ref->n_prompt - 1 + greedy_ok < c->n &&
-           argmax(c->rows + (size_t)(ref->n_prompt - 1 + greedy_ok) * c->n_vocab, c->n_vocab) ==
-               ref->greedy[greedy_ok])
-        greedy_ok++;
-    qsort(errs, (size_t)n_err, sizeof *errs, cmp_double);
-    double median = n_err ? errs[n_err / 2] : 1.0, worst = n_err ? errs[n_err - 1] : 1.0;
-    printf("  %s [%s]: rows %d, err median %.2e max %.2e, argmax %d/%d, greedy %d/%d\n", cur.name,
-           cur.kset, c->n, median, worst, agree, ref->rows, greedy_ok, ref->n_greedy);
-    CHECK(c->n == ref->rows, "evaluated %d rows, reference has %d", c->n, ref->rows);
-    CHECK(median <= tol.median, "median err %.3g > %.3g", median, tol.median);
-    CHECK(worst <= tol.max, "max err %.3g > %.3g", worst, tol.max);
-    CHECK(agree >= tol.argmax * ref->rows || agree >= ref->rows - 1, "argmax %d/%d", agree, ref->rows);
-    int is_float = !strcmp(cur.type, "f32") || !strcmp(cur.type, "f16") || !strcmp(cur.type, "bf16");
-    CHECK(!is_float || greedy_ok >= 8, "greedy: first %d tokens match, need 8", greedy_ok);
 }
 
 static void run_case(void)
@@ -114,16 +66,9 @@ static void run_case(void)
     rc = text ? tokenizer_encode(&e.tok, text, strlen(text), true, true, &ids, &n_ids, &err) : TL_EIO;
     CHECK(rc == TL_OK && n_ids == ref.n_prompt && !memcmp(ids, ref.prompt, (size_t)n_ids * sizeof *ids),
           "prompt tokens differ from llama.cpp's (%d vs %d tokens)", n_ids, ref.n_prompt);
-    /* teacher-forced: prompt, then the reference's greedy tokens but the last */
-    struct collect c = { .cap = ref.rows, .n_vocab = e.model.hp.n_vocab };
-    c.rows = malloc((size_t)c.cap * c.n_vocab * sizeof *c.rows);
-    rc = engine_eval(&e, ref.prompt, ref.n_prompt, collect_rows, &c, &err);
-    for (int g = 0; rc == TL_OK && g + 1 < ref.n_greedy && c.n < ref.rows; g++)
-        rc = engine_eval(&e, &ref.greedy[g], 1, collect_rows, &c, &err);
-    CHECK(rc == TL_OK, "eval: %s", err.msg);
-    if (rc == TL_OK)
-        score(&ref, &c);
-    free(c.rows);
+    char label[256];
+    snprintf(label, sizeof label, "%s [%s]", cur.name, cur.kset);
+    oracle_check(&e, &ref, cur.type, label);
     free(ids);
     free(text);
     engine_close(&e);

@@ -542,24 +542,6 @@ static void test_unaligned_and_bad_values(void)
 
 /* ---- the oracle: llama-mini re-made from its F32 file ---- */
 
-struct collect { float *rows; int n, cap, n_vocab; };
-
-static int collect_rows(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
-{
-    struct collect *c = ctx;
-    if (c->n + rows > c->cap)
-        return tl_fail(err, TL_ERANGE, "more rows than the reference");
-    memcpy(c->rows + (size_t)c->n * n_vocab, logits, (size_t)rows * n_vocab * sizeof *logits);
-    c->n += rows;
-    return TL_OK;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Teacher-forced rows of model against the reference NAME, with the
  * oracle criteria for type (../shared/oracle/README.md). */
 static void score(const char *model, const char *refdir, const char *name, const char *type)
@@ -572,38 +554,12 @@ static void score(const char *model, const char *refdir, const char *name, const
         CHECK(0, "cannot read reference %s", name);
         return;
     }
-    int rc = engine_open(&e, &o, &err), opened = rc == TL_OK;
+    int rc = engine_open(&e, &o, &err);
     CHECK(rc == TL_OK, "%s: engine_open: %s", name, err.msg);
-    struct collect c = { .cap = ref.rows, .n_vocab = ref.n_vocab };
-    c.rows = malloc((size_t)c.cap * (size_t)c.n_vocab * sizeof *c.rows);
-    if (!rc)
-        rc = engine_eval(&e, ref.prompt, ref.n_prompt, collect_rows, &c, &err);
-    for (int g = 0; !rc && g + 1 < ref.n_greedy && c.n < ref.rows; g++)
-        rc = engine_eval(&e, &ref.greedy[g], 1, collect_rows, &c, &err);
-    CHECK(rc == TL_OK && c.n == ref.rows, "%s: eval: %s (%d of %d rows)", name, err.msg, c.n, ref.rows);
-    double errs[256];
-    int n_err = 0, agree = 0;
-    for (int k = 0; !rc && k < ref.n_logit_rows && n_err < 256; k++)
-        if (ref.logit_rows[k] < c.n)
-            errs[n_err++] = oracle_row_err(c.rows + (size_t)ref.logit_rows[k] * c.n_vocab,
-                                           ref.logits + (size_t)k * ref.n_vocab, ref.n_vocab);
-    for (int r = 0; !rc && r < c.n && r < ref.n_argmax; r++)
-        agree += argmax(c.rows + (size_t)r * c.n_vocab, c.n_vocab) == ref.argmax[r];
-    int greedy = 0;   /* the first generated tokens, which float types must reproduce */
-    while (!rc && greedy < ref.n_greedy && ref.n_prompt - 1 + greedy < c.n &&
-           argmax(c.rows + (size_t)(ref.n_prompt - 1 + greedy) * c.n_vocab, c.n_vocab) == ref.greedy[greedy])
-        greedy++;
-    qsort(errs, (size_t)n_err, sizeof *errs, cmp_double);
-    double median = n_err ? errs[n_err / 2] : 1, worst = n_err ? errs[n_err - 1] : 1;
-    struct oracle_tol tol = oracle_tolerance(type);
-    printf("  %s: err median %.2e max %.2e, argmax %d/%d, greedy %d/%d\n", name, median, worst, agree, ref.rows,
-           greedy, ref.n_greedy);
-    CHECK(type[0] != 'f' && type[0] != 'b' ? 1 : greedy >= 8, "%s: first %d greedy tokens match", name, greedy);
-    CHECK(median <= tol.median && worst <= tol.max, "%s: err median %.3g max %.3g", name, median, worst);
-    CHECK(agree >= tol.argmax * ref.rows || agree >= ref.rows - 1, "%s: argmax %d/%d", name, agree, ref.rows);
-    free(c.rows);
-    if (opened)
+    if (rc == TL_OK) {
+        oracle_check(&e, &ref, type, name);
         engine_close(&e);
+    }
     oracle_free(&ref);
 }
 
