@@ -63,6 +63,14 @@ const char *test_tmpdir(void)
     return dir;
 }
 
+int test_count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -45,6 +45,9 @@ const char *test_tmpdir(void);
  * len is not NULL); NULL if it cannot be read. */
 char *test_read_file(const char *path, size_t *len);
 
+/* Newlines in s. */
+int test_count_lines(const char *s);
+
 /* The outcome of one run of the binary under test: exit status (128 when
  * it did not exit normally), stdout and stderr (malloc'd, NUL-terminated;
  * freed by the next test_cli_run on the same record). */

@@ -23,22 +23,14 @@ static int sh(const char *cmd, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static void piped_chat_answers_each_line(void)
 {
     char cmd[2048], out[1 << 15];
     snprintf(cmd, sizeof cmd, "printf 'Hi\\nWhat is 2+2?\\n' | %s chat -m %s -n 6 --temp 0 2>/dev/null", test_bin(), model);
     CHECK(sh(cmd, out, sizeof out) == 0, "exit status");
-    CHECK(count_lines(out) == 2, "two answers, one line each: '%s'", out);
+    CHECK(test_count_lines(out) == 2, "two answers, one line each: '%s'", out);
     snprintf(cmd, sizeof cmd, "printf 'Hi\\n/exit\\nnot read\\n' | %s chat -m %s -n 4 --temp 0 2>/dev/null", test_bin(), model);
-    CHECK(sh(cmd, out, sizeof out) == 0 && count_lines(out) == 1, "/exit ends: '%s'", out);
+    CHECK(sh(cmd, out, sizeof out) == 0 && test_count_lines(out) == 1, "/exit ends: '%s'", out);
     snprintf(cmd, sizeof cmd, "%s chat -m %s --bogus 2>/dev/null </dev/null", test_bin(), model);
     CHECK(sh(cmd, out, sizeof out) == 2, "usage error exits 2");
     snprintf(cmd, sizeof cmd, "printf 'one two three four five\\nsix seven\\nmore words here\\n' | "

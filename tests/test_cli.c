@@ -23,14 +23,6 @@ static char model[512];
 /* Run `tinyllm ARGS` with stdin from `in` (see test_cli_run); fills res. */
 #define run(in, ...) test_cli_run(&res, in, __VA_ARGS__)
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static long file_size(const char *path)
 {
     struct stat st;
@@ -236,12 +228,12 @@ static void help_and_usage_errors(void)
     setenv("TINYLLM_KERNELS", "scalar", 1);
     CHECK(run(NULL, "--version") == 0 && strstr(res.out, "kernels: scalar)"), "scalar repacks nothing: %s", res.out);
     setenv("TINYLLM_KERNELS", "no-such-set", 1);
-    CHECK(run(NULL, "run -m %s -p hi -n 1", model) == 2 && lines(res.err) == 1 &&
+    CHECK(run(NULL, "run -m %s -p hi -n 1", model) == 2 && test_count_lines(res.err) == 1 &&
           strstr(res.err, "TINYLLM_KERNELS=no-such-set"), "unknown kernel set: %s", res.err);
-    CHECK(run(NULL, "--version") == 2 && lines(res.err) == 1, "--version, unknown kernel set: %s", res.err);
+    CHECK(run(NULL, "--version") == 2 && test_count_lines(res.err) == 1, "--version, unknown kernel set: %s", res.err);
     unsetenv("TINYLLM_KERNELS");
     CHECK(run(NULL, "%s", "") == 2, "no command: exit 2");
-    CHECK(run(NULL, "frobnicate") == 2 && lines(res.err) == 1, "unknown command: %s", res.err);
+    CHECK(run(NULL, "frobnicate") == 2 && test_count_lines(res.err) == 1, "unknown command: %s", res.err);
     CHECK(run(NULL, "run --help") == 0 && strstr(res.out, "--dump-logits"), "run --help");
     static const char *const helps[][3] = {   /* a command, two of its options */
         { "run", "--mmap", "--repeat-last-n" }, { "chat", "--no-mmap", "--chat-template-file" },
@@ -252,17 +244,17 @@ static void help_and_usage_errors(void)
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
         CHECK(run(NULL, "%s --help", helps[i][0]) == 0 && strstr(res.out, helps[i][1]) && strstr(res.out, helps[i][2]) &&
               strstr(res.out, "-h, --help") && !res.err[0], "%s --help: %s", helps[i][0], res.out);
-    CHECK(run(NULL, "chat -m %s -c 8", model) == 2 && lines(res.err) == 1 && strstr(res.err, "[16,"), "chat -c 8: %s",
+    CHECK(run(NULL, "chat -m %s -c 8", model) == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "[16,"), "chat -c 8: %s",
           res.err);
-    CHECK(run(NULL, "quantize a") == 2 && lines(res.err) == 1 && strstr(res.err, "missing OUT.gguf and TYPE"),
+    CHECK(run(NULL, "quantize a") == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "missing OUT.gguf and TYPE"),
           "quantize a: %s", res.err);
-    CHECK(run(NULL, "run -p hi") == 2 && lines(res.err) == 1 && strstr(res.err, "-m"), "no model: %s", res.err);
+    CHECK(run(NULL, "run -p hi") == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "-m"), "no model: %s", res.err);
     CHECK(run(NULL, "run -m %s -p hi -n abc", model) == 2 && strstr(res.err, "-n"), "-n abc: %s", res.err);
     CHECK(run(NULL, "run -m %s -p hi --temp -1", model) == 2, "negative temp");
     CHECK(run(NULL, "run -m %s -p hi --bogus", model) == 2, "unknown flag");
     CHECK(run(NULL, "run -m %s -p hi -t", model) == 2 && strstr(res.err, "needs a value"), "-t without value");
     CHECK(run(NULL, "run -m %s", model) == 2 && strstr(res.err, "prompt"), "no prompt: %s", res.err);
-    CHECK(run(NULL, "run -m /nonexistent.gguf -p hi") == 1 && lines(res.err) == 1, "missing file: %s", res.err);
+    CHECK(run(NULL, "run -m /nonexistent.gguf -p hi") == 1 && test_count_lines(res.err) == 1, "missing file: %s", res.err);
     CHECK(run(NULL, "info -m %s", model) == 0 && strstr(res.out, "llama"), "info: %s", res.err);
 }
 
@@ -274,7 +266,7 @@ static void generates_to_stdout_only(void)
     CHECK(run(NULL, "run -m %s -p 'the cat' -n 8 --temp 0", model) == 0, "exit");
     CHECK(first && !strcmp(first, res.out), "greedy is deterministic");
     free(first);
-    CHECK(lines(res.err) == 1 && strstr(res.err, "t/s"), "one summary line: %s", res.err);
+    CHECK(test_count_lines(res.err) == 1 && strstr(res.err, "t/s"), "one summary line: %s", res.err);
     run(NULL, "run -m %s -p 'the cat' -n 12 --seed 7 --temp 1.2 --quiet", model);
     first = strdup(res.out);
     run(NULL, "run -m %s -p 'the cat' -n 12 --seed 7 --temp 1.2 --quiet", model);
@@ -327,7 +319,7 @@ static void prompt_sources_and_dump(void)
 static void context_and_pipe_limits(void)
 {
     CHECK(run(NULL, "run -m %s -p 'the cat sat on the mat with a hat' -c 4 -n 1", model) == 1, "too long");
-    CHECK(lines(res.err) == 1 && strstr(res.err, "context"), "says why: %s", res.err);
+    CHECK(test_count_lines(res.err) == 1 && strstr(res.err, "context"), "says why: %s", res.err);
     CHECK(run(NULL, "run -m %s -p 'the' -c 12 -n 100 --temp 0", model) == 0, "fills the context");
     CHECK(strstr(res.err, "context full") != NULL, "stops at a full context: %s", res.err);
     char cmd[1200], st[600];
@@ -426,7 +418,7 @@ static void bench_outputs(void)
     }
     json_free(&v);
     /* jsonl: an object a line */
-    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o jsonl", model) == 0 && lines(res.out) == 2, "jsonl: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o jsonl", model) == 0 && test_count_lines(res.out) == 2, "jsonl: %s", res.err);
     for (const char *l = res.out; *l;) {
         const char *e = strchr(l, '\n');
         size_t n = e ? (size_t)(e - l) : strlen(l);
@@ -448,15 +440,15 @@ static void bench_outputs(void)
     /* llama-bench's GPU and cache flags: accepted where tinyllm can honour them */
     CHECK(run(NULL, "bench -m %s -p 0 -n 1 -r 1 -ngl 99 -fa 1 -ctk f16 -ctv f16", model) == 0 &&
           strstr(res.err, "-ngl has no effect") && strstr(res.err, "-fa has no effect"), "-ngl -fa: %s", res.err);
-    CHECK(run(NULL, "bench -m %s -ctk q8_0", model) == 2 && lines(res.err) == 1 && strstr(res.err, "f16"),
+    CHECK(run(NULL, "bench -m %s -ctk q8_0", model) == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "f16"),
           "-ctk q8_0: %s", res.err);
-    CHECK(run(NULL, "bench -m %s -ctv f16,f16,q4_0", model) == 2 && lines(res.err) == 1 && strstr(res.err, "'q4_0'"),
+    CHECK(run(NULL, "bench -m %s -ctv f16,f16,q4_0", model) == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "'q4_0'"),
           "-ctv f16,f16,q4_0: %s", res.err);
     /* --progress: a stderr line per test, named as in the results */
-    CHECK(run(NULL, "bench -m %s -p 8 -n 0 -pg 8,4 -r 1 --progress", model) == 0 && lines(res.err) == 2 &&
+    CHECK(run(NULL, "bench -m %s -p 8 -n 0 -pg 8,4 -r 1 --progress", model) == 0 && test_count_lines(res.err) == 2 &&
           strstr(res.err, ": pp8\n") && strstr(res.err, ": pp8+tg4\n"), "--progress: %s", res.err);
-    CHECK(run(NULL, "bench -m %s -ub 0", model) == 2 && lines(res.err) == 1, "-ub 0: %s", res.err);
-    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o csv", model) == 0 && lines(res.out) == 3, "csv: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -ub 0", model) == 2 && test_count_lines(res.err) == 1, "-ub 0: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -p 8 -n 4 -r 1 -o csv", model) == 0 && test_count_lines(res.out) == 3, "csv: %s", res.err);
     CHECK(strstr(res.out, "n_batch,n_ubatch,n_threads,type_k,type_v,n_gpu_layers,flash_attn,use_mmap,embeddings,"
                           "n_prompt,n_gen,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts") &&
           strstr(res.out, "cpu_info,") && strstr(res.out, "model_size,model_n_params"), "csv header: %.200s", res.out);
@@ -466,10 +458,10 @@ static void bench_outputs(void)
     CHECK(run(NULL, "bench -m %s -p 8 -n 4 -pg 8,4 -r 1", model) == 0 && strstr(res.out, " pp8 |") &&
           strstr(res.out, " tg4 |") && strstr(res.out, " pp8+tg4 |") && strstr(res.out, "kernels:"),
           "table: %s", res.out);
-    CHECK(run(NULL, "bench -m %s -pg 8", model) == 2 && lines(res.err) == 1, "-pg 8: %s", res.err);
-    CHECK(run(NULL, "bench -m %s -o xml", model) == 2 && lines(res.err) == 1, "-o xml: %s", res.err);
-    CHECK(run(NULL, "bench -m %s -r 0", model) == 2 && lines(res.err) == 1, "-r 0: %s", res.err);
-    CHECK(run(NULL, "bench -p 8") == 2 && lines(res.err) == 1, "no model: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -pg 8", model) == 2 && test_count_lines(res.err) == 1, "-pg 8: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -o xml", model) == 2 && test_count_lines(res.err) == 1, "-o xml: %s", res.err);
+    CHECK(run(NULL, "bench -m %s -r 0", model) == 2 && test_count_lines(res.err) == 1, "-r 0: %s", res.err);
+    CHECK(run(NULL, "bench -p 8") == 2 && test_count_lines(res.err) == 1, "no model: %s", res.err);
 }
 
 int main(void)

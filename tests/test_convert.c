@@ -72,14 +72,6 @@ static struct test_cli res;
 /* Run `tinyllm ARGS` with stdin from /dev/null (fills res). */
 #define tinyllm(...) test_cli_run(&res, NULL, __VA_ARGS__)
 
-static int n_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 /* ---- a synthetic llama2.c model ----------------------------------------- */
 
 /* dim 16, hidden 40, 3 layers, 4 heads, 2 KV heads, separate classifier
@@ -240,7 +232,7 @@ static void synthetic_converts(void)
         engine_close(&e);
     }
     /* the command writes the same bytes */
-    CHECK(tinyllm("convert %s %s %s", ckp, tkp, tmp_path("cli.gguf")) == 0 && n_lines(res.err) == 1 && !res.out[0],
+    CHECK(tinyllm("convert %s %s %s", ckp, tkp, tmp_path("cli.gguf")) == 0 && test_count_lines(res.err) == 1 && !res.out[0],
           "convert: %s", res.err);
     struct buf c = slurp(tmp_path("cli.gguf"));
     CHECK(c.n == g.n && g.n && !memcmp(c.p, g.p, g.n), "the command's file differs from the library's");
@@ -378,20 +370,20 @@ static void command_line(void)
 {
     CHECK(tinyllm("--help") == 0 && strstr(res.out, "convert"), "tinyllm --help lists convert");
     CHECK(tinyllm("convert --help") == 0 && strstr(res.out, "usage: tinyllm convert"), "convert --help: %s", res.out);
-    CHECK(tinyllm("convert") == 2 && n_lines(res.err) == 1, "no arguments: %s", res.err);
-    CHECK(tinyllm("convert a.bin b.bin") == 2 && n_lines(res.err) == 1, "two arguments: %s", res.err);
-    CHECK(tinyllm("convert a.bin b.bin c.gguf d") == 2 && n_lines(res.err) == 1, "four arguments: %s", res.err);
+    CHECK(tinyllm("convert") == 2 && test_count_lines(res.err) == 1, "no arguments: %s", res.err);
+    CHECK(tinyllm("convert a.bin b.bin") == 2 && test_count_lines(res.err) == 1, "two arguments: %s", res.err);
+    CHECK(tinyllm("convert a.bin b.bin c.gguf d") == 2 && test_count_lines(res.err) == 1, "four arguments: %s", res.err);
     CHECK(tinyllm("convert --bogus a.bin b.bin c.gguf") == 2 && strstr(res.err, "--bogus"), "unknown option: %s",
           res.err);
     const char *gp = tmp_path("never.gguf");
     CHECK(tinyllm("convert %s %s %s", tmp_path("missing.bin"), tmp_path("missing-tok.bin"), gp) == 1 &&
-          n_lines(res.err) == 1 && strstr(res.err, "missing.bin"), "missing checkpoint: %s", res.err);
+          test_count_lines(res.err) == 1 && strstr(res.err, "missing.bin"), "missing checkpoint: %s", res.err);
     /* a broken checkpoint leaves no output file behind */
     struct buf ck = make_ckpt(syn_cfg), tk = make_tok(SYN_VOCAB);
     spill(tmp_path("cut.bin"), ck.p, ck.n - 8);
     spill(tmp_path("cut-tok.bin"), tk.p, tk.n);
     CHECK(tinyllm("convert %s %s %s", tmp_path("cut.bin"), tmp_path("cut-tok.bin"), gp) == 1 &&
-          n_lines(res.err) == 1 && strstr(res.err, "truncated"), "truncated checkpoint: %s", res.err);
+          test_count_lines(res.err) == 1 && strstr(res.err, "truncated"), "truncated checkpoint: %s", res.err);
     struct stat st;
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.tmp", gp);

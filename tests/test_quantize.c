@@ -615,14 +615,6 @@ static struct test_cli res;
 /* Run `tinyllm ARGS` with stdin from /dev/null (fills res). */
 #define run(...) test_cli_run(&res, NULL, __VA_ARGS__)
 
-static int lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 static void test_cli_usage(void)
 {
     char in[600];
@@ -634,9 +626,9 @@ static void test_cli_usage(void)
     CHECK(model_builder_write_file(&cfg, in, &err) == TL_OK, "%s", err.msg);
     CHECK(run("--help") == 0 && strstr(res.out, "quantize"), "tinyllm --help lists quantize");
     CHECK(run("quantize --help") == 0 && strstr(res.out, "q4_k_m") && strstr(res.out, "--pure"), "--help");
-    CHECK(run("quantize") == 2 && lines(res.err) == 1 && strstr(res.err, "missing"), "no args: %s", res.err);
+    CHECK(run("quantize") == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "missing"), "no args: %s", res.err);
     CHECK(run("quantize %s %s/o.gguf", in, d) == 2 && strstr(res.err, "TYPE"), "no TYPE: %s", res.err);
-    CHECK(run("quantize %s %s/o.gguf q9_k", in, d) == 2 && lines(res.err) == 1 && strstr(res.err, "q9_k") &&
+    CHECK(run("quantize %s %s/o.gguf q9_k", in, d) == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "q9_k") &&
               strstr(res.err, "q4_k_m") && strstr(res.err, "bf16"),
           "unknown type lists the valid ones: %s", res.err);
     CHECK(run("quantize %s %s q8_0", in, in) == 2 && strstr(res.err, "differ"), "IN = OUT: %s", res.err);
@@ -646,7 +638,7 @@ static void test_cli_usage(void)
     CHECK(run("quantize %s %s/o.gguf q8_0 extra", in, d) == 2, "extra argument");
     CHECK(run("quantize %s %s/o.gguf q8_0 -t 0", in, d) == 2 && strstr(res.err, "-t"), "-t 0: %s", res.err);
     CHECK(run("quantize %s %s/o.gguf q8_0 -t", in, d) == 2 && strstr(res.err, "needs a value"), "-t alone");
-    CHECK(run("quantize %s/missing.gguf %s/o.gguf q8_0", d, d) == 1 && lines(res.err) == 1, "missing IN: %s",
+    CHECK(run("quantize %s/missing.gguf %s/o.gguf q8_0", d, d) == 1 && test_count_lines(res.err) == 1, "missing IN: %s",
           res.err);
     char o[600];
     snprintf(o, sizeof o, "%s/o.gguf", d);
@@ -667,14 +659,14 @@ static void test_cli_convert(void)
     snprintf(tmp, sizeof tmp, "%s/cli-q8.gguf.tmp", d);
     snprintf(wide, sizeof wide, "%s/cli-160.gguf", d);
     CHECK(model_builder_write_file(&cfg, in, &err) == TL_OK, "%s", err.msg);
-    CHECK(run("quantize %s %s Q8_0 -t 2", in, q8) == 0 && lines(res.err) == 1 && strstr(res.err, "->") &&
+    CHECK(run("quantize %s %s Q8_0 -t 2", in, q8) == 0 && test_count_lines(res.err) == 1 && strstr(res.err, "->") &&
               !res.out[0],
           "q8_0: one summary line on stderr, nothing on stdout: %d %s", res.status, res.err);
     CHECK(exists(q8) && !exists(tmp), "OUT written via OUT.tmp");
     CHECK(run("quantize %s %s q4_k_m", q8, q4) == 2 && strstr(res.err, "--allow-requantize") && !exists(q4),
           "requantize refused: %d %s", res.status, res.err);
     CHECK(run("quantize %s %s q4_k_m --allow-requantize", q8, q4) == 0 && strstr(res.err, "warning") &&
-              lines(res.err) == 2 && exists(q4),
+              test_count_lines(res.err) == 2 && exists(q4),
           "requantize allowed, with a warning: %d %s", res.status, res.err);
     CHECK(run("info -m %s", q4) == 0 && strstr(res.out, "q4_K") && strstr(res.out, "q6_K"), "info reads it");
     cfg.n_embd = 160, cfg.n_ff = 320;
