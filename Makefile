@@ -51,8 +51,10 @@ TEST_LIB_SRC := $(filter-out $(TEST_SRC) $(TOOL_SRC),$(wildcard tests/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all test bench install clean tools
-# keep test objects: they are shared by every test binary
-.SECONDARY:
+# keep test objects (made through pattern rules, so intermediate): they are
+# shared by every test binary. Only these: a bare .SECONDARY would let a
+# stale ./tinyllm stand when build/ was removed.
+.SECONDARY: $(TEST_LIB_OBJ) $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%.o)
 all: $(BUILD)/tinyllm
 ifeq ($(ARCH)$(SANITIZE)$(OPENMP),$(NATIVE_ARCH))
 all: tinyllm
