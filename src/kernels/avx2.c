@@ -1068,11 +1068,12 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
 
 /* Q4_K in the x16 layout, rows 8h..8h+7 of a group: the 6-bit scales and
  * mins of 8 rows decoded at once (k4_scales' formula on the halves of the
- * three dword vectors at col + 64): sc[k], mn[k] byte s of lane i =
+ * three dword vectors at col + X16_Q4_K_SC): sc[k], mn[k] byte s of lane i =
  * sub-block 4k + s of row 8h + i. */
 INLINE void x16_k4_scales(const char *col, int h, __m256i sc[2], __m256i mn[2])
 {
-    __m256i s0 = load32(col + 64 + 32 * h), s1 = load32(col + 128 + 32 * h), s2 = load32(col + 192 + 32 * h);
+    __m256i s0 = load32(col + X16_Q4_K_SC + 32 * h), s1 = load32(col + X16_Q4_K_SC + 64 + 32 * h),
+            s2 = load32(col + X16_Q4_K_SC + 128 + 32 * h);
     __m256i m6 = _mm256_set1_epi32(0x3f3f3f3f), m4 = _mm256_set1_epi32(0x0f0f0f0f), m2 = _mm256_set1_epi32(0x30303030);
     sc[0] = _mm256_and_si256(s0, m6);
     sc[1] = _mm256_or_si256(_mm256_and_si256(s2, m4), _mm256_and_si256(_mm256_srli_epi32(s0, 2), m2));
@@ -1095,13 +1096,14 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
     int h = (r / TILE) % 2;
     __m256i f = _mm256_set1_epi8(15);
     if (type == TL_Q4_K) {
-        size_t cb = X16 * sizeof(struct block_q4_K);
+        size_t cb = X16_COL(block_q4_K);
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK_K) * cb;
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m256i sc[2], mn[2];
             x16_k4_scales(col, h, sc, mn);
-            __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-            __m256 ndmin = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 32 + 16 * h))));
+            __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_D + 16 * h)));
+            __m256 ndmin = _mm256_sub_ps(_mm256_setzero_ps(),
+                                         _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_DMIN + 16 * h))));
             for (int sub = 0; sub < 8; sub++) {
                 t->d[sb * 8 + sub] = _mm256_mul_ps(d, x16_k4_byte(sc, sub));
                 t->m[sb * 8 + sub] = _mm256_mul_ps(ndmin, x16_k4_byte(mn, sub));
@@ -1109,21 +1111,21 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
             __m256i *q = t->q + sb * (QK_K / 4);
             for (int c = 0; c < 4; c++)
                 for (int l = 0; l < 8; l++) {
-                    __m256i v = load32(col + 256 + 64 * (8 * c + l) + 32 * h);
+                    __m256i v = load32(col + X16_Q4_K_QS + 64 * (8 * c + l) + 32 * h);
                     q[16 * c + l] = _mm256_and_si256(v, f);
                     q[16 * c + 8 + l] = _mm256_and_si256(_mm256_srli_epi16(v, 4), f);
                 }
         }
         return;
     }
-    size_t cb = X16 * sizeof(struct block_q4_0);
+    size_t cb = X16_COL(block_q4_0);
     const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK) * cb;
     for (int b = 0; b < ke / QK; b++, col += cb) {
-        t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+        t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_0_D + 16 * h)));
         t->m[b] = _mm256_setzero_ps();
         __m256i *q = t->q + 8 * b;
         for (int j = 0; j < 4; j++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(col + 2 * X16 + 64 * j + 32 * h));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(col + X16_Q4_0_QS + 64 * j + 32 * h));
             q[j] = _mm256_and_si256(v, f);
             q[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), f);
         }
@@ -1440,7 +1442,7 @@ INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x1
 {
     float dx[X16K];
     int32_t corr[X16K];
-    size_t cb = X16 * sizeof(struct block_q4_0);
+    size_t cb = X16_COL(block_q4_0);
     int nb = a->n / QK;
     const struct block_q8_0 *x = a->x;
     __m256i f = _mm256_set1_epi8(15);
@@ -1463,8 +1465,8 @@ INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x1
                 __m256i c = _mm256_set1_epi32(corr[b]);
 #pragma GCC unroll 2
                 for (int h = 0; h < 2; h++) {
-                    __m256i s = _mm256_add_epi32(half_dot(col + 2 * X16 + 32 * h, xq, f), c);
-                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+                    __m256i s = _mm256_add_epi32(half_dot(col + X16_Q4_0_QS + 32 * h, xq, f), c);
+                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_0_D + 16 * h)));
                     acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, d), acc[h]);
                 }
             }
@@ -1512,7 +1514,7 @@ VNNI INLINE void x16_k4_dots_vnni(const char *v, const char *xq, __m256i f, __m2
  * bsum_s) in 8 lanes. */
 INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x16_k4_dots_fn dots)
 {
-    size_t cb = X16 * sizeof(struct block_q4_K);
+    size_t cb = X16_COL(block_q4_K);
     int nb = a->n / QK_K;
     const struct block_q8_K *xk = a->x;
     __m256i f = _mm256_set1_epi8(15);
@@ -1531,14 +1533,14 @@ INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x1
                 __m256 sd = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
                 for (int c = 0; c < 4; c++) {
                     __m256i lo, hi;
-                    dots(col + 256 + 64 * 8 * c + 32 * h, xq + 64 * c, f, &lo, &hi);
+                    dots(col + X16_Q4_K_QS + 64 * 8 * c + 32 * h, xq + 64 * c, f, &lo, &hi);
                     sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), x16_k4_byte(sc, 2 * c), sd);
                     sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), x16_k4_byte(sc, 2 * c + 1), sd);
                     sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c), bs[2 * c], sm);
                     sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c + 1), bs[2 * c + 1], sm);
                 }
-                __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-                __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 32 + 16 * h)));
+                __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_D + 16 * h)));
+                __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_DMIN + 16 * h)));
                 acc[h] = _mm256_fmadd_ps(sd, _mm256_mul_ps(d, dx), acc[h]);
                 accm[h] = _mm256_fmadd_ps(sm, _mm256_mul_ps(dmin, dx), accm[h]);
             }

@@ -1325,7 +1325,15 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
 
 /* Byte offset of the quant vectors in an x16 block column of a 32-element
  * type (after the scale words and, for Q5_0, the qh vector). */
-INLINE size_t x16_qs(int type) { return type == TL_Q5_0 ? 2 * X16 + 4 * X16 : 2 * X16; }
+INLINE size_t x16_qs(int type)
+{
+    switch (type) {
+    case TL_Q5_0: return X16_Q5_0_QS;
+    case TL_IQ4_NL: return X16_IQ4_NL_QS;
+    case TL_Q8_0: return X16_Q8_0_QS;
+    default: return X16_Q4_0_QS;
+    }
+}
 
 /* Quad vector j of a 4-bit type's x16 block column at col, as the unsigned
  * weights of elements 4j..4j+3 (lo) and 16+4j..16+4j+3 (hi) of each row:
@@ -1339,7 +1347,7 @@ INLINE void x16_nibbles(int type, __m512i v, const char *col, int j, __m512i *lo
         *lo = _mm512_shuffle_epi8(iq4nl_lut(), *lo);
         *hi = _mm512_shuffle_epi8(iq4nl_lut(), *hi);
     } else if (type == TL_Q5_0) {   /* a | (b & c) */
-        __m512i h = _mm512_loadu_si512(col + 2 * X16), bit4 = _mm512_set1_epi8(16);
+        __m512i h = _mm512_loadu_si512(col + X16_Q5_0_QH), bit4 = _mm512_set1_epi8(16);
         *lo = _mm512_ternarylogic_epi32(*lo, _mm512_slli_epi32(h, 4 - j), bit4, 0xf8);
         *hi = _mm512_ternarylogic_epi32(*hi, _mm512_srli_epi32(h, j), bit4, 0xf8);
     }
@@ -1347,11 +1355,12 @@ INLINE void x16_nibbles(int type, __m512i v, const char *col, int j, __m512i *lo
 
 /* Q4_K in the x16 layout: the 8 scales and mins of each row, 6 bits
  * each in 12 bytes, decoded in all 16 lanes at once (k4_scales' formula on
- * the three dword vectors at col + 64): sc[h], mn[h] byte s of lane i =
- * sub-block 4h + s of row i. */
+ * the three dword vectors at col + X16_Q4_K_SC, Q5_K's too): sc[h], mn[h]
+ * byte s of lane i = sub-block 4h + s of row i. */
 INLINE void x16_k4_scales(const char *col, __m512i sc[2], __m512i mn[2])
 {
-    __m512i s0 = _mm512_loadu_si512(col + 64), s1 = _mm512_loadu_si512(col + 128), s2 = _mm512_loadu_si512(col + 192);
+    __m512i s0 = _mm512_loadu_si512(col + X16_Q4_K_SC), s1 = _mm512_loadu_si512(col + X16_Q4_K_SC + 64),
+            s2 = _mm512_loadu_si512(col + X16_Q4_K_SC + 128);
     __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f), m2 = _mm512_set1_epi32(0x30303030);
     sc[0] = _mm512_and_si512(s0, m6);
     sc[1] = _mm512_or_si512(_mm512_and_si512(s2, m4), _mm512_and_si512(_mm512_srli_epi32(s0, 2), m2));
@@ -1365,9 +1374,9 @@ INLINE __m512 x16_k4_byte(const __m512i v[2], int s)
     return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v[s / 4], 8 * (s % 4)), _mm512_set1_epi32(0xff)));
 }
 
-/* Q3_K in the x16 layout (format/quant.h): hmask vectors from byte 0, qs vectors
- * from X16_Q3K_QS, the scale vectors from X16_Q3K_SC, the d words at X16_Q3K_D. */
-enum { X16_Q3K_QS = 32 * X16, X16_Q3K_SC = 96 * X16, X16_Q3K_D = 108 * X16 };
+/* Q3_K in the x16 layout (format/x16.h): hmask vectors from X16_Q3_K_HMASK, qs
+ * vectors from X16_Q3_K_QS, the scale vectors from X16_Q3_K_SC, the d words at
+ * X16_Q3_K_D. */
 
 /* Q3_K's 16 scales of each lane from the three scale vectors at p
  * (q3k_scales' formula): byte b of s[k] = scale 4k + b, plus 32. */
@@ -1387,7 +1396,8 @@ INLINE void x16_k3_scales(const char *p, __m512i s[4])
 INLINE __m512i x16_k3_quad(const char *col, int h, int s, int m)
 {
     int p = 4 * h + s;
-    __m512i q = _mm512_loadu_si512(col + X16_Q3K_QS + 64 * (8 * h + m)), hm = _mm512_loadu_si512(col + 64 * m);
+    __m512i q = _mm512_loadu_si512(col + X16_Q3_K_QS + 64 * (8 * h + m));
+    __m512i hm = _mm512_loadu_si512(col + X16_Q3_K_HMASK + 64 * m);
     __m512i hb = p >= 2 ? _mm512_srli_epi32(hm, p - 2) : _mm512_slli_epi32(hm, 2 - p);
     return _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi32(q, 2 * s), _mm512_set1_epi8(3)), hb,
                                      _mm512_set1_epi8(4), 0xf8);   /* q2 | (hb & 4) */
@@ -1400,22 +1410,21 @@ INLINE __m512 x16_k3_scale(const __m512i sc[4], int j)
     return _mm512_sub_ps(_mm512_cvtepi32_ps(b), _mm512_set1_ps(32.0f));
 }
 
-/* Q2_K in the x16 layout (format/quant.h): scale/min vectors from byte 0, qs
- * vectors from X16_Q2K_QS, the d words at X16_Q2K_D, dmin at X16_Q2K_DMIN. */
-enum { X16_Q2K_QS = 16 * X16, X16_Q2K_D = 80 * X16, X16_Q2K_DMIN = 82 * X16 };
+/* Q2_K in the x16 layout (format/x16.h): scale/min vectors from X16_Q2_K_SC, qs
+ * vectors from X16_Q2_K_QS, the d words at X16_Q2_K_D, dmin at X16_Q2_K_DMIN. */
 
 /* Q2_K's weights (0..3) of quad m (elements 128h + 32s + 4m..+3) of each
  * lane: bits 2s of qs vector 8h + m. */
 INLINE __m512i x16_k2_quad(const char *col, int h, int s, int m)
 {
-    __m512i q = _mm512_loadu_si512(col + X16_Q2K_QS + 64 * (8 * h + m));
+    __m512i q = _mm512_loadu_si512(col + X16_Q2_K_QS + 64 * (8 * h + m));
     return _mm512_and_si512(_mm512_srli_epi32(q, 2 * s), _mm512_set1_epi8(3));
 }
 
 /* Sub-block j's scale (low nibble) or min (high) of each lane, as a float. */
 INLINE __m512 x16_k2_nibble(const char *col, int j, int high)
 {
-    __m512i v = _mm512_srli_epi32(_mm512_loadu_si512(col + 64 * (j / 4)), 8 * (j % 4) + 4 * high);
+    __m512i v = _mm512_srli_epi32(_mm512_loadu_si512(col + X16_Q2_K_SC + 64 * (j / 4)), 8 * (j % 4) + 4 * high);
     return _mm512_cvtepi32_ps(_mm512_and_si512(v, _mm512_set1_epi32(15)));
 }
 
@@ -1425,7 +1434,7 @@ INLINE __m512 x16_k2_nibble(const char *col, int j, int high)
  * scales from x16_k3_scales (Q2_K's are read from col). */
 INLINE __m512 x16_k23_d(int type, const char *col)
 {
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + (type == TL_Q2_K ? X16_Q2K_D : X16_Q3K_D))));
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + (type == TL_Q2_K ? X16_Q2_K_D : X16_Q3_K_D))));
 }
 
 INLINE __m512i x16_k23_quad(int type, const char *col, int h, int s, int m)
@@ -1448,7 +1457,7 @@ INLINE __m512i x16_k5_bit(__m512i u, __m512i h, int s)
 
 /* Byte offset of the quant vectors in an x16 super-block column (after d,
  * dmin, the scales and, for Q5_K, the qh vectors). */
-INLINE size_t x16_k_qs(int type) { return type == TL_Q5_K ? 768 : 256; }
+INLINE size_t x16_k_qs(int type) { return type == TL_Q5_K ? X16_Q5_K_QS : X16_Q4_K_QS; }
 
 /* The tile of the 16 x16-packed rows from r (format/quant.h), elements [e0, e0 + ke):
  * the stored vectors are the tile's quads already (Q4_K's in stored
@@ -1462,10 +1471,10 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m512i sc[4];
             if (type == TL_Q3_K)
-                x16_k3_scales(col + X16_Q3K_SC, sc);
+                x16_k3_scales(col + X16_Q3_K_SC, sc);
             __m512 d = x16_k23_d(type, col), ndmin = _mm512_setzero_ps();
             if (type == TL_Q2_K)
-                ndmin = _mm512_sub_ps(ndmin, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))));
+                ndmin = _mm512_sub_ps(ndmin, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2_K_DMIN))));
             for (int j = 0; j < 16; j++) {
                 t->d[sb * 16 + j] = _mm512_mul_ps(d, x16_k23_scale(type, col, sc, j));
                 t->m[sb * 16 + j] = type == TL_Q2_K ? _mm512_mul_ps(ndmin, x16_k2_nibble(col, j, 1)) : ndmin;
@@ -1484,8 +1493,8 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m512i sc[2], mn[2];
             x16_k4_scales(col, sc, mn);
-            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
-            __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32)));
+            __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_K_D)));
+            __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_K_DMIN)));
             for (int sub = 0; sub < 8; sub++) {
                 t->d[sb * 8 + sub] = _mm512_mul_ps(d, x16_k4_byte(sc, sub));
                 t->m[sb * 8 + sub] = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), dmin), x16_k4_byte(mn, sub));
@@ -1497,7 +1506,7 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
                     q[16 * c + l] = _mm512_and_si512(v, f);
                     q[16 * c + 8 + l] = _mm512_and_si512(_mm512_srli_epi16(v, 4), f);
                     if (type == TL_Q5_K) {
-                        __m512i h = _mm512_loadu_si512(col + 256 + 64 * l);
+                        __m512i h = _mm512_loadu_si512(col + X16_Q5_K_QH + 64 * l);
                         q[16 * c + l] = x16_k5_bit(q[16 * c + l], h, 2 * c);
                         q[16 * c + 8 + l] = x16_k5_bit(q[16 * c + 8 + l], h, 2 * c + 1);
                     }
@@ -1508,7 +1517,7 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
     size_t cb = X16 * q32_bytes(type), qs = x16_qs(type);
     const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK) * cb;
     for (int b = 0; b < ke / QK; b++, col += cb) {
-        t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col));
+        t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_0_D)));
         t->m[b] = _mm512_setzero_ps();
         __m512i *q = t->q + 8 * b;
         if (type == TL_Q8_0) {
@@ -1620,7 +1629,7 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
 #pragma GCC unroll 4
                     for (int j = 0; j < 4; j++) {
                         s = _mm512_dpbusd_epi32(s, _mm512_loadu_si512(v + 64 * j), bcast4(xq + 4 * j));
-                        t = _mm512_dpbusd_epi32(t, _mm512_loadu_si512(v + 256 + 64 * j), bcast4(xq + 16 + 4 * j));
+                        t = _mm512_dpbusd_epi32(t, _mm512_loadu_si512(v + 4 * 64 + 64 * j), bcast4(xq + 16 + 4 * j));
                     }
                 } else if (type == TL_Q4_0) {
 #pragma GCC unroll 4
@@ -1639,7 +1648,7 @@ INLINE void matvec_x16(const struct matmul_args *a, int type, int r0, int r1)
                         t = _mm512_dpbusd_epi32(t, hi, bcast4(xq + 16 + 4 * j));
                     }
                 }
-                __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col)), _mm512_set1_ps(dx[b]));
+                __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_0_D))), _mm512_set1_ps(dx[b]));
                 acc[b & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s, t)), d, acc[b & 1]);
             }
             __m512 sum = _mm512_add_ps(acc[0], acc[1]);
@@ -1676,7 +1685,7 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int type, int r0, int r1)
                 for (int l = 0; l < 8; l++) {
                     __m512i q = _mm512_loadu_si512(v + 64 * (8 * c + l)), ql = _mm512_and_si512(q, f), qh;
                     if (type == TL_Q5_K) {
-                        __m512i h = _mm512_loadu_si512(col + 256 + 64 * l);
+                        __m512i h = _mm512_loadu_si512(col + X16_Q5_K_QH + 64 * l);
                         ql = x16_k5_bit(ql, h, 2 * c);
                         qh = x16_k5_bit(_mm512_and_si512(_mm512_srli_epi16(q, 4), f), h, 2 * c + 1);
                     } else {
@@ -1694,8 +1703,9 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int type, int r0, int r1)
                                      _mm512_set1_ps((float)(xk[b].bsums[4 * c + 2] + xk[b].bsums[4 * c + 3])), sm);
             }
             __m512 dx = _mm512_set1_ps(xk[b].d);
-            acc = _mm512_fmadd_ps(sd, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)col)), dx), acc);
-            accm = _mm512_fmadd_ps(sm, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + 32))), dx), accm);
+            acc = _mm512_fmadd_ps(sd, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_K_D))), dx), acc);
+            accm = _mm512_fmadd_ps(sm, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_K_DMIN))), dx),
+                                   accm);
         }
         _mm512_storeu_ps(a->y + r, _mm512_sub_ps(acc, accm));
     }
@@ -1719,7 +1729,7 @@ INLINE void matvec_x16_k23(const struct matmul_args *a, int type, int r0, int r1
             prefetch_ahead(col, cb);
             __m512i sc[4];
             if (type == TL_Q3_K)
-                x16_k3_scales(col + X16_Q3K_SC, sc);
+                x16_k3_scales(col + X16_Q3_K_SC, sc);
             __m512 sum = _mm512_setzero_ps(), summ = _mm512_setzero_ps();
 #pragma GCC unroll 2
             for (int h = 0; h < 2; h++)
@@ -1740,7 +1750,7 @@ INLINE void matvec_x16_k23(const struct matmul_args *a, int type, int r0, int r1
             __m512 dx = _mm512_set1_ps(xk[b].d);
             acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(x16_k23_d(type, col), dx), acc);
             if (type == TL_Q2_K)
-                accm = _mm512_fmadd_ps(summ, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2K_DMIN))), dx),
+                accm = _mm512_fmadd_ps(summ, _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q2_K_DMIN))), dx),
                                        accm);
         }
         _mm512_storeu_ps(a->y + r, _mm512_sub_ps(acc, accm));
