@@ -164,11 +164,14 @@ struct panel_float {
     _Alignas(32) float x[FCC / 8][FKC][8];
 };
 
-/* The float GEMM's tile and panel, and the quantized GEMM's (below), are
- * per-thread scratch rather than locals: hundreds of KiB, more than a main
- * thread run with a small stack (ulimit -s 512) holds. */
-static _Thread_local struct tile_float float_tile;
-static _Thread_local struct panel_float float_panel;
+/* The float GEMM's tile and panel, and the quantized GEMM's (below), live
+ * in the caller's scratch (matmul_args.scratch), not on the stack: hundreds
+ * of KiB, more than a thread's stack need hold. */
+struct float_scratch {
+    struct tile_float  t;
+    struct panel_float p;
+};
+_Static_assert(sizeof(struct float_scratch) <= KERNELS_SCRATCH_BYTES, "float GEMM scratch");
 
 /* 8 rows (row i at p[i]) from element k0, kc elements, transposed:
  * out[k * stride] lane i = row i, element k0 + k. */
@@ -271,8 +274,15 @@ static void run_float_tile(const struct tile_float *t, const struct panel_float 
 INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
 {
     size_t es = type == TL_F32 ? 4 : 2;
-    struct tile_float *t = &float_tile;
-    struct panel_float *pf = &float_panel;
+    void *own;
+    struct float_scratch *fs = gemm_scratch(a, &own);
+    if (!fs) {
+        for (int c = 0; c < a->nc; c++)
+            matvec_float(a, type, c, r0, r1);
+        return;
+    }
+    struct tile_float *t = &fs->t;
+    struct panel_float *pf = &fs->p;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
         int cc = imin(FCC, a->nc - c0);
         for (int k0 = 0; k0 < a->n; k0 += FKC) {
@@ -289,6 +299,7 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
             }
         }
     }
+    free(own);
 }
 
 enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
@@ -831,8 +842,11 @@ struct colsq {
     float   s[CC][KE / 16];
 };
 
-static _Thread_local struct tileq quant_tile;
-static _Thread_local struct colsq quant_cols;
+struct quant_scratch {
+    struct tileq t;
+    struct colsq c;
+};
+_Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
 
 INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
 INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
@@ -1132,13 +1146,30 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
     }
 }
 
+/* Column c of a product over x16 weights through the decode kernels:
+ * gemmq's way without scratch. */
+static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1);
+
 /* nc > 1: activation group data prepared per (CC columns, KE elements)
  * chunk, each 8-row tile packed per chunk (x16: read from the layout)
  * and run against every column. */
 INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
 {
-    struct tileq *t = &quant_tile;
-    struct colsq *ci = &quant_cols;
+    void *own;
+    struct quant_scratch *qs = gemm_scratch(a, &own);
+    if (!qs) {
+        for (int c = 0; c < a->nc; c++) {
+            if (x16)
+                x16_column(a, type, c, r0, r1);
+            else if (is_k(type))
+                matvec_k(a, type, c, r0, r1);
+            else
+                matvec32(a, type, c, r0, r1);
+        }
+        return;
+    }
+    struct tileq *t = &qs->t;
+    struct colsq *ci = &qs->c;
     const char *x[CC];
     int ge = 4 * qgroup(type);
     for (int c0 = 0; c0 < a->nc; c0 += CC) {
@@ -1167,6 +1198,7 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16
             }
         }
     }
+    free(own);
 }
 
 INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
@@ -1548,6 +1580,15 @@ INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x1
         for (int h = 0; h < 2; h++)
             _mm256_storeu_ps(a->y + r + 8 * h, _mm256_sub_ps(acc[h], accm[h]));
     }
+}
+
+static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    struct matmul_args one = column_args(a, c);
+    if (type == TL_Q4_K)
+        matvec_x16_q4_K_with(&one, r0, r1, x16_k4_dots);
+    else
+        matvec_x16_q4_0_with(&one, r0, r1, x16_half_dot);
 }
 
 /* Products over x16 weights: the GEMM (maddubs either way) or a decode

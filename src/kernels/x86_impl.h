@@ -1,13 +1,37 @@
-/* kernels/x86_impl.h: the K-quant scale decoders of the two x86 kernel
- * sets, included by kernels/avx2.c and kernels/avx512.c (both built with
- * AVX2 at least). Scales come out as 16 words, one per 16 elements of a
- * super-block, whatever the set's vector width. */
+/* kernels/x86_impl.h: what the two x86 kernel sets share whatever their
+ * vector width, included by kernels/avx2.c and kernels/avx512.c (both
+ * built with AVX2 at least): the GEMM scratch and the K-quant scale
+ * decoders. Scales come out as 16 words, one per 16 elements of a
+ * super-block. */
 #ifndef TINYLLM_KERNELS_X86_IMPL_H
 #define TINYLLM_KERNELS_X86_IMPL_H
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "kernels/kernels.h"
+
+/* The GEMM's scratch: the caller's a->scratch, else KERNELS_SCRATCH_BYTES
+ * from the heap for this call, also put in *own for the caller to free;
+ * NULL without memory (the caller then runs column by column, which needs
+ * none). */
+static inline void *gemm_scratch(const struct matmul_args *a, void **own)
+{
+    *own = a->scratch ? NULL : aligned_alloc(64, KERNELS_SCRATCH_BYTES);
+    return a->scratch ? a->scratch : *own;
+}
+
+/* Column c of a's product alone (nc == 1, the decode case). */
+static inline struct matmul_args column_args(const struct matmul_args *a, int c)
+{
+    struct matmul_args one = *a;
+    one.x = (const char *)a->x + (size_t)c * a->x_row_bytes;
+    one.y = a->y + (size_t)c * a->ldy;
+    one.nc = 1;
+    return one;
+}
 
 /* Eight byte values of v, each repeated for both 16-halves, as 16 words. */
 static inline __m256i words8x2(uint64_t v)
