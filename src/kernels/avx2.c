@@ -12,7 +12,6 @@
 #include "kernels/x86_impl.h"
 #include "kernels/prefetch.h"
 
-#define INLINE static inline __attribute__((always_inline))
 /* Functions that may use AVX-VNNI (the avx2-vnni set only) */
 #define VNNI __attribute__((target("avxvnni")))
 
@@ -23,27 +22,6 @@ enum {
     FKC = 512,      /* float elements per K chunk of a tile (a 32 KiB tile) */
     FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
 };
-
-static inline const void *row_at(const void *base, size_t stride, size_t i)
-{
-    return (const char *)base + i * stride;
-}
-
-static inline int imin(int a, int b) { return a < b ? a : b; }
-
-/* Decode reads each thread's rows as one sequential stream, one row after
- * the next, and asks for the bytes PREFETCH_AHEAD further on (see
- * kernels/avx512.c: without it a core streams half its bandwidth);
- * kernels/prefetch.h says why not _mm_prefetch. */
-enum { PREFETCH_AHEAD = 4096 };
-
-static inline void prefetch_ahead(const void *p, size_t bytes)
-{
-    prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
-}
-
-static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
 INLINE __m256i bcast4(const void *p)
@@ -65,6 +43,16 @@ static inline __m256i lanes_below(int n)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+
+/* The vector ops of the shared skeletons (kernels/x86_gemm[fq].h): 8 floats,
+ * masks as lanes of all ones for vmaskmov. */
+typedef __m256 VF;
+typedef __m256i VMASK;
+INLINE VF vf_zero(void) { return _mm256_setzero_ps(); }
+INLINE VF vf_set1(float v) { return _mm256_set1_ps(v); }
+INLINE VMASK vmask_below(int n) { return lanes_below(n); }
+INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm256_maskload_ps(p, m); }
+INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm256_maskstore_ps(p, m, v); }
 
 /* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
 
@@ -152,30 +140,9 @@ static void transpose8(__m256 v[8])
     }
 }
 
-/* A 16-row tile of a float weight, elements [k0, k0 + kc) as f32:
- * lane i of w[k][h] = row 8h + i. */
-struct tile_float {
-    __m256 w[FKC][2];
-};
-
-/* Activations of FCC columns for the same K chunk as f32, 8 columns
- * interleaved: x[g][k][c] = column 8g + c, element k0 + k. */
-struct panel_float {
-    _Alignas(32) float x[FCC / 8][FKC][8];
-};
-
-/* The float GEMM's tile and panel, and the quantized GEMM's (below), live
- * in the caller's scratch (matmul_args.scratch), not on the stack: hundreds
- * of KiB, more than a thread's stack need hold. */
-struct float_scratch {
-    struct tile_float  t;
-    struct panel_float p;
-};
-_Static_assert(sizeof(struct float_scratch) <= KERNELS_SCRATCH_BYTES, "float GEMM scratch");
-
 /* 8 rows (row i at p[i]) from element k0, kc elements, transposed:
  * out[k * stride] lane i = row i, element k0 + k. */
-INLINE void pack8_float(__m256 *out, size_t stride, int type, const void *const *p, int k0, int kc)
+INLINE void pack_lanes_float(__m256 *out, size_t stride, int type, const void *const *p, int k0, int kc)
 {
     for (int k = 0; k < kc; k += 8) {
         __m256 v[8];
@@ -188,85 +155,15 @@ INLINE void pack8_float(__m256 *out, size_t stride, int type, const void *const 
     }
 }
 
-/* Tile rows [r, r + nr); rows past nr repeat the last (never stored). */
-INLINE void pack_float(struct tile_float *t, const struct matmul_args *a, int type, int r, int nr, int k0, int kc)
-{
-    const void *p[16];
-    for (int i = 0; i < 16; i++)
-        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
-    pack8_float(&t->w[0][0], 2, type, p, k0, kc);
-    if (nr > 8)
-        pack8_float(&t->w[0][1], 2, type, p + 8, k0, kc);
-}
+INLINE __m256 madd_f32(__m256 w, __m256 x, __m256 acc) { return _mm256_fmadd_ps(w, x, acc); }
 
-/* Columns [c0, c0 + cc), padded to a multiple of 8 with the last column. */
-INLINE void prep_panel(struct panel_float *pf, const struct matmul_args *a, int type, int c0, int cc, int k0, int kc)
-{
-    for (int g = 0; g < (cc + 7) / 8; g++) {
-        const void *p[8];
-        for (int c = 0; c < 8; c++)
-            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(8 * g + c, cc - 1)));
-        pack8_float((__m256 *)pf->x[g], 1, type, p, k0, kc);
-    }
-}
+/* The float GEMM's tiles, panels and the runs over them. */
+#include "kernels/x86_gemmf.h"
 
-/* acc[h][c] += tile half h * column c over kc elements (H halves of 8
- * rows); x = the column group's panel from column c0 on. */
-INLINE void tile_float_cols(const struct tile_float *t, const float (*x)[8], int c0, int kc, int H, int C,
-                            __m256 acc[2][4])
+static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                         int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
 {
-    for (int k = 0; k < kc; k++) {
-        __m256 w0 = t->w[k][0], w1 = t->w[k][1];
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            __m256 b = _mm256_set1_ps(x[k][c0 + c]);
-            acc[0][c] = _mm256_fmadd_ps(w0, b, acc[0][c]);
-            if (H == 2)
-                acc[1][c] = _mm256_fmadd_ps(w1, b, acc[1][c]);
-        }
-    }
-}
-
-/* y for rows [r, r + nr) and C columns from c: load (or zero), accumulate, store. */
-INLINE void run_float_cols(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c, int H, int C)
-{
-    __m256 acc[2][4];
-    __m256i m[2] = { lanes_below(nr), lanes_below(nr - 8) };
-    float *y = a->y + (size_t)c * a->ldy + r;
-    for (int h = 0; h < H; h++)
-        for (int j = 0; j < C; j++)
-            acc[h][j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy + 8 * h, m[h]);
-    prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r);
-    if (H == 2)
-        prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r + 8);
-    tile_float_cols(t, (const float (*)[8])pf->x[(c % FCC) / 8], c % 8, kc, H, C, acc);
-    for (int h = 0; h < H; h++)
-        for (int j = 0; j < C; j++)
-            _mm256_maskstore_ps(y + (size_t)j * a->ldy + 8 * h, m[h], acc[h][j]);
-}
-
-/* Every column of one tile for one K chunk: groups of 4, then 1. */
-INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, int H, struct next_rows *nx)
-{
-    int c = 0;
-    for (; c + 4 <= cc; c += 4) {
-        prefetch_next(nx, nx->per);
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4);
-    }
-    prefetch_next(nx, nx->n);
-    for (; c < cc; c++)
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1);
-}
-
-static void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
-{
-    if (nr > 8)
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2, nx);
-    else
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx);
+    run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
 }
 
 /* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
@@ -295,7 +192,7 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
                  * ask for them while this one computes */
                 struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
                                                    (size_t)kc * es, next, cc / 4);
-                run_float_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }
@@ -357,19 +254,6 @@ INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
-INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
-{
-    if (a->nc == 1)
-        matvec_float(a, type, 0, r0, r1);
-    else if (a->nc <= MCOLS)
-        matvec_cols(a, type, r0, r1);
-    else
-        gemm_float(a, type, r0, r1);
-}
-
-static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
-static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
-static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
  * Weights are made unsigned, u = q + off (Q4_0 nibbles as stored, off 8;
@@ -377,34 +261,8 @@ static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_fl
  * Q8_0 uses the sign trick instead: |w| times x carrying w's sign. A
  * block's value is d*dx*sum(q*x) (+ m*s with mins). */
 
-INLINE size_t q32_bytes(int type)
-{
-    switch (type) {
-    case TL_Q4_0: return sizeof(struct block_q4_0);
-    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
-    case TL_Q4_1: return sizeof(struct block_q4_1);
-    case TL_Q5_0: return sizeof(struct block_q5_0);
-    case TL_Q5_1: return sizeof(struct block_q5_1);
-    default: return sizeof(struct block_q8_0);
-    }
-}
-
-INLINE size_t q32_qs(int type) /* offset of the low bits */
-{
-    switch (type) {
-    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
-    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
-    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
-    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
-    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
-    default: return offsetof(struct block_q8_0, qs);
-    }
-}
 
 INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
-INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
-INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
-INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
 /* signed weights (the sign trick): Q8_0, and IQ4_NL whose grid reaches
  * -127..113, too wide for unsigned pair sums in 16 bits */
 INLINE int q32_signed(int type) { return type == TL_Q8_0 || type == TL_IQ4_NL; }
@@ -414,9 +272,6 @@ INLINE __m256i iq4nl_lut(void)
 {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
 }
-/* activation block: Q8_1 for the types with mins, else Q8_0 */
-INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
-INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
 
 /* 32 bits to 32 bytes: byte j is 16 when bit j of h is set (bit 4 of a
  * 5-bit quant). vpshufb copies byte j/8 of h to byte j, the AND keeps bit
@@ -630,19 +485,7 @@ struct kdec {
     float   d, dmin;
 };
 
-INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
-INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
 
-INLINE size_t k_bytes(int type)
-{
-    switch (type) {
-    case TL_Q2_K: return sizeof(struct block_q2_K);
-    case TL_Q3_K: return sizeof(struct block_q3_K);
-    case TL_Q4_K: return sizeof(struct block_q4_K);
-    case TL_Q5_K: return sizeof(struct block_q5_K);
-    default: return sizeof(struct block_q6_K);
-    }
-}
 
 INLINE __m256i load32(const char *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
@@ -848,11 +691,6 @@ struct quant_scratch {
 };
 _Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
 
-INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
-INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
-INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
-INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
-INLINE size_t xblock_bytes(int type) { return is_k(type) ? sizeof(struct block_q8_K) : act_bytes(type); }
 INLINE int w_off(int type) { return is_k(type) ? k_off(type) : q32_off(type); }
 INLINE int w_mins(int type) { return is_k(type) ? k_mins(type) : q32_mins(type); }
 
@@ -862,13 +700,6 @@ INLINE int mid_off(int type)
     return type == TL_Q5_1 || type == TL_Q5_K ? 16 : w_off(type);
 }
 
-/* Byte offset of activation element e (from a block start) in its row. */
-INLINE size_t act_pos(int type, int e)
-{
-    if (is_k(type))
-        return (size_t)(e / QK_K) * sizeof(struct block_q8_K) + offsetof(struct block_q8_K, qs) + (size_t)(e % QK_K);
-    return (size_t)(e / QK) * act_bytes(type) + act_qs(type) + (size_t)(e % QK);
-}
 
 /* out[j] 128-bit lane L = dword j of l[0..3] lane L (4x4 dword transposes). */
 INLINE void transpose_4x4(const __m256i l[4], __m256i out[4])
@@ -1050,36 +881,6 @@ INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char
     }
 }
 
-/* y rows [r, r + nr) of C columns from c (index within the chunk). */
-INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int c, int C)
-{
-    __m256 acc[NCOL];
-    __m256i m = lanes_below(nr);
-    float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
-    for (int j = 0; j < C; j++)
-        acc[j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy, m);
-    prefetch_outputs(a->y, a->ldy, a->nc, c0 + c + C, C, r);
-    tileq_cols(t, ci, x, ng, type, c, C, acc);
-    for (int j = 0; j < C; j++)
-        _mm256_maskstore_ps(y + (size_t)j * a->ldy, m, acc[j]);
-}
-
-/* Every column of one tile for one K chunk: groups of 4, then 1. */
-INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc,
-                      struct next_rows *nx)
-{
-    int c = 0;
-    for (; c + NCOL <= cc; c += NCOL) {
-        prefetch_next(nx, nx->per);
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
-    }
-    prefetch_next(nx, nx->n);
-    for (; c < cc; c++)
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
-}
-
 /* Q4_K in the x16 layout, rows 8h..8h+7 of a group: the 6-bit scales and
  * mins of 8 rows decoded at once (k4_scales' formula on the halves of the
  * three dword vectors at col + X16_Q4_K_SC): sc[k], mn[k] byte s of lane i =
@@ -1146,82 +947,8 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
     }
 }
 
-/* Column c of a product over x16 weights through the decode kernels:
- * gemmq's way without scratch. */
-static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1);
-
-/* nc > 1: activation group data prepared per (CC columns, KE elements)
- * chunk, each 8-row tile packed per chunk (x16: read from the layout)
- * and run against every column. */
-INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
-{
-    void *own;
-    struct quant_scratch *qs = gemm_scratch(a, &own);
-    if (!qs) {
-        for (int c = 0; c < a->nc; c++) {
-            if (x16)
-                x16_column(a, type, c, r0, r1);
-            else if (is_k(type))
-                matvec_k(a, type, c, r0, r1);
-            else
-                matvec32(a, type, c, r0, r1);
-        }
-        return;
-    }
-    struct tileq *t = &qs->t;
-    struct colsq *ci = &qs->c;
-    const char *x[CC];
-    int ge = 4 * qgroup(type);
-    for (int c0 = 0; c0 < a->nc; c0 += CC) {
-        int cc = imin(CC, a->nc - c0);
-        for (int e0 = 0; e0 < a->n; e0 += KE) {
-            int ke = imin(KE, a->n - e0);
-            prep_colsq(ci, a, type, c0, cc, e0, ke);
-            for (int c = 0; c < cc; c++)
-                x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
-                     + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
-            size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
-            for (int r = r0; r < r1; r += TILE) {
-                int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
-                struct next_rows nx;
-                if (x16) {   /* after a group's second half, the next group's chunk: 16 * kb bytes */
-                    packq_x16(t, a, type, r, e0, ke);
-                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
-                                          X16 * (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
-                                      kb, 0, 0, kb, (r / TILE) % 2 ? 2 * next : 0, cc / NCOL);
-                } else {
-                    packq(t, a, type, r, nr, e0, ke);
-                    nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
-                                      (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb, next, cc / NCOL);
-                }
-                runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
-            }
-        }
-    }
-    free(own);
-}
-
-INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
-{
-    if (a->nc > 1)
-        gemmq(a, type, r0, r1, 0);
-    else if (is_k(type))
-        matvec_k(a, type, 0, r0, r1);
-    else
-        matvec32(a, type, 0, r0, r1);
-}
-
-static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
-static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
-static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
-static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
-static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
-static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
-static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
-static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
-static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
-static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
-static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+/* The GEMM loops over tiles and columns, decode by type, the set's matmul_*. */
+#include "kernels/x86_gemmq.h"
 
 /* ---- activation conversion ---- */
 
@@ -1277,25 +1004,6 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
-static void quantize_q8_0(const float *x, void *y, int n)
-{
-    struct block_q8_0 *b = y;
-    for (int i = 0; i < n / QK; i++, x += QK) {
-        int sum;
-        b[i].d = _cvtss_sh(q8_block(x, b[i].qs, &sum), 0);
-    }
-}
-
-static void quantize_q8_1(const float *x, void *y, int n)
-{
-    struct block_q8_1 *b = y;
-    for (int i = 0; i < n / QK; i++, x += QK) {
-        int sum;
-        float d = q8_block(x, b[i].qs, &sum);
-        b[i].d = _cvtss_sh(d, 0);
-        b[i].s = _cvtss_sh((float)sum * d, 0);
-    }
-}
 
 /* Q8_K: d = max/-127 with max the first value of largest magnitude,
  * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
@@ -1333,7 +1041,6 @@ static void quantize_q8_K(const float *x, void *y, int n)
     }
 }
 
-static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
 
 static void quantize_f16(const float *x, void *y, int n)
 {
@@ -1364,6 +1071,7 @@ static void quantize_bf16(const float *x, void *y, int n)
 }
 
 /* ---- f16 conversion (KV cache, attention operands) ---- */
+
 
 static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
 

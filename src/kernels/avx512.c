@@ -10,7 +10,6 @@
 #include "kernels/x86_impl.h"
 #include "kernels/prefetch.h"
 
-#define INLINE static inline __attribute__((always_inline))
 
 enum {
     TILE = 16,      /* weight rows per repacked tile: one per 32-bit lane */
@@ -19,28 +18,6 @@ enum {
     FKC = 512,      /* float elements per K chunk of a tile (a 64 KiB tile) */
     FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
 };
-
-static inline const void *row_at(const void *base, size_t stride, size_t i)
-{
-    return (const char *)base + i * stride;
-}
-
-static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline int imax(int a, int b) { return a > b ? a : b; }
-static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-
-/* Decode reads each thread's rows as one sequential stream, one row after
- * the next, and asks for the bytes PREFETCH_AHEAD further on: the hardware
- * prefetcher alone leaves a Zen 5 core at half its memory bandwidth here
- * (measured with tool_kbench: 4-row interleaving or no software prefetch
- * both cost 30-50%). kernels/prefetch.h says why not _mm_prefetch. */
-enum { PREFETCH_AHEAD = 4096 };
-
-static inline void prefetch_ahead(const void *p, size_t bytes)
-{
-    prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
-}
 
 /* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
 INLINE __m512i bcast4(const void *p)
@@ -51,6 +28,16 @@ INLINE __m512i bcast4(const void *p)
 }
 
 static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
+
+/* The vector ops of the shared skeletons (kernels/x86_gemm[fq].h): 16 floats,
+ * masks as mask registers. */
+typedef __m512 VF;
+typedef __mmask16 VMASK;
+INLINE VF vf_zero(void) { return _mm512_setzero_ps(); }
+INLINE VF vf_set1(float v) { return _mm512_set1_ps(v); }
+INLINE VMASK vmask_below(int n) { return tail_mask(imax(0, imin(n, 16))); }
+INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
+INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm512_mask_storeu_ps(p, m, v); }
 
 /* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
 
@@ -137,31 +124,9 @@ static void transpose16(__m512 v[16])
     }
 }
 
-/* A 32-row tile of a float weight, elements [k0, k0 + kc) as f32:
- * lane i of w[k][h] = row 16h + i. */
-struct tile_float {
-    __m512 w[FKC][2];
-};
-
-/* Activations of FCC columns for the same K chunk as f32, 16 columns
- * interleaved: x[g][k][c] = column 16g + c, element k0 + k. All the
- * broadcasts of one k then come from one 64-byte line. */
-struct panel_float {
-    _Alignas(64) float x[FCC / 16][FKC][16];
-};
-
-/* The float GEMM's tile and panel, and the quantized GEMM's (below), live
- * in the caller's scratch (matmul_args.scratch), not on the stack: hundreds
- * of KiB, more than a thread's stack need hold. */
-struct float_scratch {
-    struct tile_float  t;
-    struct panel_float p;
-};
-_Static_assert(sizeof(struct float_scratch) <= KERNELS_SCRATCH_BYTES, "float GEMM scratch");
-
 /* 16 rows of a float-type matrix (row i at p[i]) from element k0, kc
  * elements, transposed: out[k * stride] lane i = row i, element k0 + k. */
-INLINE void pack16_float(__m512 *out, size_t stride, int type, const void *const *p, int k0, int kc)
+INLINE void pack_lanes_float(__m512 *out, size_t stride, int type, const void *const *p, int k0, int kc)
 {
     for (int k = 0; k < kc; k += 32) { /* 32 elements per row at once: whole cache lines */
         __m512 v[16], u[16];
@@ -181,100 +146,10 @@ INLINE void pack16_float(__m512 *out, size_t stride, int type, const void *const
     }
 }
 
-/* Tile rows [r, r + nr); rows past nr repeat the last (never stored). */
-INLINE void pack_float(struct tile_float *t, const struct matmul_args *a, int type, int r, int nr, int k0, int kc)
-{
-    const void *p[32];
-    for (int i = 0; i < 32; i++)
-        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
-    pack16_float(&t->w[0][0], 2, type, p, k0, kc);
-    if (nr > 16)
-        pack16_float(&t->w[0][1], 2, type, p + 16, k0, kc);
-}
-
-/* Columns [c0, c0 + cc), padded to a multiple of 16 with the last column. */
-INLINE void prep_panel(struct panel_float *pf, const struct matmul_args *a, int type, int c0, int cc, int k0, int kc)
-{
-    for (int g = 0; g < (cc + 15) / 16; g++) {
-        const void *p[16];
-        for (int c = 0; c < 16; c++)
-            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(16 * g + c, cc - 1)));
-        pack16_float((__m512 *)pf->x[g], 1, type, p, k0, kc);
-    }
-}
-
-/* acc + w * x lane by lane: the float types' FMA, or (BF16 on AVX512_BF16)
- * vdpbf16ps, where each lane holds a pair of adjacent elements. */
-typedef __m512 (*madd_fn)(__m512 w, __m512 x, __m512 acc);
-
 INLINE __m512 madd_f32(__m512 w, __m512 x, __m512 acc) { return _mm512_fmadd_ps(w, x, acc); }
 
-/* acc[h][c] += tile half h * column c over kc elements (H halves of 16
- * rows); x = the column group's panel from column c0 on. One broadcast
- * feeds both halves. */
-INLINE void tile_float_cols(const struct tile_float *t, const float (*x)[16], int c0, int kc, int H, int C,
-                            __m512 acc[2][8], madd_fn madd)
-{
-    for (int k = 0; k < kc; k++) {
-        __m512 w0 = t->w[k][0], w1 = t->w[k][1];
-#pragma GCC unroll 8
-        for (int c = 0; c < C; c++) {
-            __m512 b = _mm512_set1_ps(x[k][c0 + c]);
-            acc[0][c] = madd(w0, b, acc[0][c]);
-            if (H == 2)
-                acc[1][c] = madd(w1, b, acc[1][c]);
-        }
-    }
-}
-
-/* y for rows [r, r + nr) and C columns from c: load (or zero), accumulate, store. */
-INLINE void run_float_cols(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c, int H, int C, madd_fn madd)
-{
-    __m512 acc[2][8];
-    __mmask16 m[2] = { tail_mask(imin(nr, 16)), tail_mask(imax(nr - 16, 0)) };
-    float *y = a->y + (size_t)c * a->ldy + r;
-#pragma GCC unroll 2
-    for (int h = 0; h < H; h++)
-#pragma GCC unroll 8
-        for (int j = 0; j < C; j++)
-            acc[h][j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m[h], y + (size_t)j * a->ldy + 16 * h);
-    prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r);
-    if (H == 2)
-        prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r + 16);
-    tile_float_cols(t, (const float (*)[16])pf->x[(c % FCC) / 16], c % 16, kc, H, C, acc, madd);
-#pragma GCC unroll 2
-    for (int h = 0; h < H; h++)
-#pragma GCC unroll 8
-        for (int j = 0; j < C; j++)
-            _mm512_mask_storeu_ps(y + (size_t)j * a->ldy + 16 * h, m[h], acc[h][j]);
-}
-
-/* Every column of one tile for one K chunk: groups of 8, 4, then 1. */
-INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, int H, struct next_rows *nx,
-                           madd_fn madd)
-{
-    int c = 0;
-    for (; c + 8 <= cc; c += 8) {
-        prefetch_next(nx, nx->per);
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 8, madd);
-    }
-    prefetch_next(nx, nx->n);
-    for (; c + 4 <= cc; c += 4)
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4, madd);
-    for (; c < cc; c++)
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1, madd);
-}
-
-INLINE void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx, madd_fn madd)
-{
-    if (nr > 16)
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2, nx, madd);
-    else
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx, madd);
-}
+/* The float GEMM's tiles, panels and the runs over them. */
+#include "kernels/x86_gemmf.h"
 
 static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
                          int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
@@ -325,7 +200,7 @@ INLINE void prep_panel_pairs(struct panel_float *pf, const struct matmul_args *a
  * once, every 16-row tile packed per chunk. With pairs_madd (BF16 through
  * vdpbf16ps), tiles and panels hold FKC pairs of elements instead and
  * pairs_madd multiplies them. */
-INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1, madd_fn pairs_madd)
+INLINE void gemm_float_with(const struct matmul_args *a, int type, int r0, int r1, madd_fn pairs_madd)
 {
     size_t es = type == TL_F32 ? 4 : 2;
     int kchunk = pairs_madd ? 2 * FKC : FKC;
@@ -363,6 +238,11 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1, ma
         }
     }
     free(own);
+}
+
+INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
+{
+    gemm_float_with(a, type, r0, r1, NULL);
 }
 
 enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
@@ -501,19 +381,6 @@ INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
     }
 }
 
-INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
-{
-    if (a->nc == 1)
-        matvec_float(a, type, 0, r0, r1);
-    else if (a->nc <= MCOLS)
-        matvec_cols(a, type, r0, r1);
-    else
-        gemm_float(a, type, r0, r1, NULL);
-}
-
-static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
-static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
-static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
 
 /* ---- BF16 with AVX512_BF16 (the avx512-bf16 set) ----
  * The activations are rounded to bf16 for BF16 weights in every set
@@ -563,7 +430,7 @@ TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int 
     else if (a->nc <= MCOLS)
         matvec_cols(a, TL_BF16, r0, r1);
     else
-        gemm_float(a, TL_BF16, r0, r1, madd_bf16);
+        gemm_float_with(a, TL_BF16, r0, r1, madd_bf16);
 }
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
@@ -573,29 +440,6 @@ TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int 
  * sum(q*x) = sum(u*x) - off*sum(x), the activation sum taken once per
  * activation block. A block's value is d*dx*sum(q*x) (+ m*s with mins). */
 
-INLINE size_t q32_bytes(int type)
-{
-    switch (type) {
-    case TL_Q4_0: return sizeof(struct block_q4_0);
-    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
-    case TL_Q4_1: return sizeof(struct block_q4_1);
-    case TL_Q5_0: return sizeof(struct block_q5_0);
-    case TL_Q5_1: return sizeof(struct block_q5_1);
-    default: return sizeof(struct block_q8_0);
-    }
-}
-
-INLINE size_t q32_qs(int type) /* offset of the low bits */
-{
-    switch (type) {
-    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
-    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
-    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
-    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
-    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
-    default: return offsetof(struct block_q8_0, qs);
-    }
-}
 
 INLINE int q32_off(int type)
 {
@@ -609,12 +453,6 @@ INLINE __m512i iq4nl_lut(void)
     __m128i g = _mm_loadu_si128((const __m128i *)iq4nl_values);
     return _mm512_broadcast_i32x4(_mm_xor_si128(g, _mm_set1_epi8((char)0x80)));
 }
-INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
-INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
-INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
-/* activation block: Q8_1 for the types with mins, else Q8_0 */
-INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
-INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
 
 /* ---- decode: groups of G blocks (4; Q8_0: 2) per step ----
  * Two loads cover a group of gb = 68..96 bytes: A its first 64 bytes, B
@@ -856,20 +694,8 @@ struct kdec {
     float   d, dmin;
 };
 
-INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
-INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
 INLINE int k_stored_order(int type) { return type == TL_Q4_K || type == TL_Q5_K; }
 
-INLINE size_t k_bytes(int type)
-{
-    switch (type) {
-    case TL_Q2_K: return sizeof(struct block_q2_K);
-    case TL_Q3_K: return sizeof(struct block_q3_K);
-    case TL_Q4_K: return sizeof(struct block_q4_K);
-    case TL_Q5_K: return sizeof(struct block_q5_K);
-    default: return sizeof(struct block_q6_K);
-    }
-}
 
 /* 32 bytes at p in both halves of a vector. */
 INLINE __m512i bcast32(const char *p) { return _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)); }
@@ -1111,19 +937,7 @@ struct quant_scratch {
 };
 _Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
 
-INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
-INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
-INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
-INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
-INLINE size_t xblock_bytes(int type) { return is_k(type) ? sizeof(struct block_q8_K) : act_bytes(type); }
 
-/* Byte offset of activation element e (from a block start) in its row. */
-INLINE size_t act_pos(int type, int e)
-{
-    if (is_k(type))
-        return (size_t)(e / QK_K) * sizeof(struct block_q8_K) + offsetof(struct block_q8_K, qs) + (size_t)(e % QK_K);
-    return (size_t)(e / QK) * act_bytes(type) + act_qs(type) + (size_t)(e % QK);
-}
 
 /* out[j] 128-bit lane L = dword j of l[0..3] lane L (4x4 dword transposes). */
 INLINE void transpose_4x4(const __m512i l[4], __m512i out[4])
@@ -1303,38 +1117,6 @@ INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char
                 acc[c] = _mm512_fmadd_ps(t->m[g], _mm512_set1_ps(ci->s[cf + c][g]), acc[c]);
         }
     }
-}
-
-/* y rows [r, r + nr) of C columns from c (index within the chunk). */
-INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int c, int C)
-{
-    __m512 acc[NCOL];
-    __mmask16 m = tail_mask(nr);
-    float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
-    for (int j = 0; j < C; j++)
-        acc[j] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, y + (size_t)j * a->ldy);
-    prefetch_outputs(a->y, a->ldy, a->nc, c0 + c + C, C, r);
-    tileq_cols(t, ci, x, ng, type, c, C, acc);
-    for (int j = 0; j < C; j++)
-        _mm512_mask_storeu_ps(y + (size_t)j * a->ldy, m, acc[j]);
-}
-
-/* Every column of one tile for one K chunk: groups of 8, 4, then 1. */
-INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc,
-                      struct next_rows *nx)
-{
-    int c = 0;
-    for (; c + NCOL <= cc; c += NCOL) {
-        prefetch_next(nx, nx->per);
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
-    }
-    prefetch_next(nx, nx->n);
-    for (; c + 4 <= cc; c += 4)
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 4);
-    for (; c < cc; c++)
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
 }
 
 /* Byte offset of the quant vectors in an x16 block column of a 32-element
@@ -1546,82 +1328,8 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
     }
 }
 
-/* Column c of a product over x16 weights through the decode kernels:
- * gemmq's way without scratch. */
-static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1);
-
-/* nc > 1: activation group data prepared per (CC columns, KE elements)
- * chunk, each 16-row tile packed per chunk (or, x16, read as stored) and
- * run against every column. */
-INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
-{
-    void *own;
-    struct quant_scratch *qs = gemm_scratch(a, &own);
-    if (!qs) {
-        for (int c = 0; c < a->nc; c++) {
-            if (x16)
-                x16_column(a, type, c, r0, r1);
-            else if (is_k(type))
-                matvec_k(a, type, c, r0, r1);
-            else
-                matvec32(a, type, c, r0, r1);
-        }
-        return;
-    }
-    struct tileq *t = &qs->t;
-    struct colsq *ci = &qs->c;
-    const char *x[CC];
-    int ge = 4 * qgroup(type);
-    for (int c0 = 0; c0 < a->nc; c0 += CC) {
-        int cc = imin(CC, a->nc - c0);
-        for (int e0 = 0; e0 < a->n; e0 += KE) {
-            int ke = imin(KE, a->n - e0);
-            prep_colsq(ci, a, type, c0, cc, e0, ke);
-            for (int c = 0; c < cc; c++)
-                x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
-                     + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
-            size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
-            for (int r = r0; r < r1; r += TILE) {
-                int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
-                struct next_rows nx;
-                if (x16) {   /* the next tile's chunk: 16 * kb bytes in one run */
-                    packq_x16(t, a, type, r, e0, ke);
-                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
-                                          X16 * (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
-                                      kb, 0, 0, kb, next, cc / NCOL);
-                } else {
-                    packq(t, a, type, r, nr, e0, ke);
-                    nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
-                                      (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb, next, cc / NCOL);
-                }
-                runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
-            }
-        }
-    }
-    free(own);
-}
-
-INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
-{
-    if (a->nc > 1)
-        gemmq(a, type, r0, r1, 0);
-    else if (is_k(type))
-        matvec_k(a, type, 0, r0, r1);
-    else
-        matvec32(a, type, 0, r0, r1);
-}
-
-static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
-static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
-static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
-static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
-static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
-static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
-static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
-static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
-static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
-static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
-static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+/* The GEMM loops over tiles and columns, decode by type, the set's matmul_*. */
+#include "kernels/x86_gemmq.h"
 
 /* ---- the 32-element types (Q4_0, IQ4_NL, Q5_0, Q8_0), Q4_K and Q5_K in the x16
  * layout (format/quant.h) ----
@@ -1848,25 +1556,6 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
-static void quantize_q8_0(const float *x, void *y, int n)
-{
-    struct block_q8_0 *b = y;
-    for (int i = 0; i < n / QK; i++, x += QK) {
-        int sum;
-        b[i].d = _cvtss_sh(q8_block(x, b[i].qs, &sum), 0);
-    }
-}
-
-static void quantize_q8_1(const float *x, void *y, int n)
-{
-    struct block_q8_1 *b = y;
-    for (int i = 0; i < n / QK; i++, x += QK) {
-        int sum;
-        float d = q8_block(x, b[i].qs, &sum);
-        b[i].d = _cvtss_sh(d, 0);
-        b[i].s = _cvtss_sh((float)sum * d, 0);
-    }
-}
 
 /* Q8_K: d = max/-127 with max the first value of largest magnitude,
  * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
@@ -1900,7 +1589,6 @@ static void quantize_q8_K(const float *x, void *y, int n)
     }
 }
 
-static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
 
 static void quantize_f16(const float *x, void *y, int n)
 {
@@ -1928,6 +1616,7 @@ static void quantize_bf16(const float *x, void *y, int n)
 }
 
 /* ---- f16 conversion (KV cache, attention operands) ---- */
+
 
 static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
 

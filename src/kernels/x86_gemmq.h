@@ -1,0 +1,177 @@
+/* kernels/x86_gemmq.h: the quantized GEMM of both x86 sets and their
+ * matmul_* entry points written once,
+ * included by kernels/avx2.c and kernels/avx512.c where they have defined
+ * what differs by width (TILE rows a tile, one per float lane):
+ *   types   VF (TILE floats), VMASK (a lane mask), struct tileq, struct colsq
+ *           and struct quant_scratch (<= KERNELS_SCRATCH_BYTES);
+ *   ops     vf_zero, vmask_below(n) (lanes below n, any n), vf_load_masked
+ *           (zero outside the mask), vf_store_masked;
+ *   hooks   prep_colsq (the activation groups of a chunk), packq (a tile of
+ *           rows as stored), packq_x16 (a tile of x16 rows), tileq_cols
+ *           (the products of a tile with C columns), the decode kernels
+ *           matvec32, matvec_k (column c) and x16_column, the float ones
+ *           matvec_float, matvec_cols (nc <= MCOLS), gemm_float; q8_block
+ *           (after the include) for the activation quantizers.
+ * Constants: TILE, NCOL (columns a pass over a tile, 4 or 8), CC, KE. */
+#ifndef TINYLLM_KERNELS_X86_GEMMQ_H
+#define TINYLLM_KERNELS_X86_GEMMQ_H
+
+/* x16 groups are X16_TILES tiles: after a group's last tile, the next
+ * group's chunk is the next to read. */
+enum { X16_TILES = X16 / TILE };
+_Static_assert(X16 % TILE == 0, "tiles split x16 groups");
+
+/* y rows [r, r + nr) of C columns from c (index within the chunk). */
+INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int c, int C)
+{
+    VF acc[NCOL];
+    VMASK m = vmask_below(nr);
+    float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
+    for (int j = 0; j < C; j++)
+        acc[j] = first ? vf_zero() : vf_load_masked(m, y + (size_t)j * a->ldy);
+    prefetch_outputs(a->y, a->ldy, a->nc, c0 + c + C, C, r);
+    tileq_cols(t, ci, x, ng, type, c, C, acc);
+    for (int j = 0; j < C; j++)
+        vf_store_masked(y + (size_t)j * a->ldy, m, acc[j]);
+}
+
+/* Every column of one tile for one K chunk: groups of NCOL, 4, then 1. */
+INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
+                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc,
+                      struct next_rows *nx)
+{
+    int c = 0;
+    for (; c + NCOL <= cc; c += NCOL) {
+        prefetch_next(nx, nx->per);
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
+    }
+    prefetch_next(nx, nx->n);
+    for (; NCOL > 4 && c + 4 <= cc; c += 4)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 4);
+    for (; c < cc; c++)
+        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
+}
+
+/* Column c of a product over x16 weights through the decode kernels:
+ * gemmq's way without scratch. */
+static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1);
+
+/* nc > 1: activation group data prepared per (CC columns, KE elements)
+ * chunk, each tile packed per chunk (x16: read from the layout) and run
+ * against every column. */
+INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
+{
+    void *own;
+    struct quant_scratch *qs = gemm_scratch(a, &own);
+    if (!qs) {
+        for (int c = 0; c < a->nc; c++) {
+            if (x16)
+                x16_column(a, type, c, r0, r1);
+            else if (is_k(type))
+                matvec_k(a, type, c, r0, r1);
+            else
+                matvec32(a, type, c, r0, r1);
+        }
+        return;
+    }
+    struct tileq *t = &qs->t;
+    struct colsq *ci = &qs->c;
+    const char *x[CC];
+    int ge = 4 * qgroup(type);
+    for (int c0 = 0; c0 < a->nc; c0 += CC) {
+        int cc = imin(CC, a->nc - c0);
+        for (int e0 = 0; e0 < a->n; e0 += KE) {
+            int ke = imin(KE, a->n - e0);
+            prep_colsq(ci, a, type, c0, cc, e0, ke);
+            for (int c = 0; c < cc; c++)
+                x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
+                     + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
+            size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
+            for (int r = r0; r < r1; r += TILE) {
+                int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
+                struct next_rows nx;
+                if (x16) {   /* after a group's last tile, the next group's chunk: 16 * kb bytes in one run */
+                    packq_x16(t, a, type, r, e0, ke);
+                    int last = (r / TILE) % X16_TILES == X16_TILES - 1;
+                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
+                                          X16 * (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
+                                      kb, 0, 0, kb, last ? X16_TILES * next : 0, cc / NCOL);
+                } else {
+                    packq(t, a, type, r, nr, e0, ke);
+                    nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
+                                      (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb, next, cc / NCOL);
+                }
+                runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
+            }
+        }
+    }
+    free(own);
+}
+
+/* ---- the set's entry points: matmul_* by type, the activation rows ---- */
+
+INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc == 1)
+        matvec_float(a, type, 0, r0, r1);
+    else if (a->nc <= MCOLS)
+        matvec_cols(a, type, r0, r1);
+    else
+        gemm_float(a, type, r0, r1);
+}
+
+static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
+static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
+static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
+
+INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
+{
+    if (a->nc > 1)
+        gemmq(a, type, r0, r1, 0);
+    else if (is_k(type))
+        matvec_k(a, type, 0, r0, r1);
+    else
+        matvec32(a, type, 0, r0, r1);
+}
+
+static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
+static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
+static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
+static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
+static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
+static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
+static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
+static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
+static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
+static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
+static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+
+
+/* Q8_0 / Q8_1 rows, a block at a time through the set's q8_block (d =
+ * amax / 127, q = roundf(x / d) as quant_q8_block; returns d, *sum = sum(q)). */
+static float q8_block(const float *x, int8_t *qs, int *sum);
+
+static void quantize_q8_0(const float *x, void *y, int n)
+{
+    struct block_q8_0 *b = y;
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        int sum;
+        b[i].d = _cvtss_sh(q8_block(x, b[i].qs, &sum), 0);
+    }
+}
+
+static void quantize_q8_1(const float *x, void *y, int n)
+{
+    struct block_q8_1 *b = y;
+    for (int i = 0; i < n / QK; i++, x += QK) {
+        int sum;
+        float d = q8_block(x, b[i].qs, &sum);
+        b[i].d = _cvtss_sh(d, 0);
+        b[i].s = _cvtss_sh((float)sum * d, 0);
+    }
+}
+
+static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
+
+#endif
