@@ -172,12 +172,9 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
 {
     size_t es = type == TL_F32 ? 4 : 2;
     void *own;
-    struct float_scratch *fs = gemm_scratch(a, &own);
-    if (!fs) {
-        for (int c = 0; c < a->nc; c++)
-            matvec_float(a, type, c, r0, r1);
+    struct float_scratch *fs = float_scratch_or_columns(a, type, r0, r1, &own);
+    if (!fs)
         return;
-    }
     struct tile_float *t = &fs->t;
     struct panel_float *pf = &fs->p;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
@@ -229,29 +226,12 @@ INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float 
     }
 }
 
-/* 2 <= nc <= MCOLS (decode attention's G query heads, short batches):
- * packing tiles for the GEMM would cost more than the products. */
-INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
+/* matvec_cols' activation chunk: kc elements of x from k0 as f32 at xf
+ * (32-byte aligned), zero to the next multiple of 8. */
+INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
 {
-    _Alignas(32) float xf[MCOLS][MCK];
-    for (int k0 = 0; k0 < a->n; k0 += MCK) {
-        int kc = imin(MCK, a->n - k0);
-        for (int c = 0; c < a->nc; c++) {
-            const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-            for (int i = 0; i < kc; i += 8)
-                _mm256_store_ps(xf[c] + i, i + 8 <= kc ? load_float(type, x, k0 + i)
-                                                       : load_float_tail(type, x, k0 + i, kc - i));
-        }
-        switch (a->nc) {
-        case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
-        case 3: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 3); break;
-        case 4: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 4); break;
-        case 5: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 5); break;
-        case 6: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 6); break;
-        case 7: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 7); break;
-        default: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 8); break;
-        }
-    }
+    for (int i = 0; i < kc; i += 8)
+        _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i) : load_float_tail(type, x, k0 + i, kc - i));
 }
 
 
@@ -550,11 +530,7 @@ INLINE void decode_q2_K(const char *b, struct kdec *k)
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++)
         k->u[j] = _mm256_and_si256(_mm256_srli_epi16(load32(b + 16 + 32 * (j / 4)), 2 * (j % 4)), _mm256_set1_epi8(3));
-    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b)), f = _mm256_set1_epi16(15);
-    k->sc = _mm256_and_si256(s, f);
-    k->mn = _mm256_srli_epi16(s, 4);
-    k->d = _cvtsh_ss(ld16(b + 80));
-    k->dmin = _cvtsh_ss(ld16(b + 82));
+    q2k_scales(b, &k->sc, &k->mn, &k->d, &k->dmin);
 }
 
 /* Q3_K: element 128h + 32s + l = (qs[32h + l] >> 2s & 3) + 4 * hmask bit
@@ -685,11 +661,6 @@ struct colsq {
     float   s[CC][KE / 16];
 };
 
-struct quant_scratch {
-    struct tileq t;
-    struct colsq c;
-};
-_Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
 
 INLINE int w_off(int type) { return is_k(type) ? k_off(type) : q32_off(type); }
 INLINE int w_mins(int type) { return is_k(type) ? k_mins(type) : q32_mins(type); }
@@ -727,16 +698,11 @@ INLINE void transpose_8x4(const char *const *p, size_t off, __m256i out[4])
 /* Block b (of 32 elements) of the 8 rows at p[i]: group b of the tile. */
 INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
 {
-    size_t bs = q32_bytes(type), qs = q32_qs(type);
+    size_t qs = q32_qs(type);
     const char *p[TILE];
     uint16_t d[TILE], m[TILE];
     uint32_t h[TILE];
-    for (int i = 0; i < TILE; i++) {
-        p[i] = rows[i] + (size_t)b * bs;
-        d[i] = ld16(p[i]);
-        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
-        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
-    }
+    block_fields(type, rows, b, TILE, p, d, m, h);
     t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
     t->m[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)m));
     __m256i *q = t->q + 8 * b;
@@ -799,20 +765,6 @@ INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int 
         transpose_8x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
 }
 
-/* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
-INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
-{
-    const char *rows[TILE];
-    for (int i = 0; i < TILE; i++)
-        rows[i] = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)))
-                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type);
-    for (int b = 0; b < ke / wblock_elems(type); b++) {
-        if (is_k(type))
-            packk_block(t, type, rows, b);
-        else
-            pack32_block(t, type, rows, b);
-    }
-}
 
 /* Group data of columns [c0, c0 + cc), elements [e0, e0 + ke). */
 INLINE void prep_colsq(struct colsq *ci, const struct matmul_args *a, int type, int c0, int cc, int e0, int ke)
@@ -1334,22 +1286,7 @@ VNNI static void matmul_x16_q4_K_vnni(const struct matmul_args *a, int r0, int r
 
 /* Everything the avx2 and avx2-vnni sets share. */
 #define AVX2_SET_COMMON \
-    .matmul = { \
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16, \
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
-        [TL_IQ4_NL] = matmul_iq4_nl, \
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
-    }, \
-    .quantize = { \
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
-    }, \
-    .f32_to_f16 = f32_to_f16, \
-    .f16_to_f32 = f16_to_f32, \
-    .exp_sum = exp_sum, \
-    .swiglu = swiglu,
+    X86_SET_COMMON(matmul_bf16),
 
 const struct kernels kernels_avx2 = {
     .name = "avx2",

@@ -205,12 +205,9 @@ INLINE void gemm_float_with(const struct matmul_args *a, int type, int r0, int r
     size_t es = type == TL_F32 ? 4 : 2;
     int kchunk = pairs_madd ? 2 * FKC : FKC;
     void *own;
-    struct float_scratch *fs = gemm_scratch(a, &own);
-    if (!fs) {
-        for (int c = 0; c < a->nc; c++)
-            matvec_float(a, type, c, r0, r1);
+    struct float_scratch *fs = float_scratch_or_columns(a, type, r0, r1, &own);
+    if (!fs)
         return;
-    }
     struct tile_float *t = &fs->t;
     struct panel_float *pf = &fs->p;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
@@ -355,83 +352,15 @@ INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float 
     }
 }
 
-/* 2 <= nc <= MCOLS (decode attention's G query heads, short batches):
- * packing tiles for the GEMM would cost more than the products. */
-INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
+/* matvec_cols' activation chunk: kc elements of x from k0 as f32 at xf
+ * (64-byte aligned), zero to the next multiple of 16 and to 64 at least:
+ * cols_row64 reads 4 vectors, and 0 * whatever was on the stack may be NaN. */
+INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
 {
-    _Alignas(64) float xf[MCOLS][MCK];
-    for (int k0 = 0; k0 < a->n; k0 += MCK) {
-        int kc = imin(MCK, a->n - k0);
-        for (int c = 0; c < a->nc; c++) {
-            const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-            /* zero to 64 at least: cols_row64 reads 4 vectors, and
-             * 0 * whatever was on the stack may be NaN */
-            for (int i = 0; i < kc || i < 64; i += 16)
-                _mm512_store_ps(xf[c] + i, load_float(type, x, k0 + i, tail_mask(imax(0, imin(16, kc - i)))));
-        }
-        switch (a->nc) {
-        case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
-        case 3: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 3); break;
-        case 4: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 4); break;
-        case 5: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 5); break;
-        case 6: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 6); break;
-        case 7: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 7); break;
-        default: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 8); break;
-        }
-    }
+    for (int i = 0; i < kc || i < 64; i += 16)
+        _mm512_store_ps(xf + i, load_float(type, x, k0 + i, tail_mask(imax(0, imin(16, kc - i)))));
 }
 
-
-/* ---- BF16 with AVX512_BF16 (the avx512-bf16 set) ----
- * The activations are rounded to bf16 for BF16 weights in every set
- * (quantize_bf16), as llama.cpp does, so a weight times an activation is
- * exact in f32 either way. vdpbf16ps takes lanes of two adjacent elements
- * and adds both products to the lane's f32 sum: one instruction does the
- * work of two FMAs on widened halves. Tiles and panels hold such pairs where
- * the float GEMM holds single elements, so it runs the same tile code. */
-#define TARGET_BF16 __attribute__((target("avx512bf16")))
-
-TARGET_BF16 INLINE __m512 madd_bf16(__m512 w, __m512 x, __m512 acc)
-{
-    return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
-}
-
-
-/* Dot of a bf16 weight row with the bf16 activation row x, n elements. */
-TARGET_BF16 INLINE float dot_bf16_row(const uint16_t *w, const uint16_t *x, int n)
-{
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 64 <= n; i += 64) {
-        prefetch_ahead(w + i, 128);
-        acc0 = madd_bf16(_mm512_castsi512_ps(_mm512_loadu_si512(w + i)), _mm512_castsi512_ps(_mm512_loadu_si512(x + i)), acc0);
-        acc1 = madd_bf16(_mm512_castsi512_ps(_mm512_loadu_si512(w + i + 32)),
-                         _mm512_castsi512_ps(_mm512_loadu_si512(x + i + 32)), acc1);
-    }
-    for (; i < n; i += 32) {   /* zero past n in both: nothing added */
-        __mmask32 m = tail_mask32(n - i);
-        acc0 = madd_bf16(_mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, w + i)),
-                         _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, x + i)), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-TARGET_BF16 INLINE void matvec_bf16_dp(const struct matmul_args *a, int r0, int r1)
-{
-    const uint16_t *x = a->x;
-    for (int r = r0; r < r1; r++)
-        a->y[r] = dot_bf16_row(row_at(a->w, a->w_row_bytes, (size_t)r), x, a->n);
-}
-
-TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int r1)
-{
-    if (a->nc == 1)
-        matvec_bf16_dp(a, r0, r1);
-    else if (a->nc <= MCOLS)
-        matvec_cols(a, TL_BF16, r0, r1);
-    else
-        gemm_float_with(a, TL_BF16, r0, r1, madd_bf16);
-}
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
  * vpdpbusd multiplies unsigned by signed bytes, so each weight block is made
@@ -781,11 +710,7 @@ INLINE void decode_q2_K(const char *b, struct kdec *k)
         __m512i q = bcast32(b + 16 + 32 * (j / 2));
         k->u[j] = _mm512_and_si512(srl_halves(q, 4 * (j % 2), 4 * (j % 2) + 2), _mm512_set1_epi8(3));
     }
-    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b)), f = _mm256_set1_epi16(15);
-    k->sc = _mm256_and_si256(s, f);
-    k->mn = _mm256_srli_epi16(s, 4);
-    k->d = _cvtsh_ss(ld16(b + 80));
-    k->dmin = _cvtsh_ss(ld16(b + 82));
+    q2k_scales(b, &k->sc, &k->mn, &k->d, &k->dmin);
 }
 
 /* Q3_K: element 128h + 32s + l = (qs[32h + l] >> 2s & 3) + 4 * hmask bit
@@ -931,11 +856,6 @@ struct colsq {
     float   s[CC][KE / 16];
 };
 
-struct quant_scratch {
-    struct tileq t;
-    struct colsq c;
-};
-_Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
 
 
 
@@ -968,16 +888,11 @@ INLINE void transpose_16x4(const char *const *p, size_t off, __m512i out[4])
 /* Block b (of 32 elements) of the 16 rows at p[i]: group b of the tile. */
 INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
 {
-    size_t bs = q32_bytes(type), qs = q32_qs(type);
+    size_t qs = q32_qs(type);
     const char *p[TILE];
     uint16_t d[TILE], m[TILE];
     uint32_t h[TILE];
-    for (int i = 0; i < TILE; i++) {
-        p[i] = rows[i] + (size_t)b * bs;
-        d[i] = ld16(p[i]);
-        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
-        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
-    }
+    block_fields(type, rows, b, TILE, p, d, m, h);
     t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
     t->m[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)m));
     __m512i *q = t->q + 8 * b;
@@ -1040,20 +955,6 @@ INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int 
         transpose_16x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
 }
 
-/* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
-INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
-{
-    const char *rows[TILE];
-    for (int i = 0; i < TILE; i++)
-        rows[i] = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)))
-                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type);
-    for (int b = 0; b < ke / wblock_elems(type); b++) {
-        if (is_k(type))
-            packk_block(t, type, rows, b);
-        else
-            pack32_block(t, type, rows, b);
-    }
-}
 
 /* Sum of 32 signed bytes: sad against 0 of the bytes biased to unsigned. */
 static inline int sum_i8x32(const char *p)
@@ -1330,6 +1231,57 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
 
 /* The GEMM loops over tiles and columns, decode by type, the set's matmul_*. */
 #include "kernels/x86_gemmq.h"
+
+/* ---- BF16 with AVX512_BF16 (the avx512-bf16 set) ----
+ * The activations are rounded to bf16 for BF16 weights in every set
+ * (quantize_bf16), as llama.cpp does, so a weight times an activation is
+ * exact in f32 either way. vdpbf16ps takes lanes of two adjacent elements
+ * and adds both products to the lane's f32 sum: one instruction does the
+ * work of two FMAs on widened halves. Tiles and panels hold such pairs where
+ * the float GEMM holds single elements, so it runs the same tile code. */
+#define TARGET_BF16 __attribute__((target("avx512bf16")))
+
+TARGET_BF16 INLINE __m512 madd_bf16(__m512 w, __m512 x, __m512 acc)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)x);
+}
+
+
+/* Dot of a bf16 weight row with the bf16 activation row x, n elements. */
+TARGET_BF16 INLINE float dot_bf16_row(const uint16_t *w, const uint16_t *x, int n)
+{
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        prefetch_ahead(w + i, 128);
+        acc0 = madd_bf16(_mm512_castsi512_ps(_mm512_loadu_si512(w + i)), _mm512_castsi512_ps(_mm512_loadu_si512(x + i)), acc0);
+        acc1 = madd_bf16(_mm512_castsi512_ps(_mm512_loadu_si512(w + i + 32)),
+                         _mm512_castsi512_ps(_mm512_loadu_si512(x + i + 32)), acc1);
+    }
+    for (; i < n; i += 32) {   /* zero past n in both: nothing added */
+        __mmask32 m = tail_mask32(n - i);
+        acc0 = madd_bf16(_mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, w + i)),
+                         _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, x + i)), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+TARGET_BF16 INLINE void matvec_bf16_dp(const struct matmul_args *a, int r0, int r1)
+{
+    const uint16_t *x = a->x;
+    for (int r = r0; r < r1; r++)
+        a->y[r] = dot_bf16_row(row_at(a->w, a->w_row_bytes, (size_t)r), x, a->n);
+}
+
+TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int r1)
+{
+    if (a->nc == 1)
+        matvec_bf16_dp(a, r0, r1);
+    else if (a->nc <= MCOLS)
+        matvec_cols(a, TL_BF16, r0, r1);
+    else
+        gemm_float_with(a, TL_BF16, r0, r1, madd_bf16);
+}
 
 /* ---- the 32-element types (Q4_0, IQ4_NL, Q5_0, Q8_0), Q4_K and Q5_K in the x16
  * layout (format/quant.h) ----
@@ -1679,27 +1631,13 @@ static void swiglu(float *y, const float *g, const float *u, int n)
 #define AVX512_SET(set_name, set_needs, bf16) { \
     .name = set_name, \
     .needs = set_needs, \
-    .matmul = { \
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = bf16, \
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
-        [TL_IQ4_NL] = matmul_iq4_nl, \
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
-    }, \
+    X86_SET_MATMUL(bf16), \
     .matmul_x16 = { \
         [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K, \
         [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, [TL_Q5_K] = matmul_x16_q5_K, \
         [TL_Q3_K] = matmul_x16_q3_K, [TL_Q2_K] = matmul_x16_q2_K, \
     }, \
-    .quantize = { \
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
-    }, \
-    .f32_to_f16 = f32_to_f16, \
-    .f16_to_f32 = f16_to_f32, \
-    .exp_sum = exp_sum, \
-    .swiglu = swiglu, \
+    X86_SET_REST, \
 }
 
 const struct kernels kernels_avx512 = AVX512_SET("avx512", CPU_AVX512 | CPU_AVX512VNNI, matmul_bf16);

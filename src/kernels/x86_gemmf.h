@@ -33,6 +33,26 @@ struct float_scratch {
 };
 _Static_assert(sizeof(struct float_scratch) <= KERNELS_SCRATCH_BYTES, "float GEMM scratch");
 
+/* The float GEMM without scratch: column by column through matvec_float
+ * (the ISA file's decode kernel; out of line, as gemmq_by_columns). */
+__attribute__((noinline, cold)) static void gemm_float_by_columns(const struct matmul_args *a, int type, int r0,
+                                                                  int r1)
+{
+    for (int c = 0; c < a->nc; c++)
+        matvec_float(a, type, c, r0, r1);
+}
+
+/* The float GEMM's scratch (gemm_scratch), or NULL when there is none to
+ * be had, after running the product column by column. */
+INLINE struct float_scratch *float_scratch_or_columns(const struct matmul_args *a, int type, int r0, int r1,
+                                                      void **own)
+{
+    struct float_scratch *fs = gemm_scratch(a, own);
+    if (!fs)
+        gemm_float_by_columns(a, type, r0, r1);
+    return fs;
+}
+
 /* Tile rows [r, r + nr); rows past nr repeat the last (never stored). */
 INLINE void pack_float(struct tile_float *t, const struct matmul_args *a, int type, int r, int nr, int k0, int kc)
 {

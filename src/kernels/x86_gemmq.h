@@ -2,19 +2,40 @@
  * matmul_* entry points written once,
  * included by kernels/avx2.c and kernels/avx512.c where they have defined
  * what differs by width (TILE rows a tile, one per float lane):
- *   types   VF (TILE floats), VMASK (a lane mask), struct tileq, struct colsq
- *           and struct quant_scratch (<= KERNELS_SCRATCH_BYTES);
+ *   types   VF (TILE floats), VMASK (a lane mask), struct tileq, struct colsq;
  *   ops     vf_zero, vmask_below(n) (lanes below n, any n), vf_load_masked
  *           (zero outside the mask), vf_store_masked;
- *   hooks   prep_colsq (the activation groups of a chunk), packq (a tile of
- *           rows as stored), packq_x16 (a tile of x16 rows), tileq_cols
+ *   hooks   prep_colsq (the activation groups of a chunk), pack32_block and
+ *           packk_block (a block of a tile's rows as stored), packq_x16 (a tile of x16 rows), tileq_cols
  *           (the products of a tile with C columns), the decode kernels
  *           matvec32, matvec_k (column c) and x16_column, the float ones
- *           matvec_float, matvec_cols (nc <= MCOLS), gemm_float; q8_block
+ *           matvec_float, matvec_cols_pass and convert_cols_chunk (nc <=
+ *           MCOLS, in chunks of MCK), gemm_float; q8_block
  *           (after the include) for the activation quantizers.
  * Constants: TILE, NCOL (columns a pass over a tile, 4 or 8), CC, KE. */
 #ifndef TINYLLM_KERNELS_X86_GEMMQ_H
 #define TINYLLM_KERNELS_X86_GEMMQ_H
+
+struct quant_scratch {
+    struct tileq t;
+    struct colsq c;
+};
+_Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
+
+/* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
+INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
+{
+    const char *rows[TILE];
+    for (int i = 0; i < TILE; i++)
+        rows[i] = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)))
+                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type);
+    for (int b = 0; b < ke / wblock_elems(type); b++) {
+        if (is_k(type))
+            packk_block(t, type, rows, b);
+        else
+            pack32_block(t, type, rows, b);
+    }
+}
 
 /* x16 groups are X16_TILES tiles: after a group's last tile, the next
  * group's chunk is the next to read. */
@@ -57,6 +78,21 @@ INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struc
  * gemmq's way without scratch. */
 static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1);
 
+/* gemmq without scratch: column by column through the decode kernels (out
+ * of line: the GEMM's loops keep their shape and registers). */
+__attribute__((noinline, cold)) static void gemmq_by_columns(const struct matmul_args *a, int type, int r0, int r1,
+                                                             int x16)
+{
+    for (int c = 0; c < a->nc; c++) {
+        if (x16)
+            x16_column(a, type, c, r0, r1);
+        else if (is_k(type))
+            matvec_k(a, type, c, r0, r1);
+        else
+            matvec32(a, type, c, r0, r1);
+    }
+}
+
 /* nc > 1: activation group data prepared per (CC columns, KE elements)
  * chunk, each tile packed per chunk (x16: read from the layout) and run
  * against every column. */
@@ -65,14 +101,7 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16
     void *own;
     struct quant_scratch *qs = gemm_scratch(a, &own);
     if (!qs) {
-        for (int c = 0; c < a->nc; c++) {
-            if (x16)
-                x16_column(a, type, c, r0, r1);
-            else if (is_k(type))
-                matvec_k(a, type, c, r0, r1);
-            else
-                matvec32(a, type, c, r0, r1);
-        }
+        gemmq_by_columns(a, type, r0, r1, x16);
         return;
     }
     struct tileq *t = &qs->t;
@@ -110,6 +139,27 @@ INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16
 }
 
 /* ---- the set's entry points: matmul_* by type, the activation rows ---- */
+
+/* 2 <= nc <= MCOLS (decode attention's G query heads, short batches):
+ * packing tiles for the GEMM would cost more than the products. */
+INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
+{
+    _Alignas(64) float xf[MCOLS][MCK];
+    for (int k0 = 0; k0 < a->n; k0 += MCK) {
+        int kc = imin(MCK, a->n - k0);
+        for (int c = 0; c < a->nc; c++)
+            convert_cols_chunk(xf[c], row_at(a->x, a->x_row_bytes, (size_t)c), type, k0, kc);
+        switch (a->nc) {
+        case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
+        case 3: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 3); break;
+        case 4: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 4); break;
+        case 5: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 5); break;
+        case 6: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 6); break;
+        case 7: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 7); break;
+        default: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 8); break;
+        }
+    }
+}
 
 INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
 {
@@ -173,5 +223,26 @@ static void quantize_q8_1(const float *x, void *y, int n)
 }
 
 static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
+
+/* The kernel table's entries both sets fill alike (bf16: the BF16 matmul). */
+#define X86_SET_MATMUL(bf16) \
+    .matmul = { \
+        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = bf16, \
+        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
+        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
+        [TL_IQ4_NL] = matmul_iq4_nl, \
+        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
+        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
+    }
+#define X86_SET_REST \
+    .quantize = { \
+        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
+        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
+    }, \
+    .f32_to_f16 = f32_to_f16, \
+    .f16_to_f32 = f16_to_f32, \
+    .exp_sum = exp_sum, \
+    .swiglu = swiglu
+#define X86_SET_COMMON(bf16) X86_SET_MATMUL(bf16), X86_SET_REST
 
 #endif

@@ -87,6 +87,21 @@ INLINE size_t k_bytes(int type)
     }
 }
 
+/* Block b of each of the n rows at rows[i] (32-element types): where it
+ * is (p), its d and m words (m 0 without mins) and its qh dword (0 but
+ * Q5_0/Q5_1), for a tile's repacking. */
+INLINE void block_fields(int type, const char *const *rows, int b, int n, const char **p, uint16_t *d,
+                         uint16_t *m, uint32_t *h)
+{
+    size_t bs = q32_bytes(type);
+    for (int i = 0; i < n; i++) {
+        p[i] = rows[i] + (size_t)b * bs;
+        d[i] = ld16(p[i]);
+        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
+        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
+    }
+}
+
 /* The GEMMs' view: weight blocks, their elements and activation blocks;
  * qgroup quads (of 4 elements) share one scale. */
 INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
@@ -142,6 +157,16 @@ static inline void k4_scales(const char *b, __m256i *sc, __m256i *mn)
     memcpy(&s2, b + 12, 4);
     *sc = words8x2((s0 & 0x3f3f3f3fu) | (uint64_t)((s2 & 0x0f0f0f0fu) | (s0 >> 2 & 0x30303030u)) << 32);
     *mn = words8x2((s1 & 0x3f3f3f3fu) | (uint64_t)((s2 >> 4 & 0x0f0f0f0fu) | (s1 >> 2 & 0x30303030u)) << 32);
+}
+
+/* Q2_K: scales (low nibbles) and mins (high) of the 16 sub-blocks, d, dmin. */
+static inline void q2k_scales(const char *b, __m256i *sc, __m256i *mn, float *d, float *dmin)
+{
+    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b + offsetof(struct block_q2_K, scales))));
+    *sc = _mm256_and_si256(s, _mm256_set1_epi16(15));
+    *mn = _mm256_srli_epi16(s, 4);
+    *d = _cvtsh_ss(ld16(b + offsetof(struct block_q2_K, d)));
+    *dmin = _cvtsh_ss(ld16(b + offsetof(struct block_q2_K, dmin)));
 }
 
 /* Q3_K: the 16 signed 6-bit scales (minus 32): low nibbles from the 8 bytes
