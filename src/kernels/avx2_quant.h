@@ -464,41 +464,23 @@ INLINE void transpose_8x4(const char *const *p, size_t off, __m256i out[4])
     transpose_4x4(l, out);
 }
 
-/* Block b (of 32 elements) of the 8 rows at p[i]: group b of the tile. */
-INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
-{
-    size_t qs = q32_qs(type);
-    const char *p[TILE];
-    uint16_t d[TILE], m[TILE];
-    uint32_t h[TILE];
-    block_fields(type, rows, b, TILE, p, d, m, h);
-    t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
-    t->m[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)m));
-    __m256i *q = t->q + 8 * b;
-    if (type == TL_Q8_0) {
-        transpose_8x4(p, qs, q);
-        transpose_8x4(p, qs + 16, q + 4);
-        return;
-    }
-    __m256i v[4], f = _mm256_set1_epi8(15);
-    transpose_8x4(p, qs, v);
-    for (int j = 0; j < 4; j++) {
-        q[j] = _mm256_and_si256(v[j], f);
-        q[j + 4] = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), f);
-    }
-    for (int j = 0; j < 8 && type == TL_IQ4_NL; j++)
-        q[j] = _mm256_shuffle_epi8(iq4nl_lut(), q[j]);
-    if (q32_five(type)) {
-        /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
-         * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
-        __m256i hv = _mm256_loadu_si256((const __m256i *)h);
-        for (int j = 0; j < 8; j++) {
-            __m256i s = _mm256_and_si256(_mm256_srli_epi32(hv, 4 * j), _mm256_set1_epi32(15));
-            s = _mm256_and_si256(_mm256_mullo_epi32(s, _mm256_set1_epi32(0x00204081)), _mm256_set1_epi32(0x01010101));
-            q[j] = _mm256_or_si256(q[j], _mm256_slli_epi32(s, 4));
-        }
-    }
-}
+/* The integer vector ops of the shared tile packing (x86_gemmq.h's
+ * pack32_block): a tile's quads in 8 dword lanes. */
+typedef __m256i VI;
+INLINE VI vi_and(VI a, VI b) { return _mm256_and_si256(a, b); }
+INLINE VI vi_or(VI a, VI b) { return _mm256_or_si256(a, b); }
+INLINE VI vi_xor(VI a, VI b) { return _mm256_xor_si256(a, b); }
+INLINE VI vi_set1_8(int v) { return _mm256_set1_epi8((char)v); }
+INLINE VI vi_set1_32(int v) { return _mm256_set1_epi32(v); }
+INLINE VI vi_srli32(VI v, int n) { return _mm256_srli_epi32(v, n); }
+INLINE VI vi_slli32(VI v, int n) { return _mm256_slli_epi32(v, n); }
+INLINE VI vi_mullo32(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
+INLINE VI vi_loadu(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+INLINE VI vi_shuffle8(VI lut, VI v) { return _mm256_shuffle_epi8(lut, v); }
+/* TILE f16 words at p as floats */
+INLINE VF vf_from_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+/* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < TILE, j < 4) */
+INLINE void transpose_rows_x4(const char *const *p, size_t off, VI out[4]) { transpose_8x4(p, off, out); }
 
 /* Super-block sb of the 8 rows at p[i]: decoded row by row, then the
  * bytes transposed 16 at a time and the 8x16 scales and mins in registers. */

@@ -56,43 +56,23 @@ INLINE void transpose_16x4(const char *const *p, size_t off, __m512i out[4])
     transpose_4x4(l, out);
 }
 
-/* Block b (of 32 elements) of the 16 rows at p[i]: group b of the tile. */
-INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
-{
-    size_t qs = q32_qs(type);
-    const char *p[TILE];
-    uint16_t d[TILE], m[TILE];
-    uint32_t h[TILE];
-    block_fields(type, rows, b, TILE, p, d, m, h);
-    t->d[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
-    t->m[b] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)m));
-    __m512i *q = t->q + 8 * b;
-    if (type == TL_Q8_0) {
-        transpose_16x4(p, qs, q);
-        transpose_16x4(p, qs + 16, q + 4);
-        for (int j = 0; j < 8; j++)
-            q[j] = _mm512_xor_si512(q[j], _mm512_set1_epi8((char)0x80));
-        return;
-    }
-    __m512i v[4], f = _mm512_set1_epi8(15);
-    transpose_16x4(p, qs, v);
-    for (int j = 0; j < 4; j++) {
-        q[j] = _mm512_and_si512(v[j], f);
-        q[j + 4] = _mm512_and_si512(_mm512_srli_epi32(v[j], 4), f);
-    }
-    for (int j = 0; j < 8 && type == TL_IQ4_NL; j++)
-        q[j] = _mm512_shuffle_epi8(iq4nl_lut(), q[j]);
-    if (q32_five(type)) {
-        /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
-         * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
-        __m512i hv = _mm512_loadu_si512(h);
-        for (int j = 0; j < 8; j++) {
-            __m512i s = _mm512_and_si512(_mm512_srli_epi32(hv, 4 * j), _mm512_set1_epi32(15));
-            s = _mm512_and_si512(_mm512_mullo_epi32(s, _mm512_set1_epi32(0x00204081)), _mm512_set1_epi32(0x01010101));
-            q[j] = _mm512_or_si512(q[j], _mm512_slli_epi32(s, 4));
-        }
-    }
-}
+/* The integer vector ops of the shared tile packing (x86_gemmq.h's
+ * pack32_block): a tile's quads in 16 dword lanes. */
+typedef __m512i VI;
+INLINE VI vi_and(VI a, VI b) { return _mm512_and_si512(a, b); }
+INLINE VI vi_or(VI a, VI b) { return _mm512_or_si512(a, b); }
+INLINE VI vi_xor(VI a, VI b) { return _mm512_xor_si512(a, b); }
+INLINE VI vi_set1_8(int v) { return _mm512_set1_epi8((char)v); }
+INLINE VI vi_set1_32(int v) { return _mm512_set1_epi32(v); }
+INLINE VI vi_srli32(VI v, int n) { return _mm512_srli_epi32(v, (unsigned)n); }
+INLINE VI vi_slli32(VI v, int n) { return _mm512_slli_epi32(v, (unsigned)n); }
+INLINE VI vi_mullo32(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
+INLINE VI vi_loadu(const void *p) { return _mm512_loadu_si512(p); }
+INLINE VI vi_shuffle8(VI lut, VI v) { return _mm512_shuffle_epi8(lut, v); }
+/* TILE f16 words at p as floats */
+INLINE VF vf_from_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+/* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < TILE, j < 4) */
+INLINE void transpose_rows_x4(const char *const *p, size_t off, VI out[4]) { transpose_16x4(p, off, out); }
 
 /* Super-block sb of the 16 rows at p[i]: decoded row by row (in element
  * order, scales times d and mins times -dmin as floats), then the bytes

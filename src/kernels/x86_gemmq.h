@@ -5,8 +5,10 @@
  *   types   VF (TILE floats), VMASK (a lane mask), struct tileq, struct colsq;
  *   ops     vf_zero, vmask_below(n) (lanes below n, any n), vf_load_masked
  *           (zero outside the mask), vf_store_masked;
- *   hooks   prep_colsq (the activation groups of a chunk), pack32_block and
- *           packk_block (a block of a tile's rows as stored), packq_x16 (a tile of x16 rows), tileq_cols
+ *   ints    VI (TILE dwords) and vi_* (and, or, xor, set1, shifts, mullo,
+ *           loadu, shuffle8), vf_from_f16, transpose_rows_x4, iq4nl_lut;
+ *   hooks   prep_colsq (the activation groups of a chunk), packk_block (a
+ *           super-block of a tile's rows as stored), packq_x16 (a tile of x16 rows), tileq_cols
  *           (the products of a tile with C columns), the decode kernels
  *           matvec32, matvec_k (column c) and x16_column, the float ones
  *           matvec_float, matvec_cols_pass and convert_cols_chunk (nc <=
@@ -21,6 +23,47 @@ struct quant_scratch {
     struct colsq c;
 };
 _Static_assert(sizeof(struct quant_scratch) <= KERNELS_SCRATCH_BYTES, "quantized GEMM scratch");
+
+/* Block b (of 32 elements) of the TILE rows at rows[i]: group b of the
+ * tile, quad j as the weights of elements 4j..4j+3 of each row: unsigned
+ * nibbles (+ bit 4 for Q5_0/Q5_1), IQ4_NL through the set's iq4nl_lut,
+ * Q8_0 as stored, + 128 where the set takes it unsigned (q32_off 128). */
+INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
+{
+    size_t qs = q32_qs(type);
+    const char *p[TILE];
+    uint16_t d[TILE], m[TILE];
+    uint32_t h[TILE];
+    block_fields(type, rows, b, TILE, p, d, m, h);
+    t->d[b] = vf_from_f16(d);
+    t->m[b] = vf_from_f16(m);
+    VI *q = t->q + 8 * b;
+    if (type == TL_Q8_0) {
+        transpose_rows_x4(p, qs, q);
+        transpose_rows_x4(p, qs + 16, q + 4);
+        for (int j = 0; j < 8 && q32_off(type) == 128; j++)
+            q[j] = vi_xor(q[j], vi_set1_8(0x80));
+        return;
+    }
+    VI v[4], f = vi_set1_8(15);
+    transpose_rows_x4(p, qs, v);
+    for (int j = 0; j < 4; j++) {
+        q[j] = vi_and(v[j], f);
+        q[j + 4] = vi_and(vi_srli32(v[j], 4), f);
+    }
+    for (int j = 0; j < 8 && type == TL_IQ4_NL; j++)
+        q[j] = vi_shuffle8(iq4nl_lut(), q[j]);
+    if (q32_five(type)) {
+        /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
+         * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
+        VI hv = vi_loadu(h);
+        for (int j = 0; j < 8; j++) {
+            VI s = vi_and(vi_srli32(hv, 4 * j), vi_set1_32(15));
+            s = vi_and(vi_mullo32(s, vi_set1_32(0x00204081)), vi_set1_32(0x01010101));
+            q[j] = vi_or(q[j], vi_slli32(s, 4));
+        }
+    }
+}
 
 /* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
 INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
