@@ -53,6 +53,20 @@ INLINE VF vf_set1(float v) { return _mm256_set1_ps(v); }
 INLINE VMASK vmask_below(int n) { return lanes_below(n); }
 INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm256_maskload_ps(p, m); }
 INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm256_maskstore_ps(p, m, v); }
+INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
+INLINE VF vf_mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+INLINE VF vf_min(VF a, VF b) { return _mm256_min_ps(a, b); }
+INLINE VF vf_max(VF a, VF b) { return _mm256_max_ps(a, b); }
+INLINE VF vf_fmadd(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+INLINE VF vf_fnmadd(VF a, VF b, VF c) { return _mm256_fnmadd_ps(a, b, c); }
+INLINE VF vf_round(VF v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+INLINE VF vf_from_i32(__m256i v) { return _mm256_cvtepi32_ps(v); }
+/* p * 2^n, n integral: 2^n built in the exponent field (n in [-126, 127]) */
+INLINE VF vf_scale2(VF p, VF n)
+{
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
 
 /* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
 
@@ -373,24 +387,7 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
 
 /* ---- elementwise math (softmax, SwiGLU) ---- */
 
-/* e^x as kernels/avx512.c's exp16, 2^n built in the exponent field. */
-INLINE __m256 exp8(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#include "kernels/x86_math.h"
 
 static double exp_sum(float *x, int n, float m)
 {
@@ -398,7 +395,7 @@ static double exp_sum(float *x, int n, float m)
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();   /* summed in double, as scalar */
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 e = vf_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(x + i, e);
         s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
@@ -418,7 +415,7 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 vg = _mm256_loadu_ps(g + i);
-        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), vg));
+        __m256 e = vf_exp(_mm256_sub_ps(_mm256_setzero_ps(), vg));
         __m256 s = _mm256_div_ps(vg, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
     }
@@ -556,7 +553,7 @@ INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x1
                 bs[sub] = _mm256_set1_ps((float)(xk[b].bsums[2 * sub] + xk[b].bsums[2 * sub + 1]));
             for (int h = 0; h < 2; h++) {
                 __m256i sc[2], mn[2];
-                x16_k4_scales(col, h, sc, mn);
+                x16_k4_scales(col + X16_Q4_K_SC + 32 * h, sc, mn);
                 __m256 sd = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
                 for (int c = 0; c < 4; c++) {
                     __m256i lo, hi;

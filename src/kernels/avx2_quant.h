@@ -482,13 +482,14 @@ INLINE VF vf_from_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si12
 /* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < TILE, j < 4) */
 INLINE void transpose_rows_x4(const char *const *p, size_t off, VI out[4]) { transpose_8x4(p, off, out); }
 
-/* Super-block sb of the 8 rows at p[i]: decoded row by row, then the
- * bytes transposed 16 at a time and the 8x16 scales and mins in registers. */
-INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int sb)
+#include "kernels/x86_x16.h"
+
+/* Super-block sb of the 8 rows at rows[i] for packk_block: row i's
+ * elements in order as unsigned bytes in u[i]; sc[g], mn[g] lane i = row
+ * i's scale of 16-group g times d and min times -dmin (two 8x8 register
+ * transposes a half). */
+INLINE void decode_k_tile(int type, const char *const *rows, int sb, char (*u)[QK_K], VF sc[16], VF mn[16])
 {
-    char u[TILE][QK_K];
-    const char *p[TILE];
-    __m256 sc[2][8], mn[2][8];
     for (int i = 0; i < TILE; i++) {
         struct kdec k;
         decode_k(type, rows[i] + (size_t)sb * k_bytes(type), &k);
@@ -497,23 +498,14 @@ INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int 
         __m256 ksc[2], kmn[2];
         kdec_float_scales(&k, ksc, kmn);
         for (int h = 0; h < 2; h++) {
-            sc[h][i] = ksc[h];
-            mn[h][i] = kmn[h];
+            sc[8 * h + i] = ksc[h];
+            mn[8 * h + i] = kmn[h];
         }
-        p[i] = u[i];
     }
-    for (int h = 0; h < 2; h++) { /* sc[h][g] lane i = row i, 16-group 8h + g */
-        transpose8(sc[h]);
-        transpose8(mn[h]);
+    for (int h = 0; h < 2; h++) {
+        transpose8(sc + 8 * h);
+        transpose8(mn + 8 * h);
     }
-    int qg = qgroup(type), ng = QK_K / (4 * qg);
-    for (int g = 0; g < ng; g++) {
-        int g16 = g * qg / 4;
-        t->d[sb * ng + g] = sc[g16 / 8][g16 % 8];
-        t->m[sb * ng + g] = mn[g16 / 8][g16 % 8];
-    }
-    for (int c = 0; c < QK_K / 16; c++)
-        transpose_8x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
 }
 
 
@@ -584,27 +576,6 @@ INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char
     }
 }
 
-/* Q4_K in the x16 layout, rows 8h..8h+7 of a group: the 6-bit scales and
- * mins of 8 rows decoded at once (k4_scales' formula on the halves of the
- * three dword vectors at col + X16_Q4_K_SC): sc[k], mn[k] byte s of lane i =
- * sub-block 4k + s of row 8h + i. */
-INLINE void x16_k4_scales(const char *col, int h, __m256i sc[2], __m256i mn[2])
-{
-    __m256i s0 = load32(col + X16_Q4_K_SC + 32 * h), s1 = load32(col + X16_Q4_K_SC + 64 + 32 * h),
-            s2 = load32(col + X16_Q4_K_SC + 128 + 32 * h);
-    __m256i m6 = _mm256_set1_epi32(0x3f3f3f3f), m4 = _mm256_set1_epi32(0x0f0f0f0f), m2 = _mm256_set1_epi32(0x30303030);
-    sc[0] = _mm256_and_si256(s0, m6);
-    sc[1] = _mm256_or_si256(_mm256_and_si256(s2, m4), _mm256_and_si256(_mm256_srli_epi32(s0, 2), m2));
-    mn[0] = _mm256_and_si256(s1, m6);
-    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), m4), _mm256_and_si256(_mm256_srli_epi32(s1, 2), m2));
-}
-
-/* Sub-block s's byte of each lane (from x16_k4_scales) as a float. */
-INLINE __m256 x16_k4_byte(const __m256i v[2], int s)
-{
-    return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v[s / 4], 8 * (s % 4)), _mm256_set1_epi32(0xff)));
-}
-
 /* The tile of rows [r, r + 8) of a Q4_0 or Q4_K weight in the x16 layout
  * (format/quant.h), elements [e0, e0 + ke): half h = (r / 8) % 2 of each stored
  * 64-byte vector is the tile's quad, as unsigned nibbles (Q4_K's in stored
@@ -618,7 +589,7 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK_K) * cb;
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m256i sc[2], mn[2];
-            x16_k4_scales(col, h, sc, mn);
+            x16_k4_scales(col + X16_Q4_K_SC + 32 * h, sc, mn);
             __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_D + 16 * h)));
             __m256 ndmin = _mm256_sub_ps(_mm256_setzero_ps(),
                                          _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_DMIN + 16 * h))));

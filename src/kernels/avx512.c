@@ -40,6 +40,16 @@ INLINE VF vf_set1(float v) { return _mm512_set1_ps(v); }
 INLINE VMASK vmask_below(int n) { return tail_mask(imax(0, imin(n, 16))); }
 INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
 INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm512_mask_storeu_ps(p, m, v); }
+INLINE VF vf_add(VF a, VF b) { return _mm512_add_ps(a, b); }
+INLINE VF vf_mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+INLINE VF vf_min(VF a, VF b) { return _mm512_min_ps(a, b); }
+INLINE VF vf_max(VF a, VF b) { return _mm512_max_ps(a, b); }
+INLINE VF vf_fmadd(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+INLINE VF vf_fnmadd(VF a, VF b, VF c) { return _mm512_fnmadd_ps(a, b, c); }
+INLINE VF vf_round(VF v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+INLINE VF vf_from_i32(__m512i v) { return _mm512_cvtepi32_ps(v); }
+/* p * 2^n, n integral */
+INLINE VF vf_scale2(VF p, VF n) { return _mm512_scalef_ps(p, n); }
 
 /* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
 
@@ -520,26 +530,7 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
 
 /* ---- elementwise math (softmax, SwiGLU) ---- */
 
-/* e^x within 2 ulp (the scalar set's expf is the reference): x = n ln2 + r,
- * |r| <= ln2/2 (ln2 in two parts so r is exact), e^r by Cephes' degree-5
- * polynomial, times 2^n. x is clamped to [-87.3, 88]: e^x stays a normal
- * float, and softmax and SiLU need nothing beyond. */
-INLINE __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.33654f)), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
+#include "kernels/x86_math.h"
 
 static double exp_sum(float *x, int n, float m)
 {
@@ -547,7 +538,7 @@ static double exp_sum(float *x, int n, float m)
     __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();   /* summed in double, as scalar */
     for (int i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(imin(16, n - i));
-        __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
+        __m512 e = _mm512_maskz_mov_ps(k, vf_exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm)));
         _mm512_mask_storeu_ps(x + i, k, e);
         s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
         s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
@@ -560,7 +551,7 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     for (int i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(imin(16, n - i));
         __m512 vg = _mm512_maskz_loadu_ps(k, g + i);
-        __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), vg));
+        __m512 e = vf_exp(_mm512_sub_ps(_mm512_setzero_ps(), vg));
         __m512 s = _mm512_div_ps(vg, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
         _mm512_mask_storeu_ps(y + i, k, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(k, u + i)));
     }

@@ -74,14 +74,14 @@ INLINE VF vf_from_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_s
 /* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < TILE, j < 4) */
 INLINE void transpose_rows_x4(const char *const *p, size_t off, VI out[4]) { transpose_16x4(p, off, out); }
 
-/* Super-block sb of the 16 rows at p[i]: decoded row by row (in element
- * order, scales times d and mins times -dmin as floats), then the bytes
- * transposed 16 at a time and the 16x16 scales and mins in registers. */
-INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int sb)
+#include "kernels/x86_x16.h"
+
+/* Super-block sb of the 16 rows at rows[i] for packk_block: row i's
+ * elements in element order as unsigned bytes in u[i]; sc[g], mn[g] lane i
+ * = row i's scale of 16-group g times d and min times -dmin (one 16x16
+ * register transpose). */
+INLINE void decode_k_tile(int type, const char *const *rows, int sb, char (*u)[QK_K], VF sc[16], VF mn[16])
 {
-    char u[TILE][QK_K];
-    const char *p[TILE];
-    __m512 sc[16], mn[16];
     for (int i = 0; i < TILE; i++) {
         struct kdec k;
         decode_k(type, rows[i] + (size_t)sb * k_bytes(type), &k);
@@ -93,17 +93,9 @@ INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int 
             _mm512_storeu_si512(u[i] + 64 * j, k.u[j]);
         sc[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(k.sc)), _mm512_set1_ps(k.d));
         mn[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(k.mn)), _mm512_set1_ps(-k.dmin));
-        p[i] = u[i];
     }
     transpose16(sc);
     transpose16(mn);
-    int qg = qgroup(type), ng = QK_K / (4 * qg);
-    for (int g = 0; g < ng; g++) { /* sc[16-group] lane i = row i */
-        t->d[sb * ng + g] = sc[g * qg / 4];
-        t->m[sb * ng + g] = mn[g * qg / 4];
-    }
-    for (int c = 0; c < QK_K / 16; c++)
-        transpose_16x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
 }
 
 
@@ -199,27 +191,6 @@ INLINE void x16_nibbles(int type, __m512i v, const char *col, int j, __m512i *lo
         *lo = _mm512_ternarylogic_epi32(*lo, _mm512_slli_epi32(h, 4 - j), bit4, 0xf8);
         *hi = _mm512_ternarylogic_epi32(*hi, _mm512_srli_epi32(h, j), bit4, 0xf8);
     }
-}
-
-/* Q4_K in the x16 layout: the 8 scales and mins of each row, 6 bits
- * each in 12 bytes, decoded in all 16 lanes at once (k4_scales' formula on
- * the three dword vectors at col + X16_Q4_K_SC, Q5_K's too): sc[h], mn[h]
- * byte s of lane i = sub-block 4h + s of row i. */
-INLINE void x16_k4_scales(const char *col, __m512i sc[2], __m512i mn[2])
-{
-    __m512i s0 = _mm512_loadu_si512(col + X16_Q4_K_SC), s1 = _mm512_loadu_si512(col + X16_Q4_K_SC + 64),
-            s2 = _mm512_loadu_si512(col + X16_Q4_K_SC + 128);
-    __m512i m6 = _mm512_set1_epi32(0x3f3f3f3f), m4 = _mm512_set1_epi32(0x0f0f0f0f), m2 = _mm512_set1_epi32(0x30303030);
-    sc[0] = _mm512_and_si512(s0, m6);
-    sc[1] = _mm512_or_si512(_mm512_and_si512(s2, m4), _mm512_and_si512(_mm512_srli_epi32(s0, 2), m2));
-    mn[0] = _mm512_and_si512(s1, m6);
-    mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(s2, 4), m4), _mm512_and_si512(_mm512_srli_epi32(s1, 2), m2));
-}
-
-/* Sub-block s's byte of each lane (from x16_k4_scales) as a float. */
-INLINE __m512 x16_k4_byte(const __m512i v[2], int s)
-{
-    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v[s / 4], 8 * (s % 4)), _mm512_set1_epi32(0xff)));
 }
 
 /* Q3_K in the x16 layout (format/x16.h): hmask vectors from X16_Q3_K_HMASK, qs
@@ -340,7 +311,7 @@ INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, in
         const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)(e0 / QK_K) * cb;
         for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
             __m512i sc[2], mn[2];
-            x16_k4_scales(col, sc, mn);
+            x16_k4_scales(col + X16_Q4_K_SC, sc, mn);
             __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_K_D)));
             __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(col + X16_Q4_K_DMIN)));
             for (int sub = 0; sub < 8; sub++) {
@@ -468,7 +439,7 @@ INLINE void matvec_x16_k4(const struct matmul_args *a, int type, int r0, int r1)
             const char *xq = (const char *)xk[b].qs, *v = col + x16_k_qs(type);
             prefetch_ahead(col, cb);
             __m512i sc[2], mn[2];
-            x16_k4_scales(col, sc, mn);
+            x16_k4_scales(col + X16_Q4_K_SC, sc, mn);
             __m512 sd = _mm512_setzero_ps(), sm = _mm512_setzero_ps();
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {

@@ -7,8 +7,8 @@
  *           (zero outside the mask), vf_store_masked;
  *   ints    VI (TILE dwords) and vi_* (and, or, xor, set1, shifts, mullo,
  *           loadu, shuffle8), vf_from_f16, transpose_rows_x4, iq4nl_lut;
- *   hooks   prep_colsq (the activation groups of a chunk), packk_block (a
- *           super-block of a tile's rows as stored), packq_x16 (a tile of x16 rows), tileq_cols
+ *   hooks   prep_colsq (the activation groups of a chunk), decode_k_tile (a
+ *           K-quant super-block of a tile's rows, decoded), packq_x16 (a tile of x16 rows), tileq_cols
  *           (the products of a tile with C columns), the decode kernels
  *           matvec32, matvec_k (column c) and x16_column, the float ones
  *           matvec_float, matvec_cols_pass and convert_cols_chunk (nc <=
@@ -63,6 +63,26 @@ INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int
             q[j] = vi_or(q[j], vi_slli32(s, 4));
         }
     }
+}
+
+/* Super-block sb of the TILE rows at rows[i]: decoded by the set's
+ * decode_k_tile, then the bytes transposed 16 at a time; group g of QG
+ * quads takes its 16-group's scale and min. */
+INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int sb)
+{
+    char u[TILE][QK_K];
+    const char *p[TILE];
+    VF sc[16], mn[16];
+    decode_k_tile(type, rows, sb, u, sc, mn);
+    for (int i = 0; i < TILE; i++)
+        p[i] = u[i];
+    int qg = qgroup(type), ng = QK_K / (4 * qg);
+    for (int g = 0; g < ng; g++) {
+        t->d[sb * ng + g] = sc[g * qg / 4];
+        t->m[sb * ng + g] = mn[g * qg / 4];
+    }
+    for (int c = 0; c < QK_K / 16; c++)
+        transpose_rows_x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
 }
 
 /* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
