@@ -54,6 +54,16 @@ INLINE VMASK vmask_below(int n) { return lanes_below(n); }
 INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm256_maskload_ps(p, m); }
 INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm256_maskstore_ps(p, m, v); }
 INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
+INLINE VF vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
+INLINE float vf_hmax(VF v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+INLINE VF vf_abs(VF v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+/* bit i set where lane i of a equals lane i of b (ordered) */
+INLINE unsigned vf_eq_bits(VF a, VF b) { return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
 INLINE VF vf_mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
 INLINE VF vf_min(VF a, VF b) { return _mm256_min_ps(a, b); }
 INLINE VF vf_max(VF a, VF b) { return _mm256_max_ps(a, b); }
@@ -253,12 +263,6 @@ INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int k
 
 /* ---- activation conversion ---- */
 
-static inline float hmax(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
 
 static inline int hsum_i32(__m256i v)
 {
@@ -267,14 +271,13 @@ static inline int hsum_i32(__m256i v)
     return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
 }
 
-static inline __m256 absf(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 
 /* roundf (half away from zero) of each lane, as an int32: the fraction
  * v - trunc(v) is exact, so comparing it with 0.5 decides the tie. */
 static inline __m256i round_away(__m256 v)
 {
     __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 up = _mm256_cmp_ps(absf(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 up = _mm256_cmp_ps(vf_abs(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
     __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
     return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, one)));
 }
@@ -294,9 +297,9 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
     __m256 v[4], am = _mm256_setzero_ps();
     for (int j = 0; j < 4; j++) {
         v[j] = _mm256_loadu_ps(x + 8 * j);
-        am = _mm256_max_ps(am, absf(v[j]));
+        am = _mm256_max_ps(am, vf_abs(v[j]));
     }
-    float amax = hmax(am), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    float amax = vf_hmax(am), d = amax / 127, id = d ? 1.0f / d : 0.0f;
     __m256i q[4];
     for (int j = 0; j < 4; j++)
         q[j] = round_away(_mm256_mul_ps(v[j], _mm256_set1_ps(id)));
@@ -306,39 +309,20 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
 }
 
 
-/* Q8_K: d = max/-127 with max the first value of largest magnitude,
- * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
-static void quantize_q8_K(const float *x, void *y, int n)
+/* Q8_K quants and bsums of the block at x with scale iscale
+ * (x86_gemmq.h's quantize_q8_K): q = nearest-even (the default rounding of
+ * vcvtps2dq), 32 at a time. */
+INLINE void q8k_quants(const float *x, float iscale, struct block_q8_K *b)
 {
-    struct block_q8_K *b = y;
-    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
-        __m256 am = _mm256_setzero_ps();
-        for (int j = 0; j < QK_K; j += 8)
-            am = _mm256_max_ps(am, absf(_mm256_loadu_ps(x + j)));
-        float amax = hmax(am), max = 0;
-        if (!amax) {
-            memset(&b[i], 0, sizeof b[i]);
-            continue;
+    for (int j = 0; j < QK_K; j += 32) {
+        __m256i q[4];
+        for (int l = 0; l < 4; l++) {
+            q[l] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + j + 8 * l)));
+            q[l] = _mm256_min_epi32(q[l], _mm256_set1_epi32(127));
         }
-        for (int j = 0; j < QK_K; j += 8) {
-            int hit = _mm256_movemask_ps(_mm256_cmp_ps(absf(_mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
-            if (hit) {
-                max = x[j + __builtin_ctz((unsigned)hit)];
-                break;
-            }
-        }
-        float iscale = -127.f / max;
-        for (int j = 0; j < QK_K; j += 32) {
-            __m256i q[4];
-            for (int l = 0; l < 4; l++) {
-                q[l] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + j + 8 * l)));
-                q[l] = _mm256_min_epi32(q[l], _mm256_set1_epi32(127));
-            }
-            _mm256_storeu_si256((__m256i *)(b[i].qs + j), pack_i8(q));
-            b[i].bsums[j / 16] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
-            b[i].bsums[j / 16 + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
-        }
-        b[i].d = 1 / iscale;
+        _mm256_storeu_si256((__m256i *)(b->qs + j), pack_i8(q));
+        b->bsums[j / 16] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
+        b->bsums[j / 16 + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
     }
 }
 

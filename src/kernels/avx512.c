@@ -41,6 +41,11 @@ INLINE VMASK vmask_below(int n) { return tail_mask(imax(0, imin(n, 16))); }
 INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
 INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm512_mask_storeu_ps(p, m, v); }
 INLINE VF vf_add(VF a, VF b) { return _mm512_add_ps(a, b); }
+INLINE VF vf_loadu(const float *p) { return _mm512_loadu_ps(p); }
+INLINE VF vf_abs(VF v) { return _mm512_abs_ps(v); }
+INLINE float vf_hmax(VF v) { return _mm512_reduce_max_ps(v); }
+/* bit i set where lane i of a equals lane i of b (ordered) */
+INLINE unsigned vf_eq_bits(VF a, VF b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 INLINE VF vf_mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
 INLINE VF vf_min(VF a, VF b) { return _mm512_min_ps(a, b); }
 INLINE VF vf_max(VF a, VF b) { return _mm512_max_ps(a, b); }
@@ -457,35 +462,16 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
 }
 
 
-/* Q8_K: d = max/-127 with max the first value of largest magnitude,
- * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
-static void quantize_q8_K(const float *x, void *y, int n)
+/* Q8_K quants and bsums of the block at x with scale iscale
+ * (x86_gemmq.h's quantize_q8_K): q = nearest-even (the default rounding of
+ * vcvtps2dq), 16 at a time. */
+INLINE void q8k_quants(const float *x, float iscale, struct block_q8_K *b)
 {
-    struct block_q8_K *b = y;
-    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
-        __m512 am = _mm512_setzero_ps();
-        for (int j = 0; j < QK_K; j += 16)
-            am = _mm512_max_ps(am, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
-        float amax = _mm512_reduce_max_ps(am), max = 0;
-        if (!amax) {
-            memset(&b[i], 0, sizeof b[i]);
-            continue;
-        }
-        for (int j = 0; j < QK_K; j += 16) {
-            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
-            if (hit) {
-                max = x[j + __builtin_ctz(hit)];
-                break;
-            }
-        }
-        float iscale = -127.f / max;
-        for (int j = 0; j < QK_K; j += 16) {
-            __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_set1_ps(iscale), _mm512_loadu_ps(x + j)));
-            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
-            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtsepi32_epi8(q));
-            b[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
-        }
-        b[i].d = 1 / iscale;
+    for (int j = 0; j < QK_K; j += 16) {
+        __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_set1_ps(iscale), _mm512_loadu_ps(x + j)));
+        q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+        _mm_storeu_si128((__m128i *)(b->qs + j), _mm512_cvtsepi32_epi8(q));
+        b->bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
     }
 }
 

@@ -287,6 +287,35 @@ static void quantize_q8_1(const float *x, void *y, int n)
 
 static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
 
+/* Q8_K: d = max/-127 with max the first value of largest magnitude; the
+ * quants and bsums by the set's q8k_quants. */
+INLINE void q8k_quants(const float *x, float iscale, struct block_q8_K *b);
+
+static void quantize_q8_K(const float *x, void *y, int n)
+{
+    struct block_q8_K *b = y;
+    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
+        VF am = vf_zero();
+        for (int j = 0; j < QK_K; j += TILE)
+            am = vf_max(am, vf_abs(vf_loadu(x + j)));
+        float amax = vf_hmax(am), max = 0;
+        if (!amax) {
+            memset(&b[i], 0, sizeof b[i]);
+            continue;
+        }
+        for (int j = 0; j < QK_K; j += TILE) {
+            unsigned hit = vf_eq_bits(vf_abs(vf_loadu(x + j)), vf_set1(amax));
+            if (hit) {
+                max = x[j + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        float iscale = -127.f / max;
+        q8k_quants(x, iscale, &b[i]);
+        b[i].d = 1 / iscale;
+    }
+}
+
 /* The kernel table's entries both sets fill alike (bf16: the BF16 matmul). */
 #define X86_SET_MATMUL(bf16) \
     .matmul = { \
