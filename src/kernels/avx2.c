@@ -126,22 +126,12 @@ INLINE float matvec_float_row(const struct matmul_args *a, int type, const float
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-/* Column c, rows [r0, r1), K in chunks of MVK: the activation chunk is
- * widened to f32 once, so a row step converts only its weights (F16 x F16
- * rows converting both spent half the conversions on the same x). */
-INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
+/* An activation chunk for matvec_float and matvec_cols: kc elements of x from k0 as f32 at xf
+ * (32-byte aligned), zero to the next multiple of 8. */
+INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
 {
-    _Alignas(32) float xf[MVK];
-    const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-    float *y = a->y + (size_t)c * a->ldy;
-    for (int k0 = 0; k0 < a->n; k0 += MVK) {
-        int kc = imin(MVK, a->n - k0);
-        for (int i = 0; i < kc; i += 8)
-            _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i)
-                                                : load_float_tail(type, x, k0 + i, kc - i));
-        for (int r = r0; r < r1; r++)
-            y[r] = (k0 > 0 ? y[r] : 0.0f) + matvec_float_row(a, type, xf, k0, kc, r);
-    }
+    for (int i = 0; i < kc; i += 8)
+        _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i) : load_float_tail(type, x, k0 + i, kc - i));
 }
 
 /* In-register transpose of an 8x8 float matrix: v[k] lane i <- v[i] lane k. */
@@ -249,15 +239,6 @@ INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float 
         }
     }
 }
-
-/* matvec_cols' activation chunk: kc elements of x from k0 as f32 at xf
- * (32-byte aligned), zero to the next multiple of 8. */
-INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
-{
-    for (int i = 0; i < kc; i += 8)
-        _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i) : load_float_tail(type, x, k0 + i, kc - i));
-}
-
 
 #include "kernels/avx2_quant.h"
 

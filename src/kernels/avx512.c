@@ -94,22 +94,13 @@ INLINE float matvec_float_row(const struct matmul_args *a, int type, const float
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-/* Column c, rows [r0, r1), K in chunks of MVK: the activation chunk is
- * widened to f32 once, so a row step converts only its weights. */
-INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
+/* An activation chunk for matvec_float and matvec_cols: kc elements of x from k0 as f32 at xf
+ * (64-byte aligned), zero to the next multiple of 16 and to 64 at least:
+ * cols_row64 reads 4 vectors, and 0 * whatever was on the stack may be NaN. */
+INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
 {
-    _Alignas(64) float xf[MVK];
-    const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-    float *y = a->y + (size_t)c * a->ldy;
-    for (int k0 = 0; k0 < a->n; k0 += MVK) {
-        int kc = imin(MVK, a->n - k0);
-        for (int i = 0; i < kc; i += 16) {
-            __mmask16 m = tail_mask(imin(16, kc - i));
-            _mm512_mask_storeu_ps(xf + i, m, load_float(type, x, k0 + i, m));
-        }
-        for (int r = r0; r < r1; r++)
-            y[r] = (k0 > 0 ? y[r] : 0.0f) + matvec_float_row(a, type, xf, k0, kc, r);
-    }
+    for (int i = 0; i < kc || i < 64; i += 16)
+        _mm512_store_ps(xf + i, load_float(type, x, k0 + i, tail_mask(imax(0, imin(16, kc - i)))));
 }
 
 /* In-register transpose of a 16x16 float matrix: v[k] lane i <- v[i] lane k.
@@ -368,16 +359,6 @@ INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float 
         }
     }
 }
-
-/* matvec_cols' activation chunk: kc elements of x from k0 as f32 at xf
- * (64-byte aligned), zero to the next multiple of 16 and to 64 at least:
- * cols_row64 reads 4 vectors, and 0 * whatever was on the stack may be NaN. */
-INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
-{
-    for (int i = 0; i < kc || i < 64; i += 16)
-        _mm512_store_ps(xf + i, load_float(type, x, k0 + i, tail_mask(imax(0, imin(16, kc - i)))));
-}
-
 
 #include "kernels/avx512_dec.h"
 

@@ -2,8 +2,8 @@
  * (F32, F16, BF16) of both x86 sets, written once; included by
  * kernels/avx2.c and kernels/avx512.c where they have defined what differs
  * by width: VF, VMASK and the ops of kernels/x86_gemmq.h, TILE (floats a
- * vector), NCOL, FKC, FCC, and pack_lanes_float (TILE rows transposed into
- * vectors). A tile is 2 * TILE weight rows, two vectors per element. */
+ * vector), NCOL, FKC, FCC, MVK, pack_lanes_float (TILE rows transposed into
+ * vectors), convert_cols_chunk (a row chunk to f32) and matvec_float_row. A tile is 2 * TILE weight rows, two vectors per element. */
 #ifndef TINYLLM_KERNELS_X86_GEMMF_H
 #define TINYLLM_KERNELS_X86_GEMMF_H
 
@@ -32,6 +32,23 @@ struct float_scratch {
     struct panel_float p;
 };
 _Static_assert(sizeof(struct float_scratch) <= KERNELS_SCRATCH_BYTES, "float GEMM scratch");
+
+/* Column c, rows [r0, r1), K in chunks of MVK: the activation chunk is
+ * widened to f32 once (convert_cols_chunk), so a row step converts only its
+ * weights (F16 x F16 rows converting both spent half the conversions on
+ * the same x); matvec_float_row is the set's row dot. */
+INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    _Alignas(64) float xf[MVK];
+    const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    float *y = a->y + (size_t)c * a->ldy;
+    for (int k0 = 0; k0 < a->n; k0 += MVK) {
+        int kc = imin(MVK, a->n - k0);
+        convert_cols_chunk(xf, x, type, k0, kc);
+        for (int r = r0; r < r1; r++)
+            y[r] = (k0 > 0 ? y[r] : 0.0f) + matvec_float_row(a, type, xf, k0, kc, r);
+    }
+}
 
 /* The float GEMM without scratch: column by column through matvec_float
  * (the ISA file's decode kernel; out of line, as gemmq_by_columns). */
