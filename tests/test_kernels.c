@@ -66,7 +66,7 @@ static void check_matmul(const struct kernels *k, uint32_t t, int n, int nr, int
     }
     for (size_t i = 0; i < ldy * (size_t)nc; i++)
         y[i] = -12345.0f;
-    struct matmul_args a = { y, ldy, w, wrb, x, xrb, n, nc };
+    struct matmul_args a = { y, ldy, w, wrb, x, xrb, n, nc, NULL };
     k->matmul[t](&a, r0, r1);
     int bad = 0;
     for (int c = 0; c < nc; c++) {

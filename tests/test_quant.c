@@ -696,7 +696,7 @@ static int check_tensor_rows(const struct gguf_tensor *t)
             mag += fabs((double)w[i] * x[i]);
         }
         float got;
-        struct matmul_args a = { &got, 1, wrow, rb, xa, xrb, n, 1 };
+        struct matmul_args a = { &got, 1, wrow, rb, xa, xrb, n, 1, NULL };
         kernels_scalar.matmul[t->type](&a, 0, 1);
         double tol = act_bound(t->type, wrow, w, x, xq, xa, n) + 1e-5 * mag + 1e-6;
         if (!finite || !(fabs(got - ref) <= tol)) {

@@ -60,7 +60,7 @@ static int product_of(const struct kernels *k, uint32_t t, int n, int nr, int nc
     }
     for (size_t i = 0; i < ldy * (size_t)nc; i++)
         y[i] = -7.0f;
-    struct matmul_args a = { y, ldy, w, wrb, x, xrb, n, nc };
+    struct matmul_args a = { y, ldy, w, wrb, x, xrb, n, nc, NULL };
     if (x16) {
         CHECK(pack_x16(t, w, wrb, nr), "pack_x16: out of memory");
         k->matmul_x16[t](&a, r0, r1);

@@ -79,10 +79,12 @@ static void *run_worker(void *arg)
     int r0 = wk->ith * per, r1 = r0 + per > b->rows ? b->rows : r0 + per;
     if (r0 > b->rows)
         r0 = b->rows;
+    void *scratch = aligned_alloc(64, KERNELS_SCRATCH_BYTES);   /* the thread's, as the pool's */
     for (int it = 0; it < b->iters; it++) {
         struct matmul_args a = {
             .y = b->y, .ldy = (size_t)b->rows, .w = b->w + (size_t)(it % b->copies) * b->mat_bytes,
             .w_row_bytes = b->row_bytes, .x = b->x, .x_row_bytes = b->x_row_bytes, .n = b->n, .nc = b->nc,
+            .scratch = scratch,
         };
         double t0 = b->cpu ? thread_cpu() : 0;
         if (r0 < r1)
@@ -93,6 +95,7 @@ static void *run_worker(void *arg)
         if (wk->ith == 0)
             b->done[it] = now();
     }
+    free(scratch);
     return NULL;
 }
 

@@ -418,7 +418,8 @@ static void softmax_row(const struct kernels *k, float *row, int n, int lo, int 
  * cache, q and the attention weights are rounded to f16 before they meet K
  * and V: every later activation rounding (to bf16 or Q8) amplifies small
  * differences here, so reproducing them keeps us on its numbers. */
-static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, const struct attn_scratch *a)
+static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, const struct attn_scratch *a,
+                   void *kscratch)
 {
     const struct hparams *hp = &s->m->hp;
     const struct kernels *k = s->c.k;
@@ -436,7 +437,7 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, cons
     /* S[i][j - j0] = K[j] . Q[i] */
     struct matmul_args kq = {
         .y = S, .ldy = (size_t)nj, .w = s->kcache + (head * s->n_ctx + j0) * hd, .w_row_bytes = (size_t)hd * 2,
-        .x = Q, .x_row_bytes = (size_t)hd * 2, .n = hd, .nc = nq,
+        .x = Q, .x_row_bytes = (size_t)hd * 2, .n = hd, .nc = nq, .scratch = kscratch,
     };
     k->matmul[TL_F16](&kq, 0, nj);
     float scale = prescaled_q(hp) ? 1.0f : 1.0f / sqrtf((float)hd);
@@ -452,7 +453,7 @@ static void attend(struct state *s, int il, int h0, int hn, int t0, int t1, cons
     /* O[i][e] = sum_j P[i][j] V[j][e], V stored transposed: row e of Vt */
     struct matmul_args pv = {
         .y = O, .ldy = (size_t)hdv, .w = s->vcache + head * hdv * s->n_ctx + j0, .w_row_bytes = (size_t)s->n_ctx * 2,
-        .x = P, .x_row_bytes = (size_t)nj * 2, .n = nj, .nc = nq,
+        .x = P, .x_row_bytes = (size_t)nj * 2, .n = nj, .nc = nq, .scratch = kscratch,
     };
     k->matmul[TL_F16](&pv, 0, hdv);
     for (int i = 0; i < nq; i++) {
@@ -480,7 +481,7 @@ static void attention_task(void *arg, int ith, int nth)
     int slices = hp->n_head / hn;
     for (int u = ith; u < blocks * slices; u += nth) {
         int b = u / slices, t1 = (b + 1) * ATT_QB < t->n ? (b + 1) * ATT_QB : t->n;
-        attend(t->s, t->il, (u % slices) * hn, hn, b * ATT_QB, t1, a);
+        attend(t->s, t->il, (u % slices) * hn, hn, b * ATT_QB, t1, a, pool_scratch(t->s->c.pool, ith));
     }
 }
 
@@ -579,6 +580,7 @@ static void decode_scores_task(void *arg, int ith, int nth)
             .y = s->att_s + (size_t)h * G * s->n_ctx, .ldy = (size_t)s->n_ctx,
             .w = s->kcache + (head * s->n_ctx + j0) * hd, .w_row_bytes = (size_t)hd * 2,
             .x = Q + (size_t)h * G * hd, .x_row_bytes = (size_t)hd * 2, .n = hd, .nc = G,
+            .scratch = pool_scratch(s->c.pool, ith),
         };
         k->matmul[TL_F16](&kq, u0 * ATT_DB, u1 * ATT_DB < nj ? u1 * ATT_DB : nj);
     }
@@ -613,6 +615,7 @@ static void decode_values_task(void *arg, int ith, int nth)
             .y = s->att + (size_t)h * G * hdv, .ldy = (size_t)hdv,
             .w = s->vcache + head * hdv * s->n_ctx + j0, .w_row_bytes = (size_t)s->n_ctx * 2,
             .x = P, .x_row_bytes = (size_t)nj * 2, .n = nj, .nc = G,
+            .scratch = pool_scratch(s->c.pool, ith),
         };
         k->matmul[TL_F16](&pv, u0 * ATT_DB, u1 * ATT_DB < hdv ? u1 * ATT_DB : hdv);
     }

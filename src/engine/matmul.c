@@ -55,13 +55,14 @@ static void convert_task(void *arg, int ith, int nth)
     }
 }
 
-/* Rows [r0, r1) of one job. */
-static void job_rows(const struct mm_task *t, const struct mm_job *job, int r0, int r1)
+/* Rows [r0, r1) of one job, on thread ith. */
+static void job_rows(const struct mm_task *t, const struct mm_job *job, int ith, int r0, int r1)
 {
     const struct act_buf *b = act_for(t, job->w->type);
     struct matmul_args a = {
         .y = job->y, .ldy = job->ldy, .w = job->w->data, .w_row_bytes = job->w->row_bytes,
         .x = b->data, .x_row_bytes = b->row_bytes, .n = t->n_in, .nc = t->nc,
+        .scratch = pool_scratch(t->c->pool, ith),
     };
     const struct kernels *k = t->c->k;
     (job->w->packed ? k->matmul_x16 : k->matmul)[job->w->type](&a, r0, r1);
@@ -98,7 +99,7 @@ static void product_task(void *arg, int ith, int nth)
             for (int j = 0; j < t->n_jobs; j++)
                 prime_stream(t, &t->jobs[j], lo, hi);
             for (int j = 0; j < t->n_jobs; j++)
-                job_rows(t, &t->jobs[j], lo, hi);
+                job_rows(t, &t->jobs[j], ith, lo, hi);
             t->e->then(t->e->arg, lo, hi);
         }
         return;
@@ -117,7 +118,7 @@ static void product_task(void *arg, int ith, int nth)
             if (pass == 0)
                 prime_stream(t, &t->jobs[j], r0, r1);
             else
-                job_rows(t, &t->jobs[j], r0, r1);
+                job_rows(t, &t->jobs[j], ith, r0, r1);
         }
     }
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "engine/threads.h"
+#include "kernels/kernels.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,6 +24,7 @@ struct pool {
     int n;                          /* threads including the caller */
     pthread_t *tid;                 /* n - 1 workers */
     struct worker_arg *wa;          /* n - 1 start arguments */
+    char *scratch;                  /* n * KERNELS_SCRATCH_BYTES: thread ith's from ith * that */
     pool_fn fn;
     void *arg;
     /* each hot counter on its own cache line: workers poll gen, caller polls done */
@@ -99,6 +101,13 @@ int pool_init(struct pool **out, int n_threads, struct tl_error *err)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->idle, NULL);
+    /* pages are touched by the GEMMs only: a pool that runs none (decode
+     * only, quantize) costs address space, not memory */
+    p->scratch = aligned_alloc(64, (size_t)p->n * KERNELS_SCRATCH_BYTES);
+    if (!p->scratch) {
+        pool_free(p);
+        return tl_fail(err, TL_ENOMEM, "out of memory for the thread pool");
+    }
 #ifndef _OPENMP
     p->tid = calloc((size_t)p->n, sizeof *p->tid);
     p->wa = calloc((size_t)p->n, sizeof *p->wa);
@@ -106,9 +115,9 @@ int pool_init(struct pool **out, int n_threads, struct tl_error *err)
         pool_free(p);
         return tl_fail(err, TL_ENOMEM, "out of memory for the thread pool");
     }
-    /* the kernels keep ~50 KiB on the stack, and their GEMM scratch (~1.6 MiB,
-     * thread-local) comes out of the same allocation under glibc: more than
-     * some libcs (musl: 128 KiB) give a thread by default */
+    /* the kernels keep up to ~100 KiB on the stack (decode's activation
+     * chunk), more than some libcs (musl: 128 KiB) leave a thread; their
+     * GEMM scratch is the pool's (pool_scratch), whatever the stack */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, (size_t)4 << 20);
@@ -147,12 +156,18 @@ void pool_free(struct pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->idle);
+    free(p->scratch);
     free(p);
 }
 
 int pool_size(const struct pool *p)
 {
     return p->n;
+}
+
+void *pool_scratch(const struct pool *p, int ith)
+{
+    return p->scratch + (size_t)ith * KERNELS_SCRATCH_BYTES;
 }
 
 void pool_run(struct pool *p, pool_fn fn, void *arg)

@@ -16,6 +16,10 @@ typedef void (*pool_fn)(void *arg, int ith, int nth);
 int  pool_init(struct pool **p, int n_threads, struct tl_error *err);
 void pool_free(struct pool *p);
 int  pool_size(const struct pool *p);
+/* Thread ith's scratch for the kernels' GEMMs (matmul_args.scratch):
+ * KERNELS_SCRATCH_BYTES, 64-byte aligned, made with the pool, so no product
+ * depends on the size of its thread's stack. */
+void *pool_scratch(const struct pool *p, int ith);
 
 /* Run fn on all threads and return when every thread has finished it. */
 void pool_run(struct pool *p, pool_fn fn, void *arg);

@@ -93,41 +93,13 @@ uint16_t fp32_to_bf16(float f);         /* round to nearest even, NaN kept quiet
  * from src of the given type into dst. Supported types only. ---- */
 void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
-/* ---- the 16-row interleaved ("x16") layout of Q4_0, IQ4_NL, Q5_0, Q8_0,
- * Q2_K, Q3_K, Q4_K and Q5_K weights ----
- * Made at load for kernel sets with products over it (kernels/kernels.h,
- * matmul_x16): one register then holds a quad of 4 elements of 16 rows, a
- * vpdpbusd against 4 broadcast activation bytes adds into each row's own
- * lane, and no horizontal sums are left. The 16 rows of a group keep their
- * bytes (16 * row_bytes from row 16g) and hold, per block column b, the
- * block's fields in order: f16 words (d, dmin) as 16 words (row i at word
- * i), every other field as 64-byte vectors whose dword i holds 4 bytes of
- * row i:
- *   Q4_0, IQ4_NL: d; qs as 4 vectors, vector j = bytes 4j..4j+3 (elements
- *         4j..4j+3 in the low nibbles, 16+4j..16+4j+3 in the high ones);
- *   Q5_0: d; qh as 1 vector, its bits reordered: element 4j+t's at bit
- *         8t+j, element 16+4j+t's at bit 8t+4+j; qs as Q4_0's;
- *   Q8_0: d; qs as 8 vectors, vector j = qs[4j..4j+3] + 128 (unsigned);
- *   Q4_K: d, dmin; the 12 scale bytes as 3 vectors; qs as 32 vectors;
- *   Q2_K (fields in its block order): the 16 scale/min bytes as 4
- *         vectors, qs as 16, then d, dmin;
- *   Q3_K (fields in its block order): hmask as 8 vectors, qs as 16, the
- *         12 scale bytes as 3, then d;
- *   Q5_K: d, dmin; scales as 3 vectors; qh as 8 vectors (vector l = qh
- *         bytes 4l..4l+3, bit s of a byte: sub-block s); qs as 32 vectors.
- * So a block column is 16 blocks' bytes. */
-enum { X16 = 16 };
-bool x16_packable(uint32_t type);
-/* Rows [0, n_rows) (a multiple of X16) of w, row_bytes apart, to x16 in
- * place; false when out of memory for one group's copy (w unchanged). */
-bool pack_x16(uint32_t type, void *w, size_t row_bytes, int n_rows);
-/* Row r of packed w, in the type's own layout, into row (row_bytes bytes). */
-void unpack_x16_row(uint32_t type, const void *w, size_t row_bytes, int r, void *row);
-
 /* ---- reference quantisation of n floats (multiple of the block size).
  * quantize_row handles every type with supported == 1 plus the activation
  * formats Q8_1 and Q8_K; the file-format quantisers match llama.cpp's
  * quantize_row_*_ref bit for bit where the quantize issue asks for it. ---- */
 void quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
+
+/* the x16 layout of these blocks (after them: it is defined by their fields) */
+#include "format/x16.h"
 
 #endif

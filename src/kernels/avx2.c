@@ -12,7 +12,6 @@
 #include "kernels/x86_impl.h"
 #include "kernels/prefetch.h"
 
-#define INLINE static inline __attribute__((always_inline))
 /* Functions that may use AVX-VNNI (the avx2-vnni set only) */
 #define VNNI __attribute__((target("avxvnni")))
 
@@ -23,27 +22,6 @@ enum {
     FKC = 512,      /* float elements per K chunk of a tile (a 32 KiB tile) */
     FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
 };
-
-static inline const void *row_at(const void *base, size_t stride, size_t i)
-{
-    return (const char *)base + i * stride;
-}
-
-static inline int imin(int a, int b) { return a < b ? a : b; }
-
-/* Decode reads each thread's rows as one sequential stream, one row after
- * the next, and asks for the bytes PREFETCH_AHEAD further on (see
- * kernels/avx512.c: without it a core streams half its bandwidth);
- * kernels/prefetch.h says why not _mm_prefetch. */
-enum { PREFETCH_AHEAD = 4096 };
-
-static inline void prefetch_ahead(const void *p, size_t bytes)
-{
-    prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
-}
-
-static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
 INLINE __m256i bcast4(const void *p)
@@ -64,6 +42,40 @@ static inline float hsum(__m256 v)
 static inline __m256i lanes_below(int n)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The vector ops of the shared skeletons (kernels/x86_gemm[fq].h): 8 floats,
+ * masks as lanes of all ones for vmaskmov. */
+typedef __m256 VF;
+typedef __m256i VMASK;
+INLINE VF vf_zero(void) { return _mm256_setzero_ps(); }
+INLINE VF vf_set1(float v) { return _mm256_set1_ps(v); }
+INLINE VMASK vmask_below(int n) { return lanes_below(n); }
+INLINE VF vf_load_masked(VMASK m, const float *p) { return _mm256_maskload_ps(p, m); }
+INLINE void vf_store_masked(float *p, VMASK m, VF v) { _mm256_maskstore_ps(p, m, v); }
+INLINE VF vf_add(VF a, VF b) { return _mm256_add_ps(a, b); }
+INLINE VF vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
+INLINE float vf_hmax(VF v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+INLINE VF vf_abs(VF v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+/* bit i set where lane i of a equals lane i of b (ordered) */
+INLINE unsigned vf_eq_bits(VF a, VF b) { return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ)); }
+INLINE VF vf_mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+INLINE VF vf_min(VF a, VF b) { return _mm256_min_ps(a, b); }
+INLINE VF vf_max(VF a, VF b) { return _mm256_max_ps(a, b); }
+INLINE VF vf_fmadd(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+INLINE VF vf_fnmadd(VF a, VF b, VF c) { return _mm256_fnmadd_ps(a, b, c); }
+INLINE VF vf_round(VF v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+INLINE VF vf_from_i32(__m256i v) { return _mm256_cvtepi32_ps(v); }
+/* p * 2^n, n integral: 2^n built in the exponent field (n in [-126, 127]) */
+INLINE VF vf_scale2(VF p, VF n)
+{
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
 /* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
@@ -114,22 +126,12 @@ INLINE float matvec_float_row(const struct matmul_args *a, int type, const float
     return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-/* Column c, rows [r0, r1), K in chunks of MVK: the activation chunk is
- * widened to f32 once, so a row step converts only its weights (F16 x F16
- * rows converting both spent half the conversions on the same x). */
-INLINE void matvec_float(const struct matmul_args *a, int type, int c, int r0, int r1)
+/* An activation chunk for matvec_float and matvec_cols: kc elements of x from k0 as f32 at xf
+ * (32-byte aligned), zero to the next multiple of 8. */
+INLINE void convert_cols_chunk(float *xf, const void *x, int type, int k0, int kc)
 {
-    _Alignas(32) float xf[MVK];
-    const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-    float *y = a->y + (size_t)c * a->ldy;
-    for (int k0 = 0; k0 < a->n; k0 += MVK) {
-        int kc = imin(MVK, a->n - k0);
-        for (int i = 0; i < kc; i += 8)
-            _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i)
-                                                : load_float_tail(type, x, k0 + i, kc - i));
-        for (int r = r0; r < r1; r++)
-            y[r] = (k0 > 0 ? y[r] : 0.0f) + matvec_float_row(a, type, xf, k0, kc, r);
-    }
+    for (int i = 0; i < kc; i += 8)
+        _mm256_store_ps(xf + i, i + 8 <= kc ? load_float(type, x, k0 + i) : load_float_tail(type, x, k0 + i, kc - i));
 }
 
 /* In-register transpose of an 8x8 float matrix: v[k] lane i <- v[i] lane k. */
@@ -152,27 +154,9 @@ static void transpose8(__m256 v[8])
     }
 }
 
-/* A 16-row tile of a float weight, elements [k0, k0 + kc) as f32:
- * lane i of w[k][h] = row 8h + i. */
-struct tile_float {
-    __m256 w[FKC][2];
-};
-
-/* Activations of FCC columns for the same K chunk as f32, 8 columns
- * interleaved: x[g][k][c] = column 8g + c, element k0 + k. */
-struct panel_float {
-    _Alignas(32) float x[FCC / 8][FKC][8];
-};
-
-/* The float GEMM's tile and panel, and the quantized GEMM's (below), are
- * per-thread scratch rather than locals: hundreds of KiB, more than a main
- * thread run with a small stack (ulimit -s 512) holds. */
-static _Thread_local struct tile_float float_tile;
-static _Thread_local struct panel_float float_panel;
-
 /* 8 rows (row i at p[i]) from element k0, kc elements, transposed:
  * out[k * stride] lane i = row i, element k0 + k. */
-INLINE void pack8_float(__m256 *out, size_t stride, int type, const void *const *p, int k0, int kc)
+INLINE void pack_lanes_float(__m256 *out, size_t stride, int type, const void *const *p, int k0, int kc)
 {
     for (int k = 0; k < kc; k += 8) {
         __m256 v[8];
@@ -185,85 +169,15 @@ INLINE void pack8_float(__m256 *out, size_t stride, int type, const void *const 
     }
 }
 
-/* Tile rows [r, r + nr); rows past nr repeat the last (never stored). */
-INLINE void pack_float(struct tile_float *t, const struct matmul_args *a, int type, int r, int nr, int k0, int kc)
-{
-    const void *p[16];
-    for (int i = 0; i < 16; i++)
-        p[i] = row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)));
-    pack8_float(&t->w[0][0], 2, type, p, k0, kc);
-    if (nr > 8)
-        pack8_float(&t->w[0][1], 2, type, p + 8, k0, kc);
-}
+INLINE __m256 madd_f32(__m256 w, __m256 x, __m256 acc) { return _mm256_fmadd_ps(w, x, acc); }
 
-/* Columns [c0, c0 + cc), padded to a multiple of 8 with the last column. */
-INLINE void prep_panel(struct panel_float *pf, const struct matmul_args *a, int type, int c0, int cc, int k0, int kc)
-{
-    for (int g = 0; g < (cc + 7) / 8; g++) {
-        const void *p[8];
-        for (int c = 0; c < 8; c++)
-            p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(8 * g + c, cc - 1)));
-        pack8_float((__m256 *)pf->x[g], 1, type, p, k0, kc);
-    }
-}
+/* The float GEMM's tiles, panels and the runs over them. */
+#include "kernels/x86_gemmf.h"
 
-/* acc[h][c] += tile half h * column c over kc elements (H halves of 8
- * rows); x = the column group's panel from column c0 on. */
-INLINE void tile_float_cols(const struct tile_float *t, const float (*x)[8], int c0, int kc, int H, int C,
-                            __m256 acc[2][4])
+static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                         int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
 {
-    for (int k = 0; k < kc; k++) {
-        __m256 w0 = t->w[k][0], w1 = t->w[k][1];
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            __m256 b = _mm256_set1_ps(x[k][c0 + c]);
-            acc[0][c] = _mm256_fmadd_ps(w0, b, acc[0][c]);
-            if (H == 2)
-                acc[1][c] = _mm256_fmadd_ps(w1, b, acc[1][c]);
-        }
-    }
-}
-
-/* y for rows [r, r + nr) and C columns from c: load (or zero), accumulate, store. */
-INLINE void run_float_cols(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c, int H, int C)
-{
-    __m256 acc[2][4];
-    __m256i m[2] = { lanes_below(nr), lanes_below(nr - 8) };
-    float *y = a->y + (size_t)c * a->ldy + r;
-    for (int h = 0; h < H; h++)
-        for (int j = 0; j < C; j++)
-            acc[h][j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy + 8 * h, m[h]);
-    prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r);
-    if (H == 2)
-        prefetch_outputs(a->y, a->ldy, a->nc, c + C, C, r + 8);
-    tile_float_cols(t, (const float (*)[8])pf->x[(c % FCC) / 8], c % 8, kc, H, C, acc);
-    for (int h = 0; h < H; h++)
-        for (int j = 0; j < C; j++)
-            _mm256_maskstore_ps(y + (size_t)j * a->ldy + 8 * h, m[h], acc[h][j]);
-}
-
-/* Every column of one tile for one K chunk: groups of 4, then 1. */
-INLINE void run_float_half(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, int H, struct next_rows *nx)
-{
-    int c = 0;
-    for (; c + 4 <= cc; c += 4) {
-        prefetch_next(nx, nx->per);
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 4);
-    }
-    prefetch_next(nx, nx->n);
-    for (; c < cc; c++)
-        run_float_cols(t, pf, a, kc, first, r, nr, c0 + c, H, 1);
-}
-
-static void run_float_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                           int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
-{
-    if (nr > 8)
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 2, nx);
-    else
-        run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx);
+    run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
 }
 
 /* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
@@ -271,8 +185,12 @@ static void run_float_tile(const struct tile_float *t, const struct panel_float 
 INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
 {
     size_t es = type == TL_F32 ? 4 : 2;
-    struct tile_float *t = &float_tile;
-    struct panel_float *pf = &float_panel;
+    void *own;
+    struct float_scratch *fs = float_scratch_or_columns(a, type, r0, r1, &own);
+    if (!fs)
+        return;
+    struct tile_float *t = &fs->t;
+    struct panel_float *pf = &fs->p;
     for (int c0 = 0; c0 < a->nc; c0 += FCC) {
         int cc = imin(FCC, a->nc - c0);
         for (int k0 = 0; k0 < a->n; k0 += FKC) {
@@ -285,10 +203,11 @@ INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
                  * ask for them while this one computes */
                 struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
                                                    (size_t)kc * es, next, cc / 4);
-                run_float_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
             }
         }
     }
+    free(own);
 }
 
 enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
@@ -321,882 +240,10 @@ INLINE void matvec_cols_pass(const struct matmul_args *a, int type, const float 
     }
 }
 
-/* 2 <= nc <= MCOLS (decode attention's G query heads, short batches):
- * packing tiles for the GEMM would cost more than the products. */
-INLINE void matvec_cols(const struct matmul_args *a, int type, int r0, int r1)
-{
-    _Alignas(32) float xf[MCOLS][MCK];
-    for (int k0 = 0; k0 < a->n; k0 += MCK) {
-        int kc = imin(MCK, a->n - k0);
-        for (int c = 0; c < a->nc; c++) {
-            const void *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-            for (int i = 0; i < kc; i += 8)
-                _mm256_store_ps(xf[c] + i, i + 8 <= kc ? load_float(type, x, k0 + i)
-                                                       : load_float_tail(type, x, k0 + i, kc - i));
-        }
-        switch (a->nc) {
-        case 2: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 2); break;
-        case 3: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 3); break;
-        case 4: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 4); break;
-        case 5: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 5); break;
-        case 6: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 6); break;
-        case 7: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 7); break;
-        default: matvec_cols_pass(a, type, (const float (*)[MCK])xf, k0, kc, r0, r1, 8); break;
-        }
-    }
-}
-
-INLINE void matmul_float(const struct matmul_args *a, int r0, int r1, int type)
-{
-    if (a->nc == 1)
-        matvec_float(a, type, 0, r0, r1);
-    else if (a->nc <= MCOLS)
-        matvec_cols(a, type, r0, r1);
-    else
-        gemm_float(a, type, r0, r1);
-}
-
-static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F32); }
-static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_F16); }
-static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, TL_BF16); }
-
-/* ---- 32-element types against Q8_0 / Q8_1 activations ----
- * Weights are made unsigned, u = q + off (Q4_0 nibbles as stored, off 8;
- * Q5_0 off 16; Q4_1/Q5_1 off 0), and sum(q*x) = sum(u*x) - off*sum(x).
- * Q8_0 uses the sign trick instead: |w| times x carrying w's sign. A
- * block's value is d*dx*sum(q*x) (+ m*s with mins). */
-
-INLINE size_t q32_bytes(int type)
-{
-    switch (type) {
-    case TL_Q4_0: return sizeof(struct block_q4_0);
-    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
-    case TL_Q4_1: return sizeof(struct block_q4_1);
-    case TL_Q5_0: return sizeof(struct block_q5_0);
-    case TL_Q5_1: return sizeof(struct block_q5_1);
-    default: return sizeof(struct block_q8_0);
-    }
-}
-
-INLINE size_t q32_qs(int type) /* offset of the low bits */
-{
-    switch (type) {
-    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
-    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
-    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
-    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
-    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
-    default: return offsetof(struct block_q8_0, qs);
-    }
-}
-
-INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
-INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
-INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
-INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
-/* signed weights (the sign trick): Q8_0, and IQ4_NL whose grid reaches
- * -127..113, too wide for unsigned pair sums in 16 bits */
-INLINE int q32_signed(int type) { return type == TL_Q8_0 || type == TL_IQ4_NL; }
-
-/* IQ4_NL's grid in both 128-bit lanes, for vpshufb on nibbles. */
-INLINE __m256i iq4nl_lut(void)
-{
-    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4nl_values));
-}
-/* activation block: Q8_1 for the types with mins, else Q8_0 */
-INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
-INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
-
-/* 32 bits to 32 bytes: byte j is 16 when bit j of h is set (bit 4 of a
- * 5-bit quant). vpshufb copies byte j/8 of h to byte j, the AND keeps bit
- * j%8 and the compare widens it to the byte. */
-INLINE __m256i bits_to_16(uint32_t h)
-{
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h),
-                                    _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                                     2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(16));
-}
-
-/* A weight block as 32 unsigned bytes in element order (Q8_0, IQ4_NL: signed
- * values). qs holds element j in the low nibble of byte j, j+16 in the high. */
-INLINE __m256i unpack32(int type, const char *w)
-{
-    if (type == TL_Q8_0)
-        return _mm256_loadu_si256((const __m256i *)(w + q32_qs(type)));
-    __m128i q = _mm_loadu_si128((const __m128i *)(w + q32_qs(type)));
-    __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(15));
-    if (type == TL_IQ4_NL)
-        return _mm256_shuffle_epi8(iq4nl_lut(), u);
-    if (q32_five(type))
-        u = _mm256_or_si256(u, bits_to_16(ld32(w + q32_qh(type))));
-    return u;
-}
-
-/* 16-bit pair sums of w (unsigned, or signed for Q8_0 and IQ4_NL) times x. */
-INLINE __m256i pair_dot(int type, __m256i w, __m256i x)
-{
-    if (q32_signed(type)) /* |w| * (x with w's sign): at most 2*128*127 per pair */
-        return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_maddubs_epi16(w, x);
-}
-
-enum { MVB = 256 };  /* blocks per K chunk of a prepared activation row */
-
-/* An activation row prepared once per K chunk for decode. */
-struct xprep {
-    __m256i q[MVB];     /* quants */
-    __m256i corr[MVB];  /* off times the quants' pair sums (subtracted) */
-    __m256  d[MVB];     /* dx in every lane */
-    float   s[MVB];     /* Q8_1 d * sum */
-};
-
-INLINE void prep_x(struct xprep *p, int type, const char *x, int nb)
-{
-    __m256i off = _mm256_set1_epi8((char)q32_off(type));
-    for (int b = 0; b < nb; b++, x += act_bytes(type)) {
-        p->q[b] = _mm256_loadu_si256((const __m256i *)(x + act_qs(type)));
-        p->corr[b] = _mm256_maddubs_epi16(off, p->q[b]);
-        p->d[b] = _mm256_set1_ps(_cvtsh_ss(ld16(x)));
-        p->s[b] = q32_mins(type) ? _cvtsh_ss(ld16(x + 2)) : 0.0f;
-    }
-}
-
-/* acc += weight block at w times prepared block b (mins into *accm). */
-INLINE __m256 block_dot(int type, const char *w, const struct xprep *p, int b, __m256 acc, float *accm)
-{
-    __m256i prod = pair_dot(type, unpack32(type, w), p->q[b]);
-    if (q32_off(type))
-        prod = _mm256_sub_epi16(prod, p->corr[b]);
-    __m256i i32 = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
-    __m256 d = _mm256_cvtph_ps(_mm_set1_epi16((short)ld16(w)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(d, p->d[b]), acc);
-    if (q32_mins(type))
-        *accm += _cvtsh_ss(ld16(w + 2)) * p->s[b];
-    return acc;
-}
-
-/* dot of row r with the prepared chunk of nb blocks from byte w0 of the row. */
-INLINE float matvec32_row(const struct matmul_args *a, int type, const struct xprep *p, size_t w0, int nb, int r)
-{
-    size_t bs = q32_bytes(type);
-    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + w0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float accm = 0.0f;
-    int b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        prefetch_ahead(w + (size_t)b * bs, 2 * bs);
-        acc0 = block_dot(type, w + (size_t)b * bs, p, b, acc0, &accm);
-        acc1 = block_dot(type, w + (size_t)(b + 1) * bs, p, b + 1, acc1, &accm);
-    }
-    if (b < nb)
-        acc0 = block_dot(type, w + (size_t)b * bs, p, b, acc0, &accm);
-    return hsum(_mm256_add_ps(acc0, acc1)) + accm;
-}
-
-/* The nibble types (all but Q8_0) two blocks a step: both blocks' nibbles
- * in one vector (A's 16 bytes | B's), so one AND, one shift and two
- * vpmaddubsw serve both, the low nibbles against (A's x 0-15 | B's x 0-15)
- * and the high against x 16-31, and 128-bit lane j of the sums is block
- * j's (5-bit weights: pair sums within 2*31*128 a half, so the halves add
- * in 16 bits; IQ4_NL's signed grid does not fit and widens each half).
- * 30% fewer instructions than block by block, where the kernel, not
- * memory, set the pace (19-22 GB/s a core). */
-INLINE int q32_paired(int type) { return type != TL_Q8_0; }
-
-struct xprep2 {
-    __m256i lo[MVB / 2], hi[MVB / 2];   /* x 0-15 | 0-15 and 16-31 | 16-31 of blocks 2i, 2i + 1 */
-    __m256i corr[MVB / 2];              /* off times the pair sums of lo and hi together */
-    __m256  d[MVB / 2];                 /* dx of block 2i in lanes 0-3, of 2i + 1 in 4-7 */
-};
-
-INLINE void prep_x2(struct xprep2 *p, int type, const struct xprep *p1, int nb)
-{
-    __m256i off = _mm256_set1_epi8((char)q32_off(type));
-    for (int i = 0; 2 * i + 1 < nb; i++) {
-        __m256i a = p1->q[2 * i], b = p1->q[2 * i + 1];
-        p->lo[i] = _mm256_permute2x128_si256(a, b, 0x20);
-        p->hi[i] = _mm256_permute2x128_si256(a, b, 0x31);
-        if (q32_off(type))
-            p->corr[i] = _mm256_add_epi16(_mm256_maddubs_epi16(off, p->lo[i]), _mm256_maddubs_epi16(off, p->hi[i]));
-        p->d[i] = _mm256_blend_ps(p1->d[2 * i], p1->d[2 * i + 1], 0xf0);
-    }
-}
-
-/* acc += weight blocks 2i and 2i + 1 at w times prepared pair i */
-INLINE __m256 pair_block_dot(int type, const char *w, const struct xprep2 *p, const struct xprep *p1, int i,
-                             __m256 acc, float *accm)
-{
-    size_t bs = q32_bytes(type), qs = q32_qs(type);
-    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(w + qs))),
-                                        _mm_loadu_si128((const __m128i *)(w + bs + qs)), 1);
-    __m256i f = _mm256_set1_epi8(15);
-    __m256i lo = _mm256_and_si256(q, f), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), f);
-    if (q32_five(type)) { /* bits 0-15 of each qh top the low nibbles, 16-31 the high */
-        uint32_t ha = ld32(w + q32_qh(type)), hb = ld32(w + bs + q32_qh(type));
-        lo = _mm256_or_si256(lo, bits_to_16((ha & 0xffffu) | hb << 16));
-        hi = _mm256_or_si256(hi, bits_to_16(ha >> 16 | (hb & 0xffff0000u)));
-    }
-    __m256i i32;
-    if (type == TL_IQ4_NL) { /* grid values to 127 in magnitude: each half widened on its own */
-        lo = _mm256_shuffle_epi8(iq4nl_lut(), lo);
-        hi = _mm256_shuffle_epi8(iq4nl_lut(), hi);
-        i32 = _mm256_add_epi32(_mm256_madd_epi16(pair_dot(type, lo, p->lo[i]), _mm256_set1_epi16(1)),
-                               _mm256_madd_epi16(pair_dot(type, hi, p->hi[i]), _mm256_set1_epi16(1)));
-    } else {
-        __m256i prod = _mm256_add_epi16(_mm256_maddubs_epi16(lo, p->lo[i]), _mm256_maddubs_epi16(hi, p->hi[i]));
-        if (q32_off(type))
-            prod = _mm256_sub_epi16(prod, p->corr[i]);
-        i32 = _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
-    }
-    __m128i dw = _mm_cvtsi32_si128((int)(ld16(w) | (uint32_t)ld16(w + bs) << 16));
-    __m256 d = _mm256_cvtph_ps(_mm_shuffle_epi8(dw, _mm_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_mul_ps(d, p->d[i]), acc);
-    if (q32_mins(type))
-        *accm += _cvtsh_ss(ld16(w + 2)) * p1->s[2 * i] + _cvtsh_ss(ld16(w + bs + 2)) * p1->s[2 * i + 1];
-    return acc;
-}
-
-INLINE float matvec32_row_paired(const struct matmul_args *a, int type, const struct xprep2 *p,
-                                 const struct xprep *p1, size_t w0, int nb, int r)
-{
-    size_t bs = q32_bytes(type);
-    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + w0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float accm = 0.0f;
-    int i = 0;
-    for (; 2 * i + 3 < nb; i += 2) {
-        prefetch_ahead(w + (size_t)(2 * i) * bs, 4 * bs);
-        acc0 = pair_block_dot(type, w + (size_t)(2 * i) * bs, p, p1, i, acc0, &accm);
-        acc1 = pair_block_dot(type, w + (size_t)(2 * i + 2) * bs, p, p1, i + 1, acc1, &accm);
-    }
-    if (2 * i + 1 < nb) {
-        prefetch_ahead(w + (size_t)(2 * i) * bs, 2 * bs);
-        acc0 = pair_block_dot(type, w + (size_t)(2 * i) * bs, p, p1, i, acc0, &accm);
-        i++;
-    }
-    if (2 * i < nb)
-        acc1 = block_dot(type, w + (size_t)(2 * i) * bs, p1, 2 * i, acc1, &accm);
-    return hsum(_mm256_add_ps(acc0, acc1)) + accm;
-}
-
-/* Column c, rows [r0, r1), K in chunks of MVB blocks. */
-INLINE void matvec32(const struct matmul_args *a, int type, int c, int r0, int r1)
-{
-    struct xprep p;
-    struct xprep2 p2;
-    int nb = a->n / QK;
-    const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-    float *y = a->y + (size_t)c * a->ldy;
-    for (int b0 = 0; b0 < nb; b0 += MVB) {
-        int kb = imin(MVB, nb - b0);
-        prep_x(&p, type, x + (size_t)b0 * act_bytes(type), kb);
-        size_t w0 = (size_t)b0 * q32_bytes(type);
-        if (q32_paired(type)) {
-            prep_x2(&p2, type, &p, kb);
-            for (int r = r0; r < r1; r++)
-                y[r] = (b0 > 0 ? y[r] : 0.0f) + matvec32_row_paired(a, type, &p2, &p, w0, kb, r);
-        } else {
-            for (int r = r0; r < r1; r++)
-                y[r] = (b0 > 0 ? y[r] : 0.0f) + matvec32_row(a, type, &p, w0, kb, r);
-        }
-    }
-}
-
-/* ---- K-quants against Q8_K activations ----
- * decode_k turns one super-block of a row into registers: u[j] holds
- * elements 32j..32j+31 as unsigned bytes in element order, and element e
- * is worth d * sc[e/16] * (u - off) - dmin * mn[e/16], with integer scales
- * and mins per 16 elements (Q4_K/Q5_K sub-blocks of 32 give both
- * 16-halves the same). Decode applies them in 32 bits: vpmaddubsw pair
- * sums (at most 2*63*128 with off taken out) times the scale words by
- * vpmaddwd, the off and mins terms from the activation's 16-sums. */
-
-struct kdec {
-    __m256i u[8];
-    __m256i sc, mn;   /* 16 words: the scale and min of each 16-group */
-    float   d, dmin;
-};
-
-INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
-INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
-
-INLINE size_t k_bytes(int type)
-{
-    switch (type) {
-    case TL_Q2_K: return sizeof(struct block_q2_K);
-    case TL_Q3_K: return sizeof(struct block_q3_K);
-    case TL_Q4_K: return sizeof(struct block_q4_K);
-    case TL_Q5_K: return sizeof(struct block_q5_K);
-    default: return sizeof(struct block_q6_K);
-    }
-}
-
-INLINE __m256i load32(const char *p) { return _mm256_loadu_si256((const __m256i *)p); }
-
-/* Q4_K/Q5_K: scales, mins and the two super-block factors. */
-INLINE void decode_scales_k4(const char *b, struct kdec *k)
-{
-    k4_scales(b, &k->sc, &k->mn);
-    k->d = _cvtsh_ss(ld16(b));
-    k->dmin = _cvtsh_ss(ld16(b + 2));
-}
-
-/* Q4_K: qs[32c + l] holds element 64c + l (low nibble) and 64c + 32 + l. */
-INLINE void decode_q4_K(const char *b, struct kdec *k, size_t qs)
-{
-    decode_scales_k4(b, k);
-    __m256i f = _mm256_set1_epi8(15);
-#pragma GCC unroll 8
-    for (int c = 0; c < 4; c++) {
-        __m256i q = load32(b + qs + 32 * c);
-        k->u[2 * c] = _mm256_and_si256(q, f);
-        k->u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), f);
-    }
-}
-
-/* Q5_K: Q4_K plus bit j of qh[l] as bit 4 of element 32j + l. */
-INLINE void decode_q5_K(const char *b, struct kdec *k)
-{
-    decode_q4_K(b, k, offsetof(struct block_q5_K, qs));
-    __m256i qh = load32(b + offsetof(struct block_q5_K, qh)), sixteen = _mm256_set1_epi8(16);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        __m256i bit = j <= 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4);
-        k->u[j] = _mm256_or_si256(k->u[j], _mm256_and_si256(bit, sixteen));
-    }
-}
-
-/* Q6_K: element 128h + 32s + l: low 4 bits from ql[64h + 32(s&1) + l]
- * (high nibble when s >= 2), high 2 bits from qh[32h + l] >> 2s. */
-INLINE void decode_q6_K(const char *b, struct kdec *k)
-{
-    __m256i f = _mm256_set1_epi8(15), m = _mm256_set1_epi8(0x30);
-#pragma GCC unroll 8
-    for (int h = 0; h < 2; h++) {
-        __m256i qh = load32(b + 128 + 32 * h);
-#pragma GCC unroll 8
-        for (int s = 0; s < 4; s++) {
-            __m256i ql = load32(b + 64 * h + 32 * (s & 1));
-            __m256i lo = s < 2 ? _mm256_and_si256(ql, f) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), f);
-            __m256i hi = s < 2 ? _mm256_slli_epi16(qh, 4 - 2 * s) : _mm256_srli_epi16(qh, 2 * s - 4);
-            k->u[4 * h + s] = _mm256_or_si256(lo, _mm256_and_si256(hi, m));
-        }
-    }
-    k->sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
-    k->mn = _mm256_setzero_si256();
-    k->d = _cvtsh_ss(ld16(b + 208));
-    k->dmin = 0.0f;
-}
-
-/* Q2_K: element 128h + 32s + l = qs[32h + l] >> 2s & 3; scales low nibble, mins high. */
-INLINE void decode_q2_K(const char *b, struct kdec *k)
-{
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++)
-        k->u[j] = _mm256_and_si256(_mm256_srli_epi16(load32(b + 16 + 32 * (j / 4)), 2 * (j % 4)), _mm256_set1_epi8(3));
-    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b)), f = _mm256_set1_epi16(15);
-    k->sc = _mm256_and_si256(s, f);
-    k->mn = _mm256_srli_epi16(s, 4);
-    k->d = _cvtsh_ss(ld16(b + 80));
-    k->dmin = _cvtsh_ss(ld16(b + 82));
-}
-
-/* Q3_K: element 128h + 32s + l = (qs[32h + l] >> 2s & 3) + 4 * hmask bit
- * (4h + s) of byte l, offset 4; 16 signed 6-bit scales: low nibble of
- * byte j (j < 8) or j - 8 (high nibble), 2 high bits from byte 8 + j%4. */
-INLINE void decode_q3_K(const char *b, struct kdec *k)
-{
-    __m256i hm = load32(b), four = _mm256_set1_epi8(4);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        int h = j / 4, s = j % 4, hb = 4 * h + s;
-        __m256i q = _mm256_and_si256(_mm256_srli_epi16(load32(b + 32 + 32 * h), 2 * s), _mm256_set1_epi8(3));
-        __m256i hi = hb <= 2 ? _mm256_slli_epi16(hm, 2 - hb) : _mm256_srli_epi16(hm, hb - 2);
-        k->u[j] = _mm256_or_si256(q, _mm256_and_si256(hi, four));
-    }
-    k->sc = q3k_scales(b);
-    k->mn = _mm256_setzero_si256();
-    k->d = _cvtsh_ss(ld16(b + 108));
-    k->dmin = 0.0f;
-}
-
-INLINE void decode_k(int type, const char *b, struct kdec *k)
-{
-    switch (type) {
-    case TL_Q2_K: decode_q2_K(b, k); break;
-    case TL_Q3_K: decode_q3_K(b, k); break;
-    case TL_Q4_K: decode_q4_K(b, k, offsetof(struct block_q4_K, qs)); break;
-    case TL_Q5_K: decode_q5_K(b, k); break;
-    default: decode_q6_K(b, k); break;
-    }
-}
-
-/* The 16-group scales as floats, d * sc and -dmin * mn, groups 8h..8h+7 in
- * [h] (the GEMM's tiles keep them per row). */
-INLINE void kdec_float_scales(const struct kdec *k, __m256 sc[2], __m256 mn[2])
-{
-    for (int h = 0; h < 2; h++) {
-        __m128i s = h ? _mm256_extracti128_si256(k->sc, 1) : _mm256_castsi256_si128(k->sc);
-        __m128i m = h ? _mm256_extracti128_si256(k->mn, 1) : _mm256_castsi256_si128(k->mn);
-        sc[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(s)), _mm256_set1_ps(k->d));
-        mn[h] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(m)), _mm256_set1_ps(-k->dmin));
-    }
-}
-
-/* dot of the decoded super-block with Q8_K block x:
- * dx * (d * sum_g sc_g * (dot_g - off * bsum_g) - dmin * sum_g mn_g * bsum_g),
- * as 8 float lanes whose sum it is. */
-INLINE __m256 kdot(int type, const struct kdec *k, const char *x, __m256 acc)
-{
-    const char *q = x + offsetof(struct block_q8_K, qs);
-    __m256i bsum = _mm256_loadu_si256((const __m256i *)(x + offsetof(struct block_q8_K, bsums)));
-    /* both 128-bit lanes the scales of groups 0-7, or of 8-15: vpshufb
-     * then moves group 2j's word to the low lane, 2j + 1's to the high */
-    __m256i lo = _mm256_permute2x128_si256(k->sc, k->sc, 0x00), hi = _mm256_permute2x128_si256(k->sc, k->sc, 0x11);
-    __m256i s = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-        int g = 2 * (j % 4);
-        __m256i pick = _mm256_set_m128i(_mm_set1_epi16((short)((2 * g + 3) << 8 | (2 * g + 2))),
-                                        _mm_set1_epi16((short)((2 * g + 1) << 8 | 2 * g)));
-        __m256i sw = _mm256_shuffle_epi8(j < 4 ? lo : hi, pick);
-        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(k->u[j], load32(q + 32 * j)), sw));
-    }
-    if (k_off(type))   /* the pair sums counted u; the weights are u - off (4 or 32: a shift) */
-        s = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_madd_epi16(k->sc, bsum), k_off(type) == 32 ? 5 : 2));
-    float dx;
-    memcpy(&dx, x, 4);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(k->d * dx), acc);
-    if (k_mins(type))
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(k->mn, bsum)), _mm256_set1_ps(-k->dmin * dx), acc);
-    return acc;
-}
-
-/* dot(W row r, x), x a Q8_K row. */
-INLINE float matvec_k_row(const struct matmul_args *a, int type, const char *x, int r)
-{
-    size_t bs = k_bytes(type);
-    const char *w = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int nb = a->n / QK_K, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        struct kdec k0, k1;
-        prefetch_ahead(w + (size_t)b * bs, 2 * bs);
-        decode_k(type, w + (size_t)b * bs, &k0);
-        acc0 = kdot(type, &k0, x + (size_t)b * sizeof(struct block_q8_K), acc0);
-        decode_k(type, w + (size_t)(b + 1) * bs, &k1);
-        acc1 = kdot(type, &k1, x + (size_t)(b + 1) * sizeof(struct block_q8_K), acc1);
-    }
-    if (b < nb) {
-        struct kdec k0;
-        prefetch_ahead(w + (size_t)b * bs, bs);
-        decode_k(type, w + (size_t)b * bs, &k0);
-        acc0 = kdot(type, &k0, x + (size_t)b * sizeof(struct block_q8_K), acc0);
-    }
-    return hsum(_mm256_add_ps(acc0, acc1));
-}
-
-/* Column c, rows [r0, r1). */
-INLINE void matvec_k(const struct matmul_args *a, int type, int c, int r0, int r1)
-{
-    const char *x = row_at(a->x, a->x_row_bytes, (size_t)c);
-    float *y = a->y + (size_t)c * a->ldy;
-    for (int r = r0; r < r1; r++)
-        y[r] = matvec_k_row(a, type, x, r);
-}
-
-/* ---- matrix-matrix products of the quantised types ----
- * An 8-row tile is repacked so that lane i of every vector is row i: quad
- * e/4 holds elements e..e+3 of each row as unsigned bytes (Q8_0, IQ4_NL: signed).
- * vpmaddubsw against a broadcast of 4 activation bytes gives each lane two
- * 16-bit pair sums, added up over a group of QG quads before vpmaddwd; to
- * keep those sums in 16 bits the weights are taken as u - o with o their
- * midpoint (the group's 16-bit start is -o times the activation pair sums,
- * and (o - off) * sum(x) is added back in 32 bits). */
-
-enum { KE = 1024 };  /* elements per K chunk: 32 blocks of 32 or 4 super-blocks */
-
-struct tileq {
-    __m256i q[KE / 4];   /* quad e/4: elements e..e+3 of each row */
-    __m256  d[KE / 16];  /* per group: each row's scale */
-    __m256  m[KE / 16];  /* per group: each row's min */
-};
-
-struct colsq {
-    float   d[CC][KE / 16];
-    int32_t corr16[CC][KE / 16];  /* -o * pair sums: low half elements 4q, 4q+1 */
-    int32_t corr32[CC][KE / 16];  /* (o - off) * sum */
-    float   s[CC][KE / 16];
-};
-
-static _Thread_local struct tileq quant_tile;
-static _Thread_local struct colsq quant_cols;
-
-INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
-INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
-INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
-INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
-INLINE size_t xblock_bytes(int type) { return is_k(type) ? sizeof(struct block_q8_K) : act_bytes(type); }
-INLINE int w_off(int type) { return is_k(type) ? k_off(type) : q32_off(type); }
-INLINE int w_mins(int type) { return is_k(type) ? k_mins(type) : q32_mins(type); }
-
-/* The midpoint o of the unsigned weights (see above). */
-INLINE int mid_off(int type)
-{
-    return type == TL_Q5_1 || type == TL_Q5_K ? 16 : w_off(type);
-}
-
-/* Byte offset of activation element e (from a block start) in its row. */
-INLINE size_t act_pos(int type, int e)
-{
-    if (is_k(type))
-        return (size_t)(e / QK_K) * sizeof(struct block_q8_K) + offsetof(struct block_q8_K, qs) + (size_t)(e % QK_K);
-    return (size_t)(e / QK) * act_bytes(type) + act_qs(type) + (size_t)(e % QK);
-}
-
-/* out[j] 128-bit lane L = dword j of l[0..3] lane L (4x4 dword transposes). */
-INLINE void transpose_4x4(const __m256i l[4], __m256i out[4])
-{
-    __m256i t0 = _mm256_unpacklo_epi32(l[0], l[1]), t1 = _mm256_unpackhi_epi32(l[0], l[1]);
-    __m256i t2 = _mm256_unpacklo_epi32(l[2], l[3]), t3 = _mm256_unpackhi_epi32(l[2], l[3]);
-    out[0] = _mm256_unpacklo_epi64(t0, t2);
-    out[1] = _mm256_unpackhi_epi64(t0, t2);
-    out[2] = _mm256_unpacklo_epi64(t1, t3);
-    out[3] = _mm256_unpackhi_epi64(t1, t3);
-}
-
-/* out[j] lane i = dword j of the 16 bytes at p[i] + off (i < 8, j < 4):
- * l[k] holds rows k and k+4, so the in-lane transpose puts rows 4L..4L+3
- * in 128-bit lane L. */
-INLINE void transpose_8x4(const char *const *p, size_t off, __m256i out[4])
-{
-    __m256i l[4];
-    for (int k = 0; k < 4; k++)
-        l[k] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(p[k + 4] + off)),
-                                _mm_loadu_si128((const __m128i *)(p[k] + off)));
-    transpose_4x4(l, out);
-}
-
-/* Block b (of 32 elements) of the 8 rows at p[i]: group b of the tile. */
-INLINE void pack32_block(struct tileq *t, int type, const char *const *rows, int b)
-{
-    size_t bs = q32_bytes(type), qs = q32_qs(type);
-    const char *p[TILE];
-    uint16_t d[TILE], m[TILE];
-    uint32_t h[TILE];
-    for (int i = 0; i < TILE; i++) {
-        p[i] = rows[i] + (size_t)b * bs;
-        d[i] = ld16(p[i]);
-        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
-        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
-    }
-    t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
-    t->m[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)m));
-    __m256i *q = t->q + 8 * b;
-    if (type == TL_Q8_0) {
-        transpose_8x4(p, qs, q);
-        transpose_8x4(p, qs + 16, q + 4);
-        return;
-    }
-    __m256i v[4], f = _mm256_set1_epi8(15);
-    transpose_8x4(p, qs, v);
-    for (int j = 0; j < 4; j++) {
-        q[j] = _mm256_and_si256(v[j], f);
-        q[j + 4] = _mm256_and_si256(_mm256_srli_epi32(v[j], 4), f);
-    }
-    for (int j = 0; j < 8 && type == TL_IQ4_NL; j++)
-        q[j] = _mm256_shuffle_epi8(iq4nl_lut(), q[j]);
-    if (q32_five(type)) {
-        /* bits 4j..4j+3 of a lane's qh go to bit 4 of its bytes 0..3: the
-         * multiply by 1 + 2^7 + 2^14 + 2^21 moves bit k to bit 8k without carries */
-        __m256i hv = _mm256_loadu_si256((const __m256i *)h);
-        for (int j = 0; j < 8; j++) {
-            __m256i s = _mm256_and_si256(_mm256_srli_epi32(hv, 4 * j), _mm256_set1_epi32(15));
-            s = _mm256_and_si256(_mm256_mullo_epi32(s, _mm256_set1_epi32(0x00204081)), _mm256_set1_epi32(0x01010101));
-            q[j] = _mm256_or_si256(q[j], _mm256_slli_epi32(s, 4));
-        }
-    }
-}
-
-/* Super-block sb of the 8 rows at p[i]: decoded row by row, then the
- * bytes transposed 16 at a time and the 8x16 scales and mins in registers. */
-INLINE void packk_block(struct tileq *t, int type, const char *const *rows, int sb)
-{
-    char u[TILE][QK_K];
-    const char *p[TILE];
-    __m256 sc[2][8], mn[2][8];
-    for (int i = 0; i < TILE; i++) {
-        struct kdec k;
-        decode_k(type, rows[i] + (size_t)sb * k_bytes(type), &k);
-        for (int j = 0; j < 8; j++)
-            _mm256_storeu_si256((__m256i *)(u[i] + 32 * j), k.u[j]);
-        __m256 ksc[2], kmn[2];
-        kdec_float_scales(&k, ksc, kmn);
-        for (int h = 0; h < 2; h++) {
-            sc[h][i] = ksc[h];
-            mn[h][i] = kmn[h];
-        }
-        p[i] = u[i];
-    }
-    for (int h = 0; h < 2; h++) { /* sc[h][g] lane i = row i, 16-group 8h + g */
-        transpose8(sc[h]);
-        transpose8(mn[h]);
-    }
-    int qg = qgroup(type), ng = QK_K / (4 * qg);
-    for (int g = 0; g < ng; g++) {
-        int g16 = g * qg / 4;
-        t->d[sb * ng + g] = sc[g16 / 8][g16 % 8];
-        t->m[sb * ng + g] = mn[g16 / 8][g16 % 8];
-    }
-    for (int c = 0; c < QK_K / 16; c++)
-        transpose_8x4(p, (size_t)(16 * c), t->q + sb * (QK_K / 4) + 4 * c);
-}
-
-/* Tile rows [r, r + nr), elements [e0, e0 + ke); rows past nr repeat the last. */
-INLINE void packq(struct tileq *t, const struct matmul_args *a, int type, int r, int nr, int e0, int ke)
-{
-    const char *rows[TILE];
-    for (int i = 0; i < TILE; i++)
-        rows[i] = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + imin(i, nr - 1)))
-                + (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type);
-    for (int b = 0; b < ke / wblock_elems(type); b++) {
-        if (is_k(type))
-            packk_block(t, type, rows, b);
-        else
-            pack32_block(t, type, rows, b);
-    }
-}
-
-/* Group data of columns [c0, c0 + cc), elements [e0, e0 + ke). */
-INLINE void prep_colsq(struct colsq *ci, const struct matmul_args *a, int type, int c0, int cc, int e0, int ke)
-{
-    int ge = 4 * qgroup(type), ng = ke / ge, o = mid_off(type);
-    for (int c = 0; c < cc; c++) {
-        const char *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
-        for (int g = 0; g < ng; g++) {
-            int e = e0 + g * ge, lo = 0, hi = 0;
-            const int8_t *q = (const int8_t *)(x + act_pos(type, e));
-            for (int i = 0; i < ge; i += 4) {
-                lo += q[i] + q[i + 1];
-                hi += q[i + 2] + q[i + 3];
-            }
-            ci->corr16[c][g] = (int32_t)((uint32_t)(uint16_t)(-o * lo) | (uint32_t)(uint16_t)(-o * hi) << 16);
-            ci->corr32[c][g] = (o - w_off(type)) * (lo + hi);
-            if (is_k(type)) {
-                memcpy(&ci->d[c][g], x + (size_t)(e / QK_K) * sizeof(struct block_q8_K), 4);
-                ci->s[c][g] = ci->d[c][g] * (float)(lo + hi);
-            } else {
-                const char *xb = x + (size_t)(e / QK) * act_bytes(type);
-                ci->d[c][g] = _cvtsh_ss(ld16(xb));
-                ci->s[c][g] = q32_mins(type) ? _cvtsh_ss(ld16(xb + 2)) : 0.0f;
-            }
-        }
-    }
-}
-
-/* acc[c] += tile * column cf + c over ng groups; x[cf + c] points at that
- * column's chunk. */
-INLINE void tileq_cols(const struct tileq *t, const struct colsq *ci, const char *const *x, int ng,
-                       int type, int cf, int C, __m256 *acc)
-{
-    int qg = qgroup(type);
-    __m256i ones = _mm256_set1_epi16(1);
-    for (int g = 0; g < ng; g++) {
-        __m256i s[NCOL];
-        size_t o = act_pos(type, g * 4 * qg);
-        for (int c = 0; c < C; c++)
-            s[c] = q32_signed(type) ? _mm256_setzero_si256() : _mm256_set1_epi32(ci->corr16[cf + c][g]);
-        for (int j = 0; j < qg; j++) {
-            __m256i w = t->q[g * qg + j];
-            if (q32_signed(type)) { /* pair sums reach 2*128*127: to 32 bits at once */
-                __m256i aw = _mm256_sign_epi8(w, w);
-#pragma GCC unroll 4
-                for (int c = 0; c < C; c++) {
-                    __m256i xs = _mm256_sign_epi8(bcast4(x[cf + c] + o + 4 * j), w);
-                    s[c] = _mm256_add_epi32(s[c], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xs), ones));
-                }
-            } else {
-#pragma GCC unroll 4
-                for (int c = 0; c < C; c++)
-                    s[c] = _mm256_add_epi16(s[c], _mm256_maddubs_epi16(w, bcast4(x[cf + c] + o + 4 * j)));
-            }
-        }
-#pragma GCC unroll 4
-        for (int c = 0; c < C; c++) {
-            __m256i i32 = q32_signed(type) ? s[c] : _mm256_madd_epi16(s[c], ones);
-            if (mid_off(type) != w_off(type))
-                i32 = _mm256_add_epi32(i32, _mm256_set1_epi32(ci->corr32[cf + c][g]));
-            __m256 sc = _mm256_mul_ps(t->d[g], _mm256_set1_ps(ci->d[cf + c][g]));
-            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), sc, acc[c]);
-            if (w_mins(type))
-                acc[c] = _mm256_fmadd_ps(t->m[g], _mm256_set1_ps(ci->s[cf + c][g]), acc[c]);
-        }
-    }
-}
-
-/* y rows [r, r + nr) of C columns from c (index within the chunk). */
-INLINE void runq_cols(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int c, int C)
-{
-    __m256 acc[NCOL];
-    __m256i m = lanes_below(nr);
-    float *y = a->y + (size_t)(c0 + c) * a->ldy + r;
-    for (int j = 0; j < C; j++)
-        acc[j] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + (size_t)j * a->ldy, m);
-    prefetch_outputs(a->y, a->ldy, a->nc, c0 + c + C, C, r);
-    tileq_cols(t, ci, x, ng, type, c, C, acc);
-    for (int j = 0; j < C; j++)
-        _mm256_maskstore_ps(y + (size_t)j * a->ldy, m, acc[j]);
-}
-
-/* Every column of one tile for one K chunk: groups of 4, then 1. */
-INLINE void runq_tile(const struct tileq *t, const struct colsq *ci, const struct matmul_args *a,
-                      const char *const *x, int type, int ng, int first, int r, int nr, int c0, int cc,
-                      struct next_rows *nx)
-{
-    int c = 0;
-    for (; c + NCOL <= cc; c += NCOL) {
-        prefetch_next(nx, nx->per);
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, NCOL);
-    }
-    prefetch_next(nx, nx->n);
-    for (; c < cc; c++)
-        runq_cols(t, ci, a, x, type, ng, first, r, nr, c0, c, 1);
-}
-
-/* Q4_K in the x16 layout, rows 8h..8h+7 of a group: the 6-bit scales and
- * mins of 8 rows decoded at once (k4_scales' formula on the halves of the
- * three dword vectors at col + 64): sc[k], mn[k] byte s of lane i =
- * sub-block 4k + s of row 8h + i. */
-INLINE void x16_k4_scales(const char *col, int h, __m256i sc[2], __m256i mn[2])
-{
-    __m256i s0 = load32(col + 64 + 32 * h), s1 = load32(col + 128 + 32 * h), s2 = load32(col + 192 + 32 * h);
-    __m256i m6 = _mm256_set1_epi32(0x3f3f3f3f), m4 = _mm256_set1_epi32(0x0f0f0f0f), m2 = _mm256_set1_epi32(0x30303030);
-    sc[0] = _mm256_and_si256(s0, m6);
-    sc[1] = _mm256_or_si256(_mm256_and_si256(s2, m4), _mm256_and_si256(_mm256_srli_epi32(s0, 2), m2));
-    mn[0] = _mm256_and_si256(s1, m6);
-    mn[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(s2, 4), m4), _mm256_and_si256(_mm256_srli_epi32(s1, 2), m2));
-}
-
-/* Sub-block s's byte of each lane (from x16_k4_scales) as a float. */
-INLINE __m256 x16_k4_byte(const __m256i v[2], int s)
-{
-    return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v[s / 4], 8 * (s % 4)), _mm256_set1_epi32(0xff)));
-}
-
-/* The tile of rows [r, r + 8) of a Q4_0 or Q4_K weight in the x16 layout
- * (format/quant.h), elements [e0, e0 + ke): half h = (r / 8) % 2 of each stored
- * 64-byte vector is the tile's quad, as unsigned nibbles (Q4_K's in stored
- * order: vector 8c + l holds quads 16c + l and 16c + 8 + l). */
-INLINE void packq_x16(struct tileq *t, const struct matmul_args *a, int type, int r, int e0, int ke)
-{
-    int h = (r / TILE) % 2;
-    __m256i f = _mm256_set1_epi8(15);
-    if (type == TL_Q4_K) {
-        size_t cb = X16 * sizeof(struct block_q4_K);
-        const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK_K) * cb;
-        for (int sb = 0; sb < ke / QK_K; sb++, col += cb) {
-            __m256i sc[2], mn[2];
-            x16_k4_scales(col, h, sc, mn);
-            __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-            __m256 ndmin = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 32 + 16 * h))));
-            for (int sub = 0; sub < 8; sub++) {
-                t->d[sb * 8 + sub] = _mm256_mul_ps(d, x16_k4_byte(sc, sub));
-                t->m[sb * 8 + sub] = _mm256_mul_ps(ndmin, x16_k4_byte(mn, sub));
-            }
-            __m256i *q = t->q + sb * (QK_K / 4);
-            for (int c = 0; c < 4; c++)
-                for (int l = 0; l < 8; l++) {
-                    __m256i v = load32(col + 256 + 64 * (8 * c + l) + 32 * h);
-                    q[16 * c + l] = _mm256_and_si256(v, f);
-                    q[16 * c + 8 + l] = _mm256_and_si256(_mm256_srli_epi16(v, 4), f);
-                }
-        }
-        return;
-    }
-    size_t cb = X16 * sizeof(struct block_q4_0);
-    const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)(r - TILE * h)) + (size_t)(e0 / QK) * cb;
-    for (int b = 0; b < ke / QK; b++, col += cb) {
-        t->d[b] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-        t->m[b] = _mm256_setzero_ps();
-        __m256i *q = t->q + 8 * b;
-        for (int j = 0; j < 4; j++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(col + 2 * X16 + 64 * j + 32 * h));
-            q[j] = _mm256_and_si256(v, f);
-            q[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), f);
-        }
-    }
-}
-
-/* nc > 1: activation group data prepared per (CC columns, KE elements)
- * chunk, each 8-row tile packed per chunk (x16: read from the layout)
- * and run against every column. */
-INLINE void gemmq(const struct matmul_args *a, int type, int r0, int r1, int x16)
-{
-    struct tileq *t = &quant_tile;
-    struct colsq *ci = &quant_cols;
-    const char *x[CC];
-    int ge = 4 * qgroup(type);
-    for (int c0 = 0; c0 < a->nc; c0 += CC) {
-        int cc = imin(CC, a->nc - c0);
-        for (int e0 = 0; e0 < a->n; e0 += KE) {
-            int ke = imin(KE, a->n - e0);
-            prep_colsq(ci, a, type, c0, cc, e0, ke);
-            for (int c = 0; c < cc; c++)
-                x[c] = (const char *)row_at(a->x, a->x_row_bytes, (size_t)(c0 + c))
-                     + (size_t)(e0 / wblock_elems(type)) * xblock_bytes(type);
-            size_t kb = (size_t)(ke / wblock_elems(type)) * wblock_bytes(type);
-            for (int r = r0; r < r1; r += TILE) {
-                int nr = imin(TILE, r1 - r), next = imin(TILE, r1 - r - nr);
-                struct next_rows nx;
-                if (x16) {   /* after a group's second half, the next group's chunk: 16 * kb bytes */
-                    packq_x16(t, a, type, r, e0, ke);
-                    nx = next_rows_at((const char *)row_at(a->w, a->w_row_bytes, (size_t)(r + nr)) +
-                                          X16 * (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type),
-                                      kb, 0, 0, kb, (r / TILE) % 2 ? 2 * next : 0, cc / NCOL);
-                } else {
-                    packq(t, a, type, r, nr, e0, ke);
-                    nx = next_rows_at(a->w, a->w_row_bytes, r + nr,   /* as in gemm_float */
-                                      (size_t)(e0 / wblock_elems(type)) * wblock_bytes(type), kb, next, cc / NCOL);
-                }
-                runq_tile(t, ci, a, x, type, ke / ge, e0 == 0, r, nr, c0, cc, &nx);
-            }
-        }
-    }
-}
-
-INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
-{
-    if (a->nc > 1)
-        gemmq(a, type, r0, r1, 0);
-    else if (is_k(type))
-        matvec_k(a, type, 0, r0, r1);
-    else
-        matvec32(a, type, 0, r0, r1);
-}
-
-static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
-static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
-static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
-static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
-static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
-static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
-static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
-static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
-static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
-static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
-static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+#include "kernels/avx2_quant.h"
 
 /* ---- activation conversion ---- */
 
-static inline float hmax(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
-}
 
 static inline int hsum_i32(__m256i v)
 {
@@ -1205,14 +252,13 @@ static inline int hsum_i32(__m256i v)
     return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
 }
 
-static inline __m256 absf(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 
 /* roundf (half away from zero) of each lane, as an int32: the fraction
  * v - trunc(v) is exact, so comparing it with 0.5 decides the tie. */
 static inline __m256i round_away(__m256 v)
 {
     __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 up = _mm256_cmp_ps(absf(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    __m256 up = _mm256_cmp_ps(vf_abs(_mm256_sub_ps(v, t)), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
     __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, _mm256_set1_ps(-0.0f)));
     return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, one)));
 }
@@ -1232,9 +278,9 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
     __m256 v[4], am = _mm256_setzero_ps();
     for (int j = 0; j < 4; j++) {
         v[j] = _mm256_loadu_ps(x + 8 * j);
-        am = _mm256_max_ps(am, absf(v[j]));
+        am = _mm256_max_ps(am, vf_abs(v[j]));
     }
-    float amax = hmax(am), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    float amax = vf_hmax(am), d = amax / 127, id = d ? 1.0f / d : 0.0f;
     __m256i q[4];
     for (int j = 0; j < 4; j++)
         q[j] = round_away(_mm256_mul_ps(v[j], _mm256_set1_ps(id)));
@@ -1243,63 +289,24 @@ static inline float q8_block(const float *x, int8_t *qs, int *sum)
     return d;
 }
 
-static void quantize_q8_0(const float *x, void *y, int n)
+
+/* Q8_K quants and bsums of the block at x with scale iscale
+ * (x86_gemmq.h's quantize_q8_K): q = nearest-even (the default rounding of
+ * vcvtps2dq), 32 at a time. */
+INLINE void q8k_quants(const float *x, float iscale, struct block_q8_K *b)
 {
-    struct block_q8_0 *b = y;
-    for (int i = 0; i < n / QK; i++, x += QK) {
-        int sum;
-        b[i].d = _cvtss_sh(q8_block(x, b[i].qs, &sum), 0);
+    for (int j = 0; j < QK_K; j += 32) {
+        __m256i q[4];
+        for (int l = 0; l < 4; l++) {
+            q[l] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + j + 8 * l)));
+            q[l] = _mm256_min_epi32(q[l], _mm256_set1_epi32(127));
+        }
+        _mm256_storeu_si256((__m256i *)(b->qs + j), pack_i8(q));
+        b->bsums[j / 16] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
+        b->bsums[j / 16 + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
     }
 }
 
-static void quantize_q8_1(const float *x, void *y, int n)
-{
-    struct block_q8_1 *b = y;
-    for (int i = 0; i < n / QK; i++, x += QK) {
-        int sum;
-        float d = q8_block(x, b[i].qs, &sum);
-        b[i].d = _cvtss_sh(d, 0);
-        b[i].s = _cvtss_sh((float)sum * d, 0);
-    }
-}
-
-/* Q8_K: d = max/-127 with max the first value of largest magnitude,
- * q = nearest-even (the default rounding of vcvtps2dq), bsums per 16. */
-static void quantize_q8_K(const float *x, void *y, int n)
-{
-    struct block_q8_K *b = y;
-    for (int i = 0; i < n / QK_K; i++, x += QK_K) {
-        __m256 am = _mm256_setzero_ps();
-        for (int j = 0; j < QK_K; j += 8)
-            am = _mm256_max_ps(am, absf(_mm256_loadu_ps(x + j)));
-        float amax = hmax(am), max = 0;
-        if (!amax) {
-            memset(&b[i], 0, sizeof b[i]);
-            continue;
-        }
-        for (int j = 0; j < QK_K; j += 8) {
-            int hit = _mm256_movemask_ps(_mm256_cmp_ps(absf(_mm256_loadu_ps(x + j)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
-            if (hit) {
-                max = x[j + __builtin_ctz((unsigned)hit)];
-                break;
-            }
-        }
-        float iscale = -127.f / max;
-        for (int j = 0; j < QK_K; j += 32) {
-            __m256i q[4];
-            for (int l = 0; l < 4; l++) {
-                q[l] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_loadu_ps(x + j + 8 * l)));
-                q[l] = _mm256_min_epi32(q[l], _mm256_set1_epi32(127));
-            }
-            _mm256_storeu_si256((__m256i *)(b[i].qs + j), pack_i8(q));
-            b[i].bsums[j / 16] = (int16_t)hsum_i32(_mm256_add_epi32(q[0], q[1]));
-            b[i].bsums[j / 16 + 1] = (int16_t)hsum_i32(_mm256_add_epi32(q[2], q[3]));
-        }
-        b[i].d = 1 / iscale;
-    }
-}
-
-static void quantize_f32(const float *x, void *y, int n) { memcpy(y, x, (size_t)n * sizeof *x); }
 
 static void quantize_f16(const float *x, void *y, int n)
 {
@@ -1331,6 +338,7 @@ static void quantize_bf16(const float *x, void *y, int n)
 
 /* ---- f16 conversion (KV cache, attention operands) ---- */
 
+
 static void f32_to_f16(uint16_t *y, const float *x, int n) { quantize_f16(x, y, n); }
 
 static void f16_to_f32(float *y, const uint16_t *x, int n)
@@ -1344,24 +352,7 @@ static void f16_to_f32(float *y, const uint16_t *x, int n)
 
 /* ---- elementwise math (softmax, SwiGLU) ---- */
 
-/* e^x as kernels/avx512.c's exp16, 2^n built in the exponent field. */
-INLINE __m256 exp8(__m256 x)
-{
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#include "kernels/x86_math.h"
 
 static double exp_sum(float *x, int n, float m)
 {
@@ -1369,7 +360,7 @@ static double exp_sum(float *x, int n, float m)
     __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();   /* summed in double, as scalar */
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 e = vf_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
         _mm256_storeu_ps(x + i, e);
         s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
@@ -1389,7 +380,7 @@ static void swiglu(float *y, const float *g, const float *u, int n)
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 vg = _mm256_loadu_ps(g + i);
-        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), vg));
+        __m256 e = vf_exp(_mm256_sub_ps(_mm256_setzero_ps(), vg));
         __m256 s = _mm256_div_ps(vg, _mm256_add_ps(e, _mm256_set1_ps(1.0f)));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
     }
@@ -1440,7 +431,7 @@ INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x1
 {
     float dx[X16K];
     int32_t corr[X16K];
-    size_t cb = X16 * sizeof(struct block_q4_0);
+    size_t cb = X16_COL(block_q4_0);
     int nb = a->n / QK;
     const struct block_q8_0 *x = a->x;
     __m256i f = _mm256_set1_epi8(15);
@@ -1463,8 +454,8 @@ INLINE void matvec_x16_q4_0_with(const struct matmul_args *a, int r0, int r1, x1
                 __m256i c = _mm256_set1_epi32(corr[b]);
 #pragma GCC unroll 2
                 for (int h = 0; h < 2; h++) {
-                    __m256i s = _mm256_add_epi32(half_dot(col + 2 * X16 + 32 * h, xq, f), c);
-                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
+                    __m256i s = _mm256_add_epi32(half_dot(col + X16_Q4_0_QS + 32 * h, xq, f), c);
+                    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_0_D + 16 * h)));
                     acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, d), acc[h]);
                 }
             }
@@ -1512,7 +503,7 @@ VNNI INLINE void x16_k4_dots_vnni(const char *v, const char *xq, __m256i f, __m2
  * bsum_s) in 8 lanes. */
 INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x16_k4_dots_fn dots)
 {
-    size_t cb = X16 * sizeof(struct block_q4_K);
+    size_t cb = X16_COL(block_q4_K);
     int nb = a->n / QK_K;
     const struct block_q8_K *xk = a->x;
     __m256i f = _mm256_set1_epi8(15);
@@ -1527,18 +518,18 @@ INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x1
                 bs[sub] = _mm256_set1_ps((float)(xk[b].bsums[2 * sub] + xk[b].bsums[2 * sub + 1]));
             for (int h = 0; h < 2; h++) {
                 __m256i sc[2], mn[2];
-                x16_k4_scales(col, h, sc, mn);
+                x16_k4_scales(col + X16_Q4_K_SC + 32 * h, sc, mn);
                 __m256 sd = _mm256_setzero_ps(), sm = _mm256_setzero_ps();
                 for (int c = 0; c < 4; c++) {
                     __m256i lo, hi;
-                    dots(col + 256 + 64 * 8 * c + 32 * h, xq + 64 * c, f, &lo, &hi);
+                    dots(col + X16_Q4_K_QS + 64 * 8 * c + 32 * h, xq + 64 * c, f, &lo, &hi);
                     sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), x16_k4_byte(sc, 2 * c), sd);
                     sd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), x16_k4_byte(sc, 2 * c + 1), sd);
                     sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c), bs[2 * c], sm);
                     sm = _mm256_fmadd_ps(x16_k4_byte(mn, 2 * c + 1), bs[2 * c + 1], sm);
                 }
-                __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 16 * h)));
-                __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + 32 + 16 * h)));
+                __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_D + 16 * h)));
+                __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(col + X16_Q4_K_DMIN + 16 * h)));
                 acc[h] = _mm256_fmadd_ps(sd, _mm256_mul_ps(d, dx), acc[h]);
                 accm[h] = _mm256_fmadd_ps(sm, _mm256_mul_ps(dmin, dx), accm[h]);
             }
@@ -1546,6 +537,15 @@ INLINE void matvec_x16_q4_K_with(const struct matmul_args *a, int r0, int r1, x1
         for (int h = 0; h < 2; h++)
             _mm256_storeu_ps(a->y + r + 8 * h, _mm256_sub_ps(acc[h], accm[h]));
     }
+}
+
+static void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1)
+{
+    struct matmul_args one = column_args(a, c);
+    if (type == TL_Q4_K)
+        matvec_x16_q4_K_with(&one, r0, r1, x16_k4_dots);
+    else
+        matvec_x16_q4_0_with(&one, r0, r1, x16_half_dot);
 }
 
 /* Products over x16 weights: the GEMM (maddubs either way) or a decode
@@ -1583,22 +583,7 @@ VNNI static void matmul_x16_q4_K_vnni(const struct matmul_args *a, int r0, int r
 
 /* Everything the avx2 and avx2-vnni sets share. */
 #define AVX2_SET_COMMON \
-    .matmul = { \
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16, \
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
-        [TL_IQ4_NL] = matmul_iq4_nl, \
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
-    }, \
-    .quantize = { \
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
-    }, \
-    .f32_to_f16 = f32_to_f16, \
-    .f16_to_f32 = f16_to_f32, \
-    .exp_sum = exp_sum, \
-    .swiglu = swiglu,
+    X86_SET_COMMON(matmul_bf16),
 
 const struct kernels kernels_avx2 = {
     .name = "avx2",

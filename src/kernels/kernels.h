@@ -29,7 +29,14 @@ struct matmul_args {
     size_t      x_row_bytes;
     int         n;
     int         nc;
+    /* nc > 1: KERNELS_SCRATCH_BYTES, 64-byte aligned, the calling thread's
+     * alone (engine/threads.h pool_scratch): the GEMM's tiles and panels,
+     * never on the thread's stack, whose size the caller may not choose
+     * (OpenMP's workers, musl). NULL: the kernel takes them from the heap
+     * for the call, or without memory runs column by column. */
+    void       *scratch;
 };
+enum { KERNELS_SCRATCH_BYTES = 576 << 10 };
 typedef void (*matmul_fn)(const struct matmul_args *a, int r0, int r1);
 
 /* Convert n floats (multiple of the act type's block size) to an

@@ -1,13 +1,142 @@
-/* kernels/x86_impl.h: the K-quant scale decoders of the two x86 kernel
- * sets, included by kernels/avx2.c and kernels/avx512.c (both built with
- * AVX2 at least). Scales come out as 16 words, one per 16 elements of a
- * super-block, whatever the set's vector width. */
+/* kernels/x86_impl.h: what the two x86 kernel sets share whatever their
+ * vector width, included by kernels/avx2.c and kernels/avx512.c (both
+ * built with AVX2 at least): the GEMM scratch and the K-quant scale
+ * decoders. Scales come out as 16 words, one per 16 elements of a
+ * super-block. */
 #ifndef TINYLLM_KERNELS_X86_IMPL_H
 #define TINYLLM_KERNELS_X86_IMPL_H
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/prefetch.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+static inline const void *row_at(const void *base, size_t stride, size_t i)
+{
+    return (const char *)base + i * stride;
+}
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* Decode reads each thread's rows as one sequential stream, one row after
+ * the next, and asks for the bytes PREFETCH_AHEAD further on: the hardware
+ * prefetcher alone leaves a Zen 5 core at half its memory bandwidth here
+ * (measured with tool_kbench: 4-row interleaving or no software prefetch
+ * both cost 30-50%). kernels/prefetch.h says why not _mm_prefetch. */
+enum { PREFETCH_AHEAD = 4096 };
+
+static inline void prefetch_ahead(const void *p, size_t bytes)
+{
+    prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
+}
+
+/* ---- block geometry: 32-element weights against Q8_0 / Q8_1, K-quants
+ * against Q8_K ---- */
+
+INLINE size_t q32_bytes(int type)
+{
+    switch (type) {
+    case TL_Q4_0: return sizeof(struct block_q4_0);
+    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
+    case TL_Q4_1: return sizeof(struct block_q4_1);
+    case TL_Q5_0: return sizeof(struct block_q5_0);
+    case TL_Q5_1: return sizeof(struct block_q5_1);
+    default: return sizeof(struct block_q8_0);
+    }
+}
+
+INLINE size_t q32_qs(int type) /* offset of the low bits */
+{
+    switch (type) {
+    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
+    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
+    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
+    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
+    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
+    default: return offsetof(struct block_q8_0, qs);
+    }
+}
+
+INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
+INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
+INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
+/* activation block: Q8_1 for the types with mins, else Q8_0 */
+INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
+INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
+
+/* K-quant offsets (the weights are u - off) and which have mins */
+INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
+INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
+
+INLINE size_t k_bytes(int type)
+{
+    switch (type) {
+    case TL_Q2_K: return sizeof(struct block_q2_K);
+    case TL_Q3_K: return sizeof(struct block_q3_K);
+    case TL_Q4_K: return sizeof(struct block_q4_K);
+    case TL_Q5_K: return sizeof(struct block_q5_K);
+    default: return sizeof(struct block_q6_K);
+    }
+}
+
+/* Block b of each of the n rows at rows[i] (32-element types): where it
+ * is (p), its d and m words (m 0 without mins) and its qh dword (0 but
+ * Q5_0/Q5_1), for a tile's repacking. */
+INLINE void block_fields(int type, const char *const *rows, int b, int n, const char **p, uint16_t *d,
+                         uint16_t *m, uint32_t *h)
+{
+    size_t bs = q32_bytes(type);
+    for (int i = 0; i < n; i++) {
+        p[i] = rows[i] + (size_t)b * bs;
+        d[i] = ld16(p[i]);
+        m[i] = q32_mins(type) ? ld16(p[i] + 2) : 0;
+        h[i] = q32_five(type) ? ld32(p[i] + q32_qh(type)) : 0;
+    }
+}
+
+/* The GEMMs' view: weight blocks, their elements and activation blocks;
+ * qgroup quads (of 4 elements) share one scale. */
+INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
+INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
+INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
+INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
+INLINE size_t xblock_bytes(int type) { return is_k(type) ? sizeof(struct block_q8_K) : act_bytes(type); }
+
+/* Byte offset of activation element e (from a block start) in its row. */
+INLINE size_t act_pos(int type, int e)
+{
+    if (is_k(type))
+        return (size_t)(e / QK_K) * sizeof(struct block_q8_K) + offsetof(struct block_q8_K, qs) + (size_t)(e % QK_K);
+    return (size_t)(e / QK) * act_bytes(type) + act_qs(type) + (size_t)(e % QK);
+}
+
+/* The GEMM's scratch: the caller's a->scratch, else KERNELS_SCRATCH_BYTES
+ * from the heap for this call, also put in *own for the caller to free;
+ * NULL without memory (the caller then runs column by column, which needs
+ * none). */
+static inline void *gemm_scratch(const struct matmul_args *a, void **own)
+{
+    *own = a->scratch ? NULL : aligned_alloc(64, KERNELS_SCRATCH_BYTES);
+    return a->scratch ? a->scratch : *own;
+}
+
+/* Column c of a's product alone (nc == 1, the decode case). */
+static inline struct matmul_args column_args(const struct matmul_args *a, int c)
+{
+    struct matmul_args one = *a;
+    one.x = (const char *)a->x + (size_t)c * a->x_row_bytes;
+    one.y = a->y + (size_t)c * a->ldy;
+    one.nc = 1;
+    return one;
+}
 
 /* Eight byte values of v, each repeated for both 16-halves, as 16 words. */
 static inline __m256i words8x2(uint64_t v)
@@ -28,6 +157,16 @@ static inline void k4_scales(const char *b, __m256i *sc, __m256i *mn)
     memcpy(&s2, b + 12, 4);
     *sc = words8x2((s0 & 0x3f3f3f3fu) | (uint64_t)((s2 & 0x0f0f0f0fu) | (s0 >> 2 & 0x30303030u)) << 32);
     *mn = words8x2((s1 & 0x3f3f3f3fu) | (uint64_t)((s2 >> 4 & 0x0f0f0f0fu) | (s1 >> 2 & 0x30303030u)) << 32);
+}
+
+/* Q2_K: scales (low nibbles) and mins (high) of the 16 sub-blocks, d, dmin. */
+static inline void q2k_scales(const char *b, __m256i *sc, __m256i *mn, float *d, float *dmin)
+{
+    __m256i s = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b + offsetof(struct block_q2_K, scales))));
+    *sc = _mm256_and_si256(s, _mm256_set1_epi16(15));
+    *mn = _mm256_srli_epi16(s, 4);
+    *d = _cvtsh_ss(ld16(b + offsetof(struct block_q2_K, d)));
+    *dmin = _cvtsh_ss(ld16(b + offsetof(struct block_q2_K, dmin)));
 }
 
 /* Q3_K: the 16 signed 6-bit scales (minus 32): low nibbles from the 8 bytes
