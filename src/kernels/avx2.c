@@ -174,42 +174,6 @@ INLINE __m256 madd_f32(__m256 w, __m256 x, __m256 acc) { return _mm256_fmadd_ps(
 /* The float GEMM's tiles, panels and the runs over them. */
 #include "kernels/x86_gemmf.h"
 
-static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                         int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
-{
-    run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
-}
-
-/* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
- * once, every 16-row tile packed per chunk. */
-INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
-{
-    size_t es = type == TL_F32 ? 4 : 2;
-    void *own;
-    struct float_scratch *fs = float_scratch_or_columns(a, type, r0, r1, &own);
-    if (!fs)
-        return;
-    struct tile_float *t = &fs->t;
-    struct panel_float *pf = &fs->p;
-    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
-        int cc = imin(FCC, a->nc - c0);
-        for (int k0 = 0; k0 < a->n; k0 += FKC) {
-            int kc = imin(FKC, a->n - k0);
-            prep_panel(pf, a, type, c0, cc, k0, kc);
-            for (int r = r0; r < r1; r += 16) {
-                int nr = imin(16, r1 - r), next = imin(16, r1 - r - nr);
-                pack_float(t, a, type, r, nr, k0, kc);
-                /* the next tile's rows come from DRAM as short streams:
-                 * ask for them while this one computes */
-                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
-                                                   (size_t)kc * es, next, cc / 4);
-                run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
-            }
-        }
-    }
-    free(own);
-}
-
 enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
 
 /* Rows [r0, r1) against C columns whose chunk [k0, k0 + kc) is xf (f32,

@@ -159,12 +159,6 @@ INLINE __m512 madd_f32(__m512 w, __m512 x, __m512 acc) { return _mm512_fmadd_ps(
 /* The float GEMM's tiles, panels and the runs over them. */
 #include "kernels/x86_gemmf.h"
 
-static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
-                         int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
-{
-    run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
-}
-
 INLINE __mmask32 tail_mask32(int n) { return n >= 32 ? 0xffffffffu : (1u << n) - 1; }
 
 /* 16 bf16 rows (row i at p[i]) from element k0 (even), kc elements, as
@@ -202,52 +196,6 @@ INLINE void prep_panel_pairs(struct panel_float *pf, const struct matmul_args *a
             p[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + imin(16 * g + c, cc - 1)));
         pack16_pairs((__m512 *)pf->x[g], 1, p, k0, kc);
     }
-}
-
-/* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
- * once, every 16-row tile packed per chunk. With pairs_madd (BF16 through
- * vdpbf16ps), tiles and panels hold FKC pairs of elements instead and
- * pairs_madd multiplies them. */
-INLINE void gemm_float_with(const struct matmul_args *a, int type, int r0, int r1, madd_fn pairs_madd)
-{
-    size_t es = type == TL_F32 ? 4 : 2;
-    int kchunk = pairs_madd ? 2 * FKC : FKC;
-    void *own;
-    struct float_scratch *fs = float_scratch_or_columns(a, type, r0, r1, &own);
-    if (!fs)
-        return;
-    struct tile_float *t = &fs->t;
-    struct panel_float *pf = &fs->p;
-    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
-        int cc = imin(FCC, a->nc - c0);
-        for (int k0 = 0; k0 < a->n; k0 += kchunk) {
-            int kc = imin(kchunk, a->n - k0);
-            if (pairs_madd)
-                prep_panel_pairs(pf, a, c0, cc, k0, kc);
-            else
-                prep_panel(pf, a, type, c0, cc, k0, kc);
-            for (int r = r0; r < r1; r += 2 * TILE) {
-                int nr = imin(2 * TILE, r1 - r), next = imin(2 * TILE, r1 - r - nr);
-                /* the next tile's rows come from DRAM as short streams:
-                 * ask for them while this one computes */
-                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
-                                                   (size_t)kc * es, next, cc / 8);
-                if (pairs_madd) {
-                    pack_pairs(t, a, r, nr, k0, kc);
-                    run_float_tile(t, pf, a, (kc + 1) / 2, k0 == 0, r, nr, c0, cc, &nx, pairs_madd);
-                } else {
-                    pack_float(t, a, type, r, nr, k0, kc);
-                    run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
-                }
-            }
-        }
-    }
-    free(own);
-}
-
-INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
-{
-    gemm_float_with(a, type, r0, r1, NULL);
 }
 
 enum { MCK = 1024, MCOLS = 8 };  /* K chunk and most columns of the few-column path */
@@ -412,7 +360,7 @@ TARGET_BF16 static void matmul_bf16_dp(const struct matmul_args *a, int r0, int 
     else if (a->nc <= MCOLS)
         matvec_cols(a, TL_BF16, r0, r1);
     else
-        gemm_float_with(a, TL_BF16, r0, r1, madd_bf16);
+        gemm_float_with(a, TL_BF16, r0, r1, &(const struct float_pairs){ pack_pairs, prep_panel_pairs, madd_bf16 });
 }
 
 /* ---- activation conversion ---- */

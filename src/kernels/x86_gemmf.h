@@ -159,4 +159,62 @@ INLINE void run_float_tile(const struct tile_float *t, const struct panel_float 
         run_float_half(t, pf, a, kc, first, r, nr, c0, cc, 1, nx, madd);
 }
 
+static void run_f32_tile(const struct tile_float *t, const struct panel_float *pf, const struct matmul_args *a,
+                         int kc, int first, int r, int nr, int c0, int cc, struct next_rows *nx)
+{
+    run_float_tile(t, pf, a, kc, first, r, nr, c0, cc, nx, madd_f32);
+}
+
+/* A set that multiplies BF16 weights as pairs of elements a lane (avx512's
+ * vdpbf16ps) packs its tiles and panels with these and multiplies with madd. */
+typedef void (*pack_pairs_fn)(struct tile_float *t, const struct matmul_args *a, int r, int nr, int k0, int kc);
+typedef void (*prep_pairs_fn)(struct panel_float *pf, const struct matmul_args *a, int c0, int cc, int k0, int kc);
+struct float_pairs { pack_pairs_fn pack; prep_pairs_fn prep; madd_fn madd; };
+
+/* nc > 1: K chunks of FKC, column chunks of FCC converted to an f32 panel
+ * once, every 2 * TILE-row tile packed per chunk. With pairs (NULL: plain
+ * f32 FMAs), tiles and panels hold FKC pairs of elements instead and
+ * pairs->madd multiplies them. */
+INLINE void gemm_float_with(const struct matmul_args *a, int type, int r0, int r1, const struct float_pairs *pairs)
+{
+    size_t es = type == TL_F32 ? 4 : 2;
+    int kchunk = pairs ? 2 * FKC : FKC;
+    void *own;
+    struct float_scratch *fs = float_scratch_or_columns(a, type, r0, r1, &own);
+    if (!fs)
+        return;
+    struct tile_float *t = &fs->t;
+    struct panel_float *pf = &fs->p;
+    for (int c0 = 0; c0 < a->nc; c0 += FCC) {
+        int cc = imin(FCC, a->nc - c0);
+        for (int k0 = 0; k0 < a->n; k0 += kchunk) {
+            int kc = imin(kchunk, a->n - k0);
+            if (pairs)
+                pairs->prep(pf, a, c0, cc, k0, kc);
+            else
+                prep_panel(pf, a, type, c0, cc, k0, kc);
+            for (int r = r0; r < r1; r += 2 * TILE) {
+                int nr = imin(2 * TILE, r1 - r), next = imin(2 * TILE, r1 - r - nr);
+                /* the next tile's rows come from DRAM as short streams:
+                 * ask for them while this one computes */
+                struct next_rows nx = next_rows_at(a->w, a->w_row_bytes, r + nr, (size_t)k0 * es,
+                                                   (size_t)kc * es, next, 2 * cc / TILE);
+                if (pairs) {
+                    pairs->pack(t, a, r, nr, k0, kc);
+                    run_float_tile(t, pf, a, (kc + 1) / 2, k0 == 0, r, nr, c0, cc, &nx, pairs->madd);
+                } else {
+                    pack_float(t, a, type, r, nr, k0, kc);
+                    run_f32_tile(t, pf, a, kc, k0 == 0, r, nr, c0, cc, &nx);
+                }
+            }
+        }
+    }
+    free(own);
+}
+
+INLINE void gemm_float(const struct matmul_args *a, int type, int r0, int r1)
+{
+    gemm_float_with(a, type, r0, r1, NULL);
+}
+
 #endif
