@@ -18,18 +18,10 @@
 enum {
     TILE = 8,       /* weight rows per repacked tile: one per 32-bit lane */
     NCOL = 4,       /* activation columns per pass over a tile */
-    CC = 256,       /* activation columns whose block data is prepared at once */
-    FKC = 512,      /* float elements per K chunk of a tile (a 32 KiB tile) */
-    FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
 };
 
 /* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
-INLINE __m256i bcast4(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
+INLINE __m256i bcast4(const void *p) { return _mm256_set1_epi32((int32_t)ld32(p)); }
 
 static inline float hsum(__m256 v)
 {

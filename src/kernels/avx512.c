@@ -14,20 +14,12 @@
 
 
 enum {
-    TILE = 16,      /* weight rows per repacked tile: one per 32-bit lane */
+    TILE = 16,     /* weight rows per repacked tile: one per 32-bit lane */
     NCOL = 8,       /* activation columns per pass over a tile */
-    CC = 256,       /* activation columns whose block data is prepared at once */
-    FKC = 512,      /* float elements per K chunk of a tile (a 64 KiB tile) */
-    FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
 };
 
 /* The 4 bytes at p in every 32-bit lane (a vpbroadcastd from memory). */
-INLINE __m512i bcast4(const void *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
+INLINE __m512i bcast4(const void *p) { return _mm512_set1_epi32((int32_t)ld32(p)); }
 
 static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
 

@@ -31,6 +31,13 @@ static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); retur
  * prefetcher alone leaves a Zen 5 core at half its memory bandwidth here
  * (measured with tool_kbench: 4-row interleaving or no software prefetch
  * both cost 30-50%). kernels/prefetch.h says why not _mm_prefetch. */
+/* GEMM chunking of both x86 sets (TILE and NCOL are each set's own). */
+enum {
+    CC = 256,       /* activation columns whose block data is prepared at once */
+    FKC = 512,      /* float elements per K chunk of a tile (TILE * 2 KiB) */
+    FCC = 256,      /* float columns converted at once (a 512 KiB panel) */
+};
+
 enum { PREFETCH_AHEAD = 4096 };
 
 static inline void prefetch_ahead(const void *p, size_t bytes)
