@@ -5,7 +5,9 @@
 # files interleaved with ours and print the ratios. Each side runs ROUNDS
 # times, alternating, REPS repetitions a round, and the best round's mean
 # counts: on a shared machine whose memory bandwidth moves from minute to
-# minute, one round each compares two different machines.
+# minute, one round each compares two different machines. BASELINE names
+# another tinyllm binary (an older build) run in the same rounds, for
+# before/after comparisons; its column and ratio come after llama.cpp's.
 #   THREADS (default 2), REPS (default 2), ROUNDS (default 3),
 #   TYPES (default "q4_0 q8_0 f16 q4_k_m"), SHAPES (default "tinyllama
 #   mobilellm"), BUILD (build directory).
@@ -44,12 +46,20 @@ best_ts() {
          END { for (i = 0; i < n; i++) print order[i], b[order[i]] }'
 }
 
-printf '| model | test | tinyllm t/s |%s\n' "${LLAMA_BENCH:+ llama.cpp t/s | ratio |}"
-printf '| --- | --- | ---: |%s\n' "${LLAMA_BENCH:+ ---: | ---: |}"
+printf '| model | test | tinyllm t/s |%s%s\n' "${LLAMA_BENCH:+ llama.cpp t/s | ratio |}" \
+    "${BASELINE:+ baseline t/s | vs baseline |}"
+printf '| --- | --- | ---: |%s%s\n' "${LLAMA_BENCH:+ ---: | ---: |}" "${BASELINE:+ ---: | ---: |}"
+
+# "| a | ratio |" cells for our t/s against the test's line in $2 ("" if none)
+ratio_cells() {
+    [ -n "$2" ] || return 0
+    other=$(echo "$2" | awk -v t="$1" '$1 == t { print $2 }')
+    awk -v a="$3" -v b="$other" 'BEGIN { if (b > 0) printf " %s | %.2fx |", b, a / b; else printf " - | - |" }'
+}
 for shape in $SHAPES; do
     for type in $TYPES; do
         f=$(model_file "$shape" "$type")
-        ours="" theirs=""
+        ours="" theirs="" base=""
         round=0
         while [ "$round" -lt "$ROUNDS" ]; do
             ours="$ours
@@ -58,18 +68,18 @@ $(./tinyllm bench -m "$f" -t "$THREADS" -p 512 -n 128 -r "$REPS" -o json | json_
                 theirs="$theirs
 $("$LLAMA_BENCH" -m "$f" -t "$THREADS" -p 512 -n 128 -r "$REPS" -o json 2>/dev/null | json_ts)"
             fi
+            if [ -n "${BASELINE:-}" ]; then
+                base="$base
+$("$BASELINE" bench -m "$f" -t "$THREADS" -p 512 -n 128 -r "$REPS" -o json | json_ts)"
+            fi
             round=$((round + 1))
         done
         ours=$(echo "$ours" | grep . | best_ts)
         theirs=$(echo "$theirs" | grep . | best_ts)
+        base=$(echo "$base" | grep . | best_ts)
         echo "$ours" | while read -r test ts; do
-            if [ -n "$theirs" ]; then
-                lc=$(echo "$theirs" | awk -v t="$test" '$1 == t { print $2 }')
-                ratio=$(awk -v a="$ts" -v b="$lc" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-                printf '| %s %s | %s | %s | %s | %s |\n' "$shape" "$type" "$test" "$ts" "$lc" "$ratio"
-            else
-                printf '| %s %s | %s | %s |\n' "$shape" "$type" "$test" "$ts"
-            fi
+            printf '| %s %s | %s | %s |%s%s\n' "$shape" "$type" "$test" "$ts" \
+                "$(ratio_cells "$test" "$theirs" "$ts")" "$(ratio_cells "$test" "$base" "$ts")"
         done
     done
 done
