@@ -32,71 +32,36 @@ static inline const void *row_at(const void *base, size_t stride, size_t i)
  * Eight independent partial sums let the compiler use vector lanes
  * without reassociating a single float chain. */
 
-static float dot_f32(const float *w, const float *x, int n)
+static float load_f32(const void *p, int i) { return ((const float *)p)[i]; }
+static float load_f16(const void *p, int i) { return half_to_float(((const uint16_t *)p)[i]); }
+static float load_bf16(const void *p, int i) { return bf16_to_fp32(((const uint16_t *)p)[i]); }
+
+/* dot(w, x) of n elements that load() reads as floats */
+static inline float dot_float(const void *w, const void *x, int n, float (*load)(const void *, int))
 {
     float acc[8] = { 0 }, s = 0;
     int i = 0;
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; l++)
-            acc[l] += w[i + l] * x[i + l];
+            acc[l] += load(w, i + l) * load(x, i + l);
     for (; i < n; i++)
-        s += w[i] * x[i];
+        s += load(w, i) * load(x, i);
     for (int l = 0; l < 8; l++)
         s += acc[l];
     return s;
 }
 
-static float dot_f16(const uint16_t *w, const uint16_t *x, int n)
-{
-    float acc[8] = { 0 }, s = 0;
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += half_to_float(w[i + l]) * half_to_float(x[i + l]);
-    for (; i < n; i++)
-        s += half_to_float(w[i]) * half_to_float(x[i]);
-    for (int l = 0; l < 8; l++)
-        s += acc[l];
-    return s;
-}
-
-static float dot_bf16(const uint16_t *w, const uint16_t *x, int n)
-{
-    float acc[8] = { 0 }, s = 0;
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++)
-            acc[l] += bf16_to_fp32(w[i + l]) * bf16_to_fp32(x[i + l]);
-    for (; i < n; i++)
-        s += bf16_to_fp32(w[i]) * bf16_to_fp32(x[i]);
-    for (int l = 0; l < 8; l++)
-        s += acc[l];
-    return s;
-}
-
-static void matmul_f32(const struct matmul_args *a, int r0, int r1)
+static inline void matmul_float(const struct matmul_args *a, int r0, int r1, float (*load)(const void *, int))
 {
     for (int r = r0; r < r1; r++)
         for (int c = 0; c < a->nc; c++)
-            a->y[(size_t)c * a->ldy + r] = dot_f32(row_at(a->w, a->w_row_bytes, r),
-                                                   row_at(a->x, a->x_row_bytes, c), a->n);
+            a->y[(size_t)c * a->ldy + r] = dot_float(row_at(a->w, a->w_row_bytes, r),
+                                                     row_at(a->x, a->x_row_bytes, c), a->n, load);
 }
 
-static void matmul_f16(const struct matmul_args *a, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++)
-        for (int c = 0; c < a->nc; c++)
-            a->y[(size_t)c * a->ldy + r] = dot_f16(row_at(a->w, a->w_row_bytes, r),
-                                                   row_at(a->x, a->x_row_bytes, c), a->n);
-}
-
-static void matmul_bf16(const struct matmul_args *a, int r0, int r1)
-{
-    for (int r = r0; r < r1; r++)
-        for (int c = 0; c < a->nc; c++)
-            a->y[(size_t)c * a->ldy + r] = dot_bf16(row_at(a->w, a->w_row_bytes, r),
-                                                    row_at(a->x, a->x_row_bytes, c), a->n);
-}
+static void matmul_f32(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, load_f32); }
+static void matmul_f16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, load_f16); }
+static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_float(a, r0, r1, load_bf16); }
 
 /* ---- 32-element types against Q8_0 / Q8_1 activations ----
  * A weight block becomes int8 q[32] with value d*q + m (m = 0 for the
