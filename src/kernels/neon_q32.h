@@ -3,7 +3,8 @@
  * (no repacking): four rows per pass, so that the activation blocks load
  * once for four rows and the four rows' sums share one scale multiply.
  * Included by kernels/neon_impl.h after its block decoders; the including
- * set defines dot32 (a 32-byte integer dot, any lane split) and
+ * set defines dot32 (a 32-byte integer dot, any lane split), dot32_acc (the
+ * same added to an accumulator) and
  * NEON_LANE_DOT (1 where sdot by lane exists, for the register-tiled GEMM).
  *
  * A 4-row pass per block: decode the four rows to signed bytes, then per
@@ -86,6 +87,58 @@ INLINE void q32_rows4(const struct matmul_args *a, int type, int r, int c0, int 
         vst1q_f32(a->y + (size_t)(c0 + c) * a->ldy + r, vfmaq_n_f32(accm[c], acc[c], q32_unit(type)));
 }
 
+/* Lane k = the sum of the four lanes of s[k], wrapping. */
+INLINE uint32x4_t sum_lanes4u(const int32x4_t s[4])
+{
+    uint32x4_t a = vpaddq_u32(vreinterpretq_u32_s32(s[0]), vreinterpretq_u32_s32(s[1]));
+    uint32x4_t b = vpaddq_u32(vreinterpretq_u32_s32(s[2]), vreinterpretq_u32_s32(s[3]));
+    return vpaddq_u32(a, b);
+}
+
+/* Decode: y of rows [r, r + 8) against column c, the activation block
+ * loaded once for 8 rows. Each row's integer dot runs over all blocks
+ * without a reset (a reset is a register copy per row and block, a tenth
+ * of the loop); a block's own four row sums are the difference of two
+ * consecutive running totals, exact in wrapping 32-bit arithmetic since
+ * one block's sum fits in 2^31 whatever the totals wrapped to. */
+INLINE void q32_gemv8(const struct matmul_args *a, int type, int r, int c)
+{
+    const size_t wb = q32_bytes(type), xb = act_bytes(type), xq = act_qs(type), rs = a->w_row_bytes;
+    const char *w = row_at(a->w, rs, (size_t)r), *x = row_at(a->x, a->x_row_bytes, (size_t)c);
+    int32x4_t run[8];
+    uint32x4_t prev[2] = { vdupq_n_u32(0), vdupq_n_u32(0) };
+    float32x4_t acc[2] = { vdupq_n_f32(0), vdupq_n_f32(0) }, accm[2] = { vdupq_n_f32(0), vdupq_n_f32(0) };
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++)
+        run[k] = vdupq_n_s32(0);
+    const int nb = a->n / QK;
+    for (int b = 0; b < nb; b++, w += wb, x += xb) {
+        int8x16_t x0 = vld1q_s8((const int8_t *)(x + xq)), x1 = vld1q_s8((const int8_t *)(x + xq + 16));
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) {
+            int8x16_t lo, hi;
+            q32_decode(type, w + k * rs, &lo, &hi);
+            run[k] = dot32_acc(run[k], lo, hi, x0, x1);
+        }
+        float dx = f16(x);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const char *wh = w + 4 * h * rs;
+            uint32x4_t t = sum_lanes4u(run + 4 * h);
+            int32x4_t s = vreinterpretq_s32_u32(vsubq_u32(t, prev[h]));
+            prev[h] = t;
+            float32x4_t dw = halves4(wh, wh + rs, wh + 2 * rs, wh + 3 * rs);
+            acc[h] = vfmaq_f32(acc[h], vcvtq_f32_s32(s), vmulq_n_f32(dw, dx));
+            if (q32_mins(type))
+                accm[h] = vfmaq_n_f32(accm[h], halves4(wh + 2, wh + rs + 2, wh + 2 * rs + 2, wh + 3 * rs + 2),
+                                      f16(x + 2));
+        }
+    }
+    float *y = a->y + (size_t)c * a->ldy + r;
+    vst1q_f32(y, vfmaq_n_f32(accm[0], acc[0], q32_unit(type)));
+    vst1q_f32(y + 4, vfmaq_n_f32(accm[1], acc[1], q32_unit(type)));
+}
+
 #if NEON_LANE_DOT
 /* The 4 rows' 16-byte vectors v[0..3] (4-byte groups g = 0..3) to t[g] =
  * group g of rows 0, 1, 2, 3: a 4 x 4 transpose of 32-bit lanes. */
@@ -150,11 +203,14 @@ INLINE void q32_tile_lane(const struct matmul_args *a, int type, int r, int c0, 
 }
 #endif
 
-/* Rows in fours (the rest one at a time); columns in tiles of 8 (sdot by
+/* Decode: rows in eights. Else rows in fours (the rest one at a time); columns in tiles of 8 (sdot by
  * lane) or 4, then one at a time. */
 INLINE void matmul_q32(const struct matmul_args *a, int r0, int r1, int type)
 {
     int r = r0;
+    if (a->nc == 1)
+        for (; r + 8 <= r1; r += 8)
+            q32_gemv8(a, type, r, 0);
     for (; r + Q32_ROWS <= r1; r += Q32_ROWS) {
         int c = 0;
 #if NEON_LANE_DOT
