@@ -29,6 +29,30 @@ INLINE void q32_decode(int type, const char *w, int8x16_t *lo, int8x16_t *hi)
         *hi = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0xf0)));
         return;
     }
+    if (q32_five(type)) {
+        /* Bit j of qh is element j's fifth bit: a table lookup spreads qh
+         * byte j/8 over the 8 lanes of its elements, a test against each
+         * lane's own bit gives 0xff where set. Q5_0's value nibble + 16 *
+         * bit - 16 is then nibble + (0xf0 where the bit is clear). */
+        static const uint8_t lane_bit[16] = { 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128 };
+        static const uint8_t byte_lo[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 };
+        static const uint8_t byte_hi[16] = { 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3 };
+        uint8x16_t h = vreinterpretq_u8_u32(vdupq_n_u32(ld32(w + q32_qh(type))));
+        uint8x16_t q = vld1q_u8((const uint8_t *)(w + q32_qs(type)));
+        uint8x16_t l = vandq_u8(q, vdupq_n_u8(15)), u = vshrq_n_u8(q, 4);
+        uint8x16_t ml = vtstq_u8(vqtbl1q_u8(h, vld1q_u8(byte_lo)), vld1q_u8(lane_bit));
+        uint8x16_t mu = vtstq_u8(vqtbl1q_u8(h, vld1q_u8(byte_hi)), vld1q_u8(lane_bit));
+        if (type == TL_Q5_0) {
+            l = vaddq_u8(l, vbicq_u8(vdupq_n_u8(0xf0), ml));
+            u = vaddq_u8(u, vbicq_u8(vdupq_n_u8(0xf0), mu));
+        } else {
+            l = vorrq_u8(l, vandq_u8(ml, vdupq_n_u8(16)));
+            u = vorrq_u8(u, vandq_u8(mu, vdupq_n_u8(16)));
+        }
+        *lo = vreinterpretq_s8_u8(l);
+        *hi = vreinterpretq_s8_u8(u);
+        return;
+    }
     struct qblock b;
     decode32(type, w, &b);
     *lo = b.q[0];
