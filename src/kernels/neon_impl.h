@@ -335,6 +335,8 @@ INLINE float kdot(const struct kblock *k, const char *x)
     return dx * k->d * (float)vaddvq_s32(acc) - dx * k->dmin * (float)vaddvq_s32(m);
 }
 
+#include "kernels/neon_k45.h"
+
 /* ---- quantised products: one weight row against C columns per pass, or
  * (decode) R rows against one column ---- */
 
@@ -351,6 +353,10 @@ INLINE void qrows(const struct matmul_args *a, int type, int r, int R, int c)
         float acc[4] = { 0 };
         for (int b = 0; b < a->n / QK_K; b++)
             for (int k = 0; k < R; k++) {
+                if (type == TL_Q4_K || type == TL_Q5_K) {
+                    acc[k] += kdot_q45(type, w[k] + (size_t)b * k_bytes(type), x + (size_t)b * sizeof(struct block_q8_K));
+                    continue;
+                }
                 struct kblock kb;
                 decode_k(type, w[k] + (size_t)b * k_bytes(type), &kb);
                 acc[k] += kdot(&kb, x + (size_t)b * sizeof(struct block_q8_K));
