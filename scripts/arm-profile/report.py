@@ -14,7 +14,9 @@ p32g (32-token prompt, 9 tokens). Per token:
 mca: the blocks the decode steps executed (p32g minus p32, block by block)
 and the prompt's (p32 minus p1), the hottest covering 90% of each, each
 timed by llvm-mca as a loop on the CPU's model; cycles per token =
-sum(runs x cycles per iteration) / tokens / coverage.
+sum(runs x cycles per iteration) / tokens / coverage. LLVM_MCA and LLVM_MC
+name other llvm-mca / llvm-mc binaries (LLVM 14's use the Cortex-A57 model
+for both -mcpu=cortex-a76 and cortex-a72; later LLVMs have closer ones).
 """
 import os
 import re
@@ -23,6 +25,8 @@ import sys
 import tempfile
 
 ENGINES = ("tinyllm", "llama")
+LLVM_MCA = os.environ.get("LLVM_MCA", "llvm-mca")
+LLVM_MC = os.environ.get("LLVM_MC", "llvm-mc")
 
 
 def read_count(path):
@@ -104,7 +108,7 @@ def diff_blocks(big, small):
 def disassemble(words):
     """Instruction words (hex, as the plugin prints them) to assembly lines."""
     data = " ".join(f"0x{int(w, 16) >> s & 255:02x}" for w in words for s in (0, 8, 16, 24))
-    r = subprocess.run(["llvm-mc", "--disassemble", "-triple=aarch64", "-mattr=+dotprod,+fullfp16,+i8mm"],
+    r = subprocess.run([LLVM_MC, "--disassemble", "-triple=aarch64", "-mattr=+dotprod,+fullfp16,+i8mm"],
                        input=data, capture_output=True, text=True)
     return [ln.strip() for ln in r.stdout.splitlines() if ln.strip() and not ln.strip().startswith(".")]
 
@@ -115,7 +119,7 @@ def mca_cycles(blocks, cpu):
         for i, b in enumerate(blocks):
             f.write(f"# LLVM-MCA-BEGIN b{i}\n" + "\n".join(disassemble(b[4])) + "\n# LLVM-MCA-END\n")
         path = f.name
-    r = subprocess.run(["llvm-mca", "-mtriple=aarch64", f"-mcpu=cortex-{cpu}", "-mattr=+dotprod,+fullfp16,+i8mm",
+    r = subprocess.run([LLVM_MCA, "-mtriple=aarch64", f"-mcpu=cortex-{cpu}", "-mattr=+dotprod,+fullfp16,+i8mm",
                         "-iterations=100", "-all-stats=false", "-instruction-info=false", "-resource-pressure=false",
                         path], capture_output=True, text=True)
     os.unlink(path)
