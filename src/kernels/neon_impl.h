@@ -2,7 +2,9 @@
  * kernels/neon.c (vmull_s8 + vpadalq_s16) and kernels/neon_dot.c (sdot),
  * which differ only in their integer block dot. The including file defines
  * dot16(acc, w, x) (acc += products of 16 signed bytes, any lane split),
- * NEON_SET (the table's symbol), NEON_SET_NAME and NEON_SET_NEEDS. */
+ * dot32(w0, w1, x0, x1) (the same over 32 bytes), NEON_LANE_DOT (1 with sdot
+ * by lane, kernels/neon_q32.h), NEON_SET (the table's symbol), NEON_SET_NAME
+ * and NEON_SET_NEEDS. */
 #ifndef INLINE
 #define INLINE static inline __attribute__((always_inline))
 #endif
@@ -15,9 +17,12 @@ static inline const void *row_at(const void *base, size_t stride, size_t i)
 }
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
-static inline uint16_t ld16(const char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t ld32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline float f16(const char *p) { return fp16_to_fp32(ld16(p)); }
+/* Halves by the FPU's own conversion (fcvt, base AArch64), exact as the
+ * portable fp16_to_fp32 / fp32_to_fp16 (round to nearest even under the
+ * default FPCR) and inline: block scales convert once or twice a block. */
+static inline float f16(const char *p) { __fp16 h; memcpy(&h, p, 2); return (float)h; }
+static inline uint16_t to_f16(float f) { __fp16 h = (__fp16)f; uint16_t u; memcpy(&u, &h, 2); return u; }
 
 
 /* ---- float weights: F32, F16, BF16 (activations of the same type) ---- */
@@ -330,6 +335,8 @@ INLINE float kdot(const struct kblock *k, const char *x)
     return dx * k->d * (float)vaddvq_s32(acc) - dx * k->dmin * (float)vaddvq_s32(m);
 }
 
+#include "kernels/neon_k45.h"
+
 /* ---- quantised products: one weight row against C columns per pass, or
  * (decode) R rows against one column ---- */
 
@@ -346,6 +353,10 @@ INLINE void qrows(const struct matmul_args *a, int type, int r, int R, int c)
         float acc[4] = { 0 };
         for (int b = 0; b < a->n / QK_K; b++)
             for (int k = 0; k < R; k++) {
+                if (type == TL_Q4_K || type == TL_Q5_K) {
+                    acc[k] += kdot_q45(type, w[k] + (size_t)b * k_bytes(type), x + (size_t)b * sizeof(struct block_q8_K));
+                    continue;
+                }
                 struct kblock kb;
                 decode_k(type, w[k] + (size_t)b * k_bytes(type), &kb);
                 acc[k] += kdot(&kb, x + (size_t)b * sizeof(struct block_q8_K));
@@ -397,8 +408,14 @@ INLINE void qcols(const struct matmul_args *a, int type, int r, int c0, int C)
         a->y[(size_t)(c0 + c) * a->ldy + (size_t)r] = acc[c] + vaddvq_f32(accv[c]) + accm[c];
 }
 
+#include "kernels/neon_q32.h"
+
 INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
 {
+    if (!is_k(type)) {
+        matmul_q32(a, r0, r1, type);
+        return;
+    }
     if (a->nc == 1) {
         int r = r0;
         for (; r + 4 <= r1; r += 4)
@@ -457,7 +474,7 @@ static void quantize_q8_0(const float *x, void *y, int n)
     struct block_q8_0 *b = y;
     for (int i = 0; i < n / QK; i++, x += QK) {
         int sum;
-        b[i].d = fp32_to_fp16(q8_block(x, b[i].qs, &sum));
+        b[i].d = to_f16(q8_block(x, b[i].qs, &sum));
     }
 }
 
@@ -467,8 +484,8 @@ static void quantize_q8_1(const float *x, void *y, int n)
     for (int i = 0; i < n / QK; i++, x += QK) {
         int sum;
         float d = q8_block(x, b[i].qs, &sum);
-        b[i].d = fp32_to_fp16(d);
-        b[i].s = fp32_to_fp16((float)sum * d);
+        b[i].d = to_f16(d);
+        b[i].s = to_f16((float)sum * d);
     }
 }
 
