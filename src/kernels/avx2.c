@@ -539,7 +539,7 @@ VNNI static void matmul_x16_q4_K_vnni(const struct matmul_args *a, int r0, int r
 
 /* Everything the avx2 and avx2-vnni sets share. */
 #define AVX2_SET_COMMON \
-    X86_SET_COMMON(matmul_bf16),
+    KERNELS_TABLE(matmul_bf16),
 
 const struct kernels kernels_avx2 = {
     .name = "avx2",

@@ -467,13 +467,12 @@ static void swiglu(float *y, const float *g, const float *u, int n)
 #define AVX512_SET(set_name, set_needs, bf16) { \
     .name = set_name, \
     .needs = set_needs, \
-    X86_SET_MATMUL(bf16), \
+    KERNELS_TABLE(bf16), \
     .matmul_x16 = { \
         [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K, \
         [TL_Q5_0] = matmul_x16_q5_0, [TL_IQ4_NL] = matmul_x16_iq4_nl, [TL_Q5_K] = matmul_x16_q5_K, \
         [TL_Q3_K] = matmul_x16_q3_K, [TL_Q2_K] = matmul_x16_q2_K, \
     }, \
-    X86_SET_REST, \
 }
 
 const struct kernels kernels_avx512 = AVX512_SET("avx512", CPU_AVX512 | CPU_AVX512VNNI, matmul_bf16);

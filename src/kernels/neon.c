@@ -7,9 +7,8 @@
 #include <string.h>
 
 #include "kernels/cpu.h"
-#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
 
-#define INLINE static inline __attribute__((always_inline))
 
 /* acc += products of 16 signed bytes, summed into four lanes (which lane
  * holds which products differs from sdot; only the lane total is used). */

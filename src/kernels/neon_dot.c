@@ -7,9 +7,8 @@
 #include <string.h>
 
 #include "kernels/cpu.h"
-#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
 
-#define INLINE static inline __attribute__((always_inline))
 
 /* acc += products of 16 signed bytes, lane i summing bytes 4i..4i+3. */
 INLINE int32x4_t dot16(int32x4_t acc, int8x16_t w, int8x16_t x)

@@ -6,7 +6,6 @@
  * by lane, kernels/neon_q32.h), NEON_SET (the table's symbol), NEON_SET_NAME
  * and NEON_SET_NEEDS. */
 #ifndef INLINE
-#define INLINE static inline __attribute__((always_inline))
 #endif
 
 enum { NCOL = 4 };  /* activation columns per pass over a weight row */
@@ -106,30 +105,6 @@ static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_fl
  * A weight block decodes to signed q[32] (Q4_0 nibble - 8, Q5_0 - 16, Q8_0
  * as stored, IQ4_NL its grid value, Q4_1/Q5_1 unsigned but below 32) and scale d, min m; its dot
  * with activation dx*qx (s = dx*sum(qx)) is d*dx*sum(q*qx) + m*s. */
-
-INLINE size_t q32_bytes(int type)
-{
-    switch (type) {
-    case TL_Q4_0: return sizeof(struct block_q4_0);
-    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
-    case TL_Q4_1: return sizeof(struct block_q4_1);
-    case TL_Q5_0: return sizeof(struct block_q5_0);
-    case TL_Q5_1: return sizeof(struct block_q5_1);
-    default: return sizeof(struct block_q8_0);
-    }
-}
-
-INLINE size_t q32_qs(int type)
-{
-    switch (type) {
-    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
-    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
-    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
-    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
-    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
-    default: return offsetof(struct block_q8_0, qs);
-    }
-}
 
 INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
 INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
@@ -433,17 +408,7 @@ INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
     }
 }
 
-static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
-static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
-static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
-static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
-static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
-static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
-static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
-static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
-static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
-static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
-static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+KERNELS_QUANT_PRODUCTS(matmulq, matmulq)
 
 /* ---- activation conversion ---- */
 
@@ -623,20 +588,5 @@ static void swiglu(float *y, const float *g, const float *u, int n)
 const struct kernels NEON_SET = {
     .name = NEON_SET_NAME,
     .needs = NEON_SET_NEEDS,
-    .matmul = {
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
-        [TL_IQ4_NL] = matmul_iq4_nl,
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
-    },
-    .quantize = {
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
-    },
-    .f32_to_f16 = f32_to_f16,
-    .f16_to_f32 = f16_to_f32,
-    .exp_sum = exp_sum,
-    .swiglu = swiglu,
+    KERNELS_TABLE(matmul_bf16),
 };

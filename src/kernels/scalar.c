@@ -4,7 +4,7 @@
  * scheme: integer dot products per block, scaled once per block. */
 #include <math.h>
 
-#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
 
 /* Branch-free fp16 -> fp32, so loops over halves vectorise: moving the
  * exponent and mantissa to the f32 positions yields value * 2^-112 for
@@ -173,12 +173,6 @@ static void matmul_q32(const struct matmul_args *a, int r0, int r1, int type)
     }
 }
 
-static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q4_0); }
-static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q4_1); }
-static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q5_0); }
-static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q5_1); }
-static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_Q8_0); }
-static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmul_q32(a, r0, r1, TL_IQ4_NL); }
 
 /* ---- K-quants against Q8_K activations ----
  * A weight super-block becomes int8 q[256] with value
@@ -326,11 +320,6 @@ static void matmul_k(const struct matmul_args *a, int r0, int r1, int type)
     }
 }
 
-static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmul_k(a, r0, r1, TL_Q2_K); }
-static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmul_k(a, r0, r1, TL_Q3_K); }
-static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmul_k(a, r0, r1, TL_Q4_K); }
-static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmul_k(a, r0, r1, TL_Q5_K); }
-static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmul_k(a, r0, r1, TL_Q6_K); }
 
 /* ---- activation conversion: the reference quantisers themselves ---- */
 
@@ -373,23 +362,10 @@ static void swiglu(float *y, const float *g, const float *u, int n)
         y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+KERNELS_QUANT_PRODUCTS(matmul_q32, matmul_k)
+
 const struct kernels kernels_scalar = {
     .name = "scalar",
     .needs = 0,
-    .matmul = {
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = matmul_bf16,
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1,
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0,
-        [TL_IQ4_NL] = matmul_iq4_nl,
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K,
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K,
-    },
-    .quantize = {
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16,
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K,
-    },
-    .f32_to_f16 = f32_to_f16,
-    .f16_to_f32 = f16_to_f32,
-    .exp_sum = exp_sum,
-    .swiglu = swiglu,
+    KERNELS_TABLE(matmul_bf16),
 };

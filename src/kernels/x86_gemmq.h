@@ -248,17 +248,7 @@ INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
         matvec32(a, type, 0, r0, r1);
 }
 
-static void matmul_q4_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_0); }
-static void matmul_q4_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_1); }
-static void matmul_q5_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_0); }
-static void matmul_q5_1(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_1); }
-static void matmul_q8_0(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q8_0); }
-static void matmul_iq4_nl(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_IQ4_NL); }
-static void matmul_q2_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q2_K); }
-static void matmul_q3_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q3_K); }
-static void matmul_q4_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q4_K); }
-static void matmul_q5_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q5_K); }
-static void matmul_q6_K(const struct matmul_args *a, int r0, int r1) { matmulq(a, r0, r1, TL_Q6_K); }
+KERNELS_QUANT_PRODUCTS(matmulq, matmulq)
 
 
 /* Q8_0 / Q8_1 rows, a block at a time through the set's q8_block (d =
@@ -316,25 +306,5 @@ static void quantize_q8_K(const float *x, void *y, int n)
     }
 }
 
-/* The kernel table's entries both sets fill alike (bf16: the BF16 matmul). */
-#define X86_SET_MATMUL(bf16) \
-    .matmul = { \
-        [TL_F32] = matmul_f32, [TL_F16] = matmul_f16, [TL_BF16] = bf16, \
-        [TL_Q4_0] = matmul_q4_0, [TL_Q4_1] = matmul_q4_1, \
-        [TL_Q5_0] = matmul_q5_0, [TL_Q5_1] = matmul_q5_1, [TL_Q8_0] = matmul_q8_0, \
-        [TL_IQ4_NL] = matmul_iq4_nl, \
-        [TL_Q2_K] = matmul_q2_K, [TL_Q3_K] = matmul_q3_K, [TL_Q4_K] = matmul_q4_K, \
-        [TL_Q5_K] = matmul_q5_K, [TL_Q6_K] = matmul_q6_K, \
-    }
-#define X86_SET_REST \
-    .quantize = { \
-        [TL_F32] = quantize_f32, [TL_F16] = quantize_f16, [TL_BF16] = quantize_bf16, \
-        [TL_Q8_0] = quantize_q8_0, [TL_Q8_1] = quantize_q8_1, [TL_Q8_K] = quantize_q8_K, \
-    }, \
-    .f32_to_f16 = f32_to_f16, \
-    .f16_to_f32 = f16_to_f32, \
-    .exp_sum = exp_sum, \
-    .swiglu = swiglu
-#define X86_SET_COMMON(bf16) X86_SET_MATMUL(bf16), X86_SET_REST
 
 #endif

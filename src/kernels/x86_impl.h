@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
 #include "kernels/prefetch.h"
 
-#define INLINE static inline __attribute__((always_inline))
 
 static inline const void *row_at(const void *base, size_t stride, size_t i)
 {
@@ -47,30 +46,6 @@ static inline void prefetch_ahead(const void *p, size_t bytes)
 
 /* ---- block geometry: 32-element weights against Q8_0 / Q8_1, K-quants
  * against Q8_K ---- */
-
-INLINE size_t q32_bytes(int type)
-{
-    switch (type) {
-    case TL_Q4_0: return sizeof(struct block_q4_0);
-    case TL_IQ4_NL: return sizeof(struct block_iq4_nl);
-    case TL_Q4_1: return sizeof(struct block_q4_1);
-    case TL_Q5_0: return sizeof(struct block_q5_0);
-    case TL_Q5_1: return sizeof(struct block_q5_1);
-    default: return sizeof(struct block_q8_0);
-    }
-}
-
-INLINE size_t q32_qs(int type) /* offset of the low bits */
-{
-    switch (type) {
-    case TL_Q4_0: return offsetof(struct block_q4_0, qs);
-    case TL_IQ4_NL: return offsetof(struct block_iq4_nl, qs);
-    case TL_Q4_1: return offsetof(struct block_q4_1, qs);
-    case TL_Q5_0: return offsetof(struct block_q5_0, qs);
-    case TL_Q5_1: return offsetof(struct block_q5_1, qs);
-    default: return offsetof(struct block_q8_0, qs);
-    }
-}
 
 INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
 INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
