@@ -1,16 +1,17 @@
 #!/bin/sh
 # Coverage-guided fuzzing of the parsers with libFuzzer (clang), under
 # AddressSanitizer and UBSan:
-#   scripts/fuzz.sh model|template|tokenizer [SECONDS]     (default 300)
+#   scripts/fuzz.sh model|template|tokenizer|llama2c [SECONDS]     (default 300)
 # model: GGUF files through loading and a forward pass; template: chat
 # templates through the Jinja renderer; tokenizer: text through the
-# vocabularies of ../shared/vocab. Findings land in build/fuzz/findings-TARGET/
+# vocabularies of ../shared/vocab; llama2c: llama2.c checkpoints and
+# tokenizers through `tinyllm convert`'s reader and the GGUF writer. Findings land in build/fuzz/findings-TARGET/
 # (reproduce with build/fuzz/fuzz_TARGET FILE); the corpus grows in
 # build/fuzz/corpus-TARGET/ from seeds taken from tests/ and ../shared.
 set -eu
 target=${1:-}
 secs=${2:-300}
-case $target in model|template|tokenizer) ;; *) echo "usage: $0 model|template|tokenizer [SECONDS]" >&2; exit 2 ;; esac
+case $target in model|template|tokenizer|llama2c) ;; *) echo "usage: $0 model|template|tokenizer|llama2c [SECONDS]" >&2; exit 2 ;; esac
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "$0: $CC not found (apt-get install clang)" >&2; exit 1; }
 out=build/fuzz
@@ -44,6 +45,15 @@ model)
 template)
     cp -n tests/templates/*.jinja "$corpus/"
     maxlen=20000 ;;
+llama2c)
+    # seeds: a checkpoint and its tokenizer, behind the u32 checkpoint length
+    for m in stories260K:tok512 aidreams260K:aidreams-tok512; do
+        c=../shared/realmodels/${m%%:*}.bin t=../shared/realmodels/${m#*:}.bin
+        [ -f "$c" ] && [ -f "$t" ] || continue
+        python3 -c "import os,struct,sys; sys.stdout.buffer.write(struct.pack('<I', os.path.getsize('$c')))" \
+            | cat - "$c" "$t" > "$corpus/${m%%:*}"
+    done
+    maxlen=3000000 ;;
 tokenizer)
     TINYLLM_FUZZ_VOCABS=$(ls ../shared/vocab/*.gguf 2>/dev/null | tr '\n' ':')
     [ -n "$TINYLLM_FUZZ_VOCABS" ] || { echo "$0: the tokenizer target needs ../shared/vocab" >&2; exit 1; }
