@@ -35,6 +35,27 @@ INLINE size_t q32_qs(int type)
     }
 }
 
+/* Q4_1/Q5_1 carry a min and meet Q8_1 activations (with sums); the rest Q8_0. */
+INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
+INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
+INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
+/* the activation block a 32-element type's products read */
+INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
+INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
+
+/* K-quants: 256-element super-blocks against Q8_K activations. */
+INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
+INLINE size_t k_bytes(int type)
+{
+    switch (type) {
+    case TL_Q2_K: return sizeof(struct block_q2_K);
+    case TL_Q3_K: return sizeof(struct block_q3_K);
+    case TL_Q4_K: return sizeof(struct block_q4_K);
+    case TL_Q5_K: return sizeof(struct block_q5_K);
+    default: return sizeof(struct block_q6_K);
+    }
+}
+
 /* matmul_TYPE for every quantised type: q32(a, r0, r1, TL_...) for the
  * 32-element types, k(a, r0, r1, TL_...) for the K-quants. */
 #define KERNELS_QUANT_PRODUCTS(q32, k) \

@@ -107,11 +107,6 @@ static void matmul_bf16(const struct matmul_args *a, int r0, int r1) { matmul_fl
  * with activation dx*qx (s = dx*sum(qx)) is d*dx*sum(q*qx) + m*s. */
 
 INLINE int q32_off(int type) { return type == TL_Q4_0 ? 8 : type == TL_Q5_0 ? 16 : 0; }
-INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
-INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
-INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
-INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
-INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
 
 /* 16 bits of h (from bit b) to 16 bytes: 16 where the bit is set. */
 INLINE uint8x16_t bits_to_16(uint32_t h, int b)
@@ -176,16 +171,6 @@ struct kblock {
     float     d, dmin;
 };
 
-INLINE size_t k_bytes(int type)
-{
-    switch (type) {
-    case TL_Q2_K: return sizeof(struct block_q2_K);
-    case TL_Q3_K: return sizeof(struct block_q3_K);
-    case TL_Q4_K: return sizeof(struct block_q4_K);
-    case TL_Q5_K: return sizeof(struct block_q5_K);
-    default: return sizeof(struct block_q6_K);
-    }
-}
 
 INLINE int8x16_t as_s8(uint8x16_t v) { return vreinterpretq_s8_u8(v); }
 INLINE uint8x16_t load16(const char *p) { return vld1q_u8((const uint8_t *)p); }
@@ -315,7 +300,6 @@ INLINE float kdot(const struct kblock *k, const char *x)
 /* ---- quantised products: one weight row against C columns per pass, or
  * (decode) R rows against one column ---- */
 
-INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
 
 /* y of rows [r, r + R) against column c: the activation blocks load once for all R rows. */
 INLINE void qrows(const struct matmul_args *a, int type, int r, int R, int c)

@@ -44,30 +44,12 @@ static inline void prefetch_ahead(const void *p, size_t bytes)
     prefetch_span((const char *)p + PREFETCH_AHEAD, bytes);
 }
 
-/* ---- block geometry: 32-element weights against Q8_0 / Q8_1, K-quants
- * against Q8_K ---- */
-
-INLINE int q32_mins(int type) { return type == TL_Q4_1 || type == TL_Q5_1; }
-INLINE int q32_five(int type) { return type == TL_Q5_0 || type == TL_Q5_1; }
-INLINE size_t q32_qh(int type) { return type == TL_Q5_0 ? offsetof(struct block_q5_0, qh) : offsetof(struct block_q5_1, qh); }
-/* activation block: Q8_1 for the types with mins, else Q8_0 */
-INLINE size_t act_bytes(int type) { return q32_mins(type) ? sizeof(struct block_q8_1) : sizeof(struct block_q8_0); }
-INLINE size_t act_qs(int type) { return q32_mins(type) ? offsetof(struct block_q8_1, qs) : offsetof(struct block_q8_0, qs); }
+/* ---- block geometry beyond kernels_impl.h's ---- */
 
 /* K-quant offsets (the weights are u - off) and which have mins */
 INLINE int k_off(int type) { return type == TL_Q6_K ? 32 : type == TL_Q3_K ? 4 : 0; }
 INLINE int k_mins(int type) { return type == TL_Q2_K || type == TL_Q4_K || type == TL_Q5_K; }
 
-INLINE size_t k_bytes(int type)
-{
-    switch (type) {
-    case TL_Q2_K: return sizeof(struct block_q2_K);
-    case TL_Q3_K: return sizeof(struct block_q3_K);
-    case TL_Q4_K: return sizeof(struct block_q4_K);
-    case TL_Q5_K: return sizeof(struct block_q5_K);
-    default: return sizeof(struct block_q6_K);
-    }
-}
 
 /* Block b of each of the n rows at rows[i] (32-element types): where it
  * is (p), its d and m words (m 0 without mins) and its qh dword (0 but
@@ -86,7 +68,6 @@ INLINE void block_fields(int type, const char *const *rows, int b, int n, const 
 
 /* The GEMMs' view: weight blocks, their elements and activation blocks;
  * qgroup quads (of 4 elements) share one scale. */
-INLINE int is_k(int type) { return type >= TL_Q2_K && type <= TL_Q6_K; }
 INLINE int qgroup(int type) { return type == TL_Q2_K || type == TL_Q3_K || type == TL_Q6_K ? 4 : 8; }
 INLINE size_t wblock_bytes(int type) { return is_k(type) ? k_bytes(type) : q32_bytes(type); }
 INLINE int wblock_elems(int type) { return is_k(type) ? QK_K : QK; }
