@@ -8,6 +8,7 @@
 
 #include "model_builder.h"
 #include "format/quant.h"
+#include "util/mem.h"
 
 #define MB_PIECE_MAX 24              /* bytes per vocabulary piece, with the NUL */
 #define MB_SPACE     "\xE2\x96\x81"  /* U+2581, SentencePiece's word-start mark */
@@ -212,11 +213,7 @@ static int add_vocab(struct gguf_writer *w, int n_vocab, struct tl_error *err)
 nomem:
     rc = tl_fail(err, TL_ENOMEM, "model_builder: out of memory for a %d-token vocabulary", n_vocab);
 out:
-    free(v.piece);
-    free(v.sorted);
-    free(strs);
-    free(scores);
-    free(types);
+    mem_free_all(v.piece, v.sorted, strs, scores, types);
     return rc;
 }
 

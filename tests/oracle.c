@@ -8,6 +8,7 @@
 #include "engine/sampler.h"
 #include "oracle.h"
 #include "test.h"
+#include "util/mem.h"
 
 /* Parse "KEY v v v ..." into a heap array. */
 static int parse_ints(const char *line, int32_t **out, int *n)
@@ -76,11 +77,7 @@ fail:
 
 void oracle_free(struct oracle_ref *r)
 {
-    free(r->prompt);
-    free(r->greedy);
-    free(r->argmax);
-    free(r->logit_rows);
-    free(r->logits);
+    mem_free_all(r->prompt, r->greedy, r->argmax, r->logit_rows, r->logits);
     memset(r, 0, sizeof *r);
 }
 

@@ -20,6 +20,7 @@
 #include "format/llama2c.h"
 #include "oracle.h"
 #include "test.h"
+#include "util/mem.h"
 
 #define COMMITTED "models/stories260K.gguf"
 
@@ -236,11 +237,7 @@ static void synthetic_converts(void)
           "convert: %s", res.err);
     struct buf c = slurp(tmp_path("cli.gguf"));
     CHECK(c.n == g.n && g.n && !memcmp(c.p, g.p, g.n), "the command's file differs from the library's");
-    free(c.p);
-    free(ids);
-    free(g.p);
-    free(ck.p);
-    free(tk.p);
+    mem_free_all(c.p, ids, g.p, ck.p, tk.p);
 }
 
 /* ---- hostile inputs ------------------------------------------------------ */
@@ -359,11 +356,7 @@ static void hostile_tokenizers(void)
     expect_fail(&ck, ck.n, &tk, tk.n, "NaN score");
     memcpy(tk.p, "GGUF", 4);
     expect_fail(&ck, ck.n, &tk, tk.n, "a GGUF tokenizer");
-    free(ck.p);
-    free(ck2.p);
-    free(tk.p);
-    free(small.p);
-    free(big.p);
+    mem_free_all(ck.p, ck2.p, tk.p, small.p, big.p);
 }
 
 static void command_line(void)
@@ -485,9 +478,7 @@ static void converts_to_the_committed_file(void)
           "convert: %s", res.err);
     struct buf cli = slurp(tmp_path("s.gguf"));
     CHECK(cli.n == want.n && want.n && !memcmp(cli.p, want.p, want.n), "the command's file differs");
-    free(cli.p);
-    free(got.p);
-    free(want.p);
+    mem_free_all(cli.p, got.p, want.p);
 }
 
 /* llama.cpp's logits for ref/once.txt, teacher-forced: F32 tolerances of

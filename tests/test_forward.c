@@ -11,6 +11,7 @@
 #include "format/gguf_write.h"
 #include "model_builder.h"
 #include "test.h"
+#include "util/mem.h"
 
 #define N_TOK 19
 
@@ -81,9 +82,7 @@ static void batch_equals_sequential(void)
         CHECK(d1 < 1e-4, "one at a time differs from one batch by %.3g", d1);
         CHECK(d2 < 1e-4, "batches of 5 differ from one batch by %.3g", d2);
     }
-    free(all);
-    free(one);
-    free(mixed);
+    mem_free_all(all, one, mixed);
 }
 
 static void threads_give_identical_bits(void)
@@ -244,10 +243,7 @@ static void rope_freqs_divide_frequencies(void)
         CHECK(max_rel_diff(twos, linear, n) < 1e-6, "factors of 2 = linear x2: %g", max_rel_diff(twos, linear, n));
         CHECK(max_rel_diff(twos, plain, n) > 1e-3, "factors of 2 change the logits: %g", max_rel_diff(twos, plain, n));
     }
-    free(plain);
-    free(ones);
-    free(twos);
-    free(linear);
+    mem_free_all(plain, ones, twos, linear);
 }
 
 /* The tiny model as Gemma 2: post-norms after both blocks, a sliding window
@@ -306,11 +302,7 @@ static void gemma2_window_and_softcaps(void)
             bad += fabsf(fcap[i] - tanhf(all[i] / 3.0f) * 3.0f) > 1e-6f;
         CHECK(bad == 0, "final cap: %d logits are not 3 tanh(l / 3)", bad);
     }
-    free(all);
-    free(one);
-    free(wide);
-    free(nocap);
-    free(fcap);
+    mem_free_all(all, one, wide, nocap, fcap);
     struct model m;
     struct tl_error err = { 0 };
     CHECK(model_open(&m, gemma2_model(5, -2.0f, 0.0f, "neg"), &err) == TL_EFORMAT && strstr(err.msg, "soft-capping"),

@@ -13,6 +13,7 @@
 #include "model_builder.h"
 #include "format/quant.h"
 #include "test.h"
+#include "util/mem.h"
 
 /* ---- helpers ---- */
 
@@ -201,9 +202,7 @@ static void test_kv_roundtrip(void)
         gguf_close(&g);
         gguf_close(&g);   /* safe twice */
     }
-    free(buf);
-    free(nest.p);
-    free(deep.p);
+    mem_free_all(buf, nest.p, deep.p);
     gguf_writer_free(&w);
 }
 
@@ -845,10 +844,7 @@ static void test_copy_kv(void)
     gguf_writer_set_u8(&w2, "u8", 9, &e);      /* override after copying, order kept */
     CHECK(w2.n_kv == 20 && !strcmp(w2.kv[0].key, "u8") && w2.kv[0].val[0] == 9, "override");
     gguf_close(&g);
-    free(buf);
-    free(buf2);
-    free(nest.p);
-    free(deep.p);
+    mem_free_all(buf, buf2, nest.p, deep.p);
     gguf_writer_free(&w);
     gguf_writer_free(&w2);
 }

@@ -10,6 +10,7 @@
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 #include "test.h"
+#include "util/mem.h"
 
 /* xorshift64*: deterministic data without libc's rand. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -97,12 +98,7 @@ static void check_matmul(const struct kernels *k, uint32_t t, int n, int nr, int
         }
     }
     CHECK(bad == 0, "%s %s n=%d nr=%d nc=%d rows [%d,%d): %d wrong", k->name, ti->name, n, nr, nc, r0, r1, bad);
-    free(src);
-    free(w);
-    free(x);
-    free(y);
-    free(wf);
-    free(xf);
+    mem_free_all(src, w, x, y, wf, xf);
 }
 
 /* Calls fn for each kernel set this CPU runs, merged over scalar. */

@@ -9,6 +9,7 @@
 #include "kernels/kernels.h"
 #include "format/quant.h"
 #include "test.h"
+#include "util/mem.h"
 
 static float bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static uint32_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -705,10 +706,7 @@ static int check_tensor_rows(const struct gguf_tensor *t)
                        got, ref, tol);
         }
     }
-    free(w);
-    free(x);
-    free(xq);
-    free(xa);
+    mem_free_all(w, x, xq, xa);
     return bad;
 }
 

@@ -19,6 +19,7 @@
 #include "format/quantize.h"
 #include "engine/sampler.h"
 #include "test.h"
+#include "util/mem.h"
 
 /* ---- type choice against llama-quantize ----
  * Expectations were read from the files llama-quantize (Feb 2025) wrote for
@@ -365,9 +366,7 @@ static bool rows_match(const struct gguf_tensor *ti, const struct gguf_tensor *t
         quantize_row(to->type, x, q, n);
         ok = !memcmp(q, (const uint8_t *)to->data + r * out_row, out_row);
     }
-    free(x);
-    free(raw);
-    free(q);
+    mem_free_all(x, raw, q);
     return ok;
 }
 

@@ -8,6 +8,7 @@
 
 #include "kernels/kernels.h"
 #include "test.h"
+#include "util/mem.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static float rnd(void)
@@ -87,12 +88,7 @@ static int product_of(const struct kernels *k, uint32_t t, int n, int nr, int nc
                        n, nc, r, c, got, ref);
         }
     }
-    free(src);
-    free(wf);
-    free(xf);
-    free(y);
-    free(w);
-    free(x);
+    mem_free_all(src, wf, xf, y, w, x);
     return bad;
 }
 

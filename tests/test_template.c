@@ -14,6 +14,7 @@
 #include "chat/jinja/jinja.h"
 #include "util/json.h"
 #include "test.h"
+#include "util/mem.h"
 
 #define TDIR "tests/templates/"
 
@@ -328,12 +329,7 @@ static void hostile_nesting(void)
         expect_failure(attrs, strlen(attrs), TL_ERANGE, "chained too long");
         expect_failure(nots, strlen(nots), TL_ERANGE, "nested too deeply");
     }
-    free(ifs);
-    free(deep);
-    free(parens);
-    free(chain);
-    free(attrs);
-    free(nots);
+    mem_free_all(ifs, deep, parens, chain, attrs, nots);
     const char *rec = "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}";
     expect_failure(rec, strlen(rec), TL_ERANGE, "macro calls nested too deeply");
 }

@@ -9,6 +9,7 @@
 #include "format/gguf_write.h"
 #include "test.h"
 #include "text/tokenizer.h"
+#include "util/mem.h"
 
 #define SP "\xe2\x96\x81"   /* U+2581, SentencePiece's space */
 
@@ -449,11 +450,7 @@ struct vectors {
 
 static void vectors_free(struct vectors *v)
 {
-    free(v->inp);
-    free(v->out);
-    free(v->str);
-    free(v->len);
-    free(v->ids);
+    mem_free_all(v->inp, v->out, v->str, v->len, v->ids);
     memset(v, 0, sizeof *v);
 }
 

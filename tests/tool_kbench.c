@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
+#include "util/mem.h"
 
 enum { MAX_THREADS = 16, POOL_BYTES = 512 << 20 };
 
@@ -192,9 +193,7 @@ static int bench_init(struct bench *b, const struct kernels *k, int type, int ro
 
 static void bench_free(struct bench *b)
 {
-    free(b->w);
-    free(b->x);
-    free(b->y);
+    mem_free_all(b->w, b->x, b->y);
 }
 
 /* Products for about secs seconds after a warm-up pass; products over a

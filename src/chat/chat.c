@@ -4,6 +4,7 @@
 
 #include "chat/chat.h"
 #include "cli/cli.h"
+#include "util/mem.h"
 
 static bool vocab_has(const void *ctx, const char *text)
 {
@@ -45,9 +46,7 @@ void chat_free(struct chat *c)
         free((char *)c->msgs[i].role);
         free((char *)c->msgs[i].content);
     }
-    free(c->msgs);
-    free(c->cache);
-    free(c->tmpl_owned);
+    mem_free_all(c->msgs, c->cache, c->tmpl_owned);
     memset(c, 0, sizeof *c);
 }
 

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "format/gguf.h"
 #include "util/json.h"
+#include "util/mem.h"
 
 struct template_args {
     const char      *model, *messages, *bos, *eos;
@@ -113,10 +114,7 @@ static int model_load(struct model_info *m, const char *path, struct tl_error *e
 
 static void model_free(struct model_info *m)
 {
-    free(m->tmpl);
-    free(m->tokens);
-    free(m->bos);
-    free(m->eos);
+    mem_free_all(m->tmpl, m->tokens, m->bos, m->eos);
     gguf_close(&m->g);
 }
 

@@ -14,6 +14,7 @@
 #include "platform/hugepages.h"
 #include "kernels/prefetch.h"
 #include "format/quant.h"
+#include "util/mem.h"
 
 static int q_dim(const struct hparams *hp) { return hp->n_head * hp->head_dim; }
 static int k_dim(const struct hparams *hp) { return hp->n_head_kv * hp->head_dim; }
@@ -193,23 +194,8 @@ int state_init(struct state *s, const struct model *m, const struct kernels *k,
 
 void state_free(struct state *s)
 {
-    free(s->gelu_f16);
-    free(s->kcache);
-    free(s->vcache);
-    free(s->inv_freq);
-    free(s->rope_cs);
-    free(s->x);
-    free(s->xn);
-    free(s->y);
-    free(s->qkv);
-    free(s->att);
-    free(s->ffa);
-    free(s->ffb);
-    free(s->attn);
-    free(s->attn_mem);
-    free(s->att_s);
-    free(s->logits);
-    free(s->c.act);
+    mem_free_all(s->gelu_f16, s->kcache, s->vcache, s->inv_freq, s->rope_cs, s->x, s->xn, s->y, s->qkv, s->att,
+                 s->ffa, s->ffb, s->attn, s->attn_mem, s->att_s, s->logits, s->c.act);
     memset(s, 0, sizeof *s);
 }
 

@@ -9,6 +9,7 @@
 
 #include "format/gguf_write.h"
 #include "format/quant.h"
+#include "util/mem.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "format/gguf_write.c stores host-order fields: port it before using a big-endian host"
@@ -485,8 +486,6 @@ int gguf_writer_write_file(const struct gguf_writer *w, const char *path, struct
     if (rc)
         unlink(tmp);
 out:
-    free(s.scratch);
-    free(head);
-    free(tmp);
+    mem_free_all(s.scratch, head, tmp);
     return rc;
 }

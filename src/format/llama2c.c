@@ -25,6 +25,7 @@
 
 #include "format/llama2c.h"
 #include "format/quant.h"
+#include "util/mem.h"
 
 #define HEADER_BYTES 28
 /* Bounds that keep every size below 2^62 bytes; the file size check decides. */
@@ -377,10 +378,7 @@ void llama2c_close(struct llama2c *m)
 {
     if (m->fd >= 0)
         close(m->fd);
-    free(m->tensors);
-    free(m->tokens);
-    free(m->scores);
-    free(m->types);
+    mem_free_all(m->tensors, m->tokens, m->scores, m->types);
     memset(m, 0, sizeof *m);
     m->fd = -1;
 }

@@ -13,6 +13,7 @@
 #include "format/quant.h"
 #include "format/quantize.h"
 #include "engine/threads.h"
+#include "util/mem.h"
 
 /* ---- file types ---- */
 
@@ -543,12 +544,7 @@ static void run_free(struct quantize_run *r)
 {
     if (r->pool)
         pool_free(r->pool);
-    free(r->fills);
-    free(r->x);
-    free(r->raw_in);
-    free(r->raw_out);
-    free(r->bad_row);
-    free(r->bad_kind);
+    mem_free_all(r->fills, r->x, r->raw_in, r->raw_out, r->bad_row, r->bad_kind);
 }
 
 static int run_init(struct quantize_run *r, const struct quantize_job *j, struct tl_error *err)
@@ -712,9 +708,7 @@ void quantize_close(struct quantize_job *j)
 {
     for (size_t i = 0; j->names && i < j->n; i++)
         free(j->names[i]);
-    free(j->names);
-    free(j->order);
-    free(j->choice);
+    mem_free_all(j->names, j->order, j->choice);
     gguf_close(&j->in);
     memset(j, 0, sizeof *j);
 }

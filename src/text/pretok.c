@@ -25,6 +25,7 @@
 
 #include "text/pretok.h"
 #include "text/unicode.h"
+#include "util/mem.h"
 
 /* The text as codepoints, decoded once. */
 struct pt_text {
@@ -780,10 +781,6 @@ int pretok_split(int type, const char *text, size_t len,
     spans_from_cuts(&cur, nb, *spans);
     *n = cur.n;
 out:
-    free(cp);
-    free(fl);
-    free(nb);
-    free(cur.end);
-    free(next.end);
+    mem_free_all(cp, fl, nb, cur.end, next.end);
     return rc;
 }

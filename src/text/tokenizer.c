@@ -9,6 +9,7 @@
 
 #include "text/pretok.h"
 #include "text/tokenizer_impl.h"
+#include "util/mem.h"
 
 /* Longest text tokenizer_encode takes: keeps escaped SPM text (3x) and
  * symbol indices inside 32 bits. */
@@ -58,12 +59,7 @@ void tok_hash_release(struct tok_hash *h)
 {
     if (!h)
         return;
-    free(h->tag);
-    free(h->val);
-    free(h->keys);
-    free(h->key_off);
-    free(h->key_llen);
-    free(h->key_rlen);
+    mem_free_all(h->tag, h->val, h->keys, h->key_off, h->key_llen, h->key_rlen);
     memset(h, 0, sizeof *h);
 }
 
@@ -346,13 +342,7 @@ out:
 
 void tokenizer_free(struct tokenizer *t)
 {
-    free(t->text);
-    free(t->len);
-    free(t->score);
-    free(t->type);
-    free(t->strip);
-    free(t->eog);
-    free(t->special);
+    mem_free_all(t->text, t->len, t->score, t->type, t->strip, t->eog, t->special);
     tok_hash_release(t->vocab_map);
     free(t->vocab_map);
     tok_hash_release(t->merge_map);

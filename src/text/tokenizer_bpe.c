@@ -9,6 +9,7 @@
 #include "text/pretok.h"
 #include "text/tokenizer_impl.h"
 #include "text/unicode.h"
+#include "util/mem.h"
 
 /* ---- the GPT-2 byte alphabet ----
  * Printable bytes '!'..'~', 0xA1..0xAC, 0xAE..0xFF stand for themselves;
@@ -301,9 +302,6 @@ int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len,
     for (size_t i = 0; i < n_sp && !rc; i++)
         rc = merge_word(&b, map_word(text + sp[i].off, sp[i].len, b.word), out, err);
 out:
-    free(sp);
-    free(b.word);
-    free(b.sym);
-    free(b.heap.b);
+    mem_free_all(sp, b.word, b.sym, b.heap.b);
     return rc;
 }

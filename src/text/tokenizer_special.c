@@ -7,6 +7,7 @@
 
 #include "text/pretok.h"
 #include "text/tokenizer_impl.h"
+#include "util/mem.h"
 
 enum { FIM_PRE, FIM_SUF, FIM_MID, FIM_PAD, FIM_REP, FIM_SEP, FIM_COUNT };
 
@@ -231,9 +232,7 @@ static int stl_order(const struct tokenizer *t, int32_t *order, struct tl_error 
     for (int32_t p = s.next[head]; p >= 0; p = s.next[p])
         order[k++] = p;
 out:
-    free(s.hash);
-    free(s.next);
-    free(s.bucket);
+    mem_free_all(s.hash, s.next, s.bucket);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "text/tokenizer_impl.h"
+#include "util/mem.h"
 
 struct spm {
     const struct tokenizer *t;
@@ -123,8 +124,6 @@ int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, bool
     for (int32_t i = n_sym ? 0 : -1; i >= 0 && !rc; i = s.sym[i].next)
         rc = emit(&s, &s.sym[i], out, err);
 out:
-    free(buf);
-    free(s.sym);
-    free(s.heap.b);
+    mem_free_all(buf, s.sym, s.heap.b);
     return rc;
 }
