@@ -184,46 +184,20 @@ int jx_tojson(struct jctx *c, const struct jnode *n, const struct jval *v, const
 
 /* ---- tests ---- */
 
-static int t_kind(const struct jval *v, bool *res, int kind) { *res = v->kind == kind; return TL_OK; }
-static int t_defined(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ *r = v->kind != JV_UNDEF; return TL_OK; }
-static int t_undefined(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_UNDEF); }
-static int t_none(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_NONE); }
-static int t_boolean(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_BOOL); }
-static int t_string(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_STR); }
-static int t_integer(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_INT); }
-static int t_float(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_FLOAT); }
-static int t_mapping(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ return t_kind(v, r, JV_DICT); }
+/* The tests that ask only a value's kind pass for a set of kinds (bits
+ * 1 << enum jv_kind); they are rows of the table below with no function. */
+#define KIND(k) (1u << (k))
+#define KINDS_NUMBER (KIND(JV_INT) | KIND(JV_FLOAT) | KIND(JV_BOOL))
+/* jinja2 iterates an undefined value as empty */
+#define KINDS_ITERABLE (KIND(JV_STR) | KIND(JV_LIST) | KIND(JV_DICT) | KIND(JV_UNDEF))
+#define KINDS_CALLABLE (KIND(JV_FUNC) | KIND(JV_MACRO))
+
 static int t_true(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
                bool *r)
 { *r = v->kind == JV_BOOL && v->u.b; return TL_OK; }
 static int t_false(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
                bool *r)
 { *r = v->kind == JV_BOOL && !v->u.b; return TL_OK; }
-static int t_number(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ *r = v->kind == JV_INT || v->kind == JV_FLOAT || v->kind == JV_BOOL; return TL_OK; }
-static int t_iterable(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ *r = v->kind == JV_STR || v->kind == JV_LIST || v->kind == JV_DICT || v->kind == JV_UNDEF; return TL_OK; }
-static int t_callable(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
-               bool *r)
-{ *r = v->kind == JV_FUNC || v->kind == JV_MACRO; return TL_OK; }
 
 /* Python's value % div == want, for ints and floats as jinja2's tests compute it. */
 static int t_odd_even(struct jctx *c, const struct jnode *n, const struct jval *v, int64_t div, int64_t want, bool *r)
@@ -330,22 +304,27 @@ static int t_case(struct jctx *c, const struct jnode *n, const char *name, const
     return TL_OK;
 }
 
-static const struct { const char *name; test_fn fn; } tests[] = {
-    { "defined", t_defined }, { "undefined", t_undefined }, { "none", t_none }, { "boolean", t_boolean },
-    { "true", t_true }, { "false", t_false }, { "integer", t_integer }, { "float", t_float },
-    { "number", t_number }, { "string", t_string }, { "mapping", t_mapping }, { "iterable", t_iterable },
-    { "sequence", t_iterable }, { "callable", t_callable }, { "odd", t_odd }, { "even", t_even },
-    { "divisibleby", t_divisibleby }, { "eq", t_cmp }, { "equalto", t_cmp }, { "==", t_cmp },
-    { "ne", t_cmp }, { "!=", t_cmp }, { "lt", t_cmp }, { "lessthan", t_cmp }, { "le", t_cmp },
-    { "gt", t_cmp }, { "greaterthan", t_cmp }, { "ge", t_cmp }, { "in", t_in }, { "sameas", t_sameas },
-    { "lower", t_case }, { "upper", t_case },
+static const struct jtest {
+    const char *name;
+    test_fn     fn;      /* NULL: a kind test */
+    uint32_t    kinds;   /* kind test: the kinds that pass */
+} tests[] = {
+    { "defined", NULL, ~KIND(JV_UNDEF) }, { "undefined", NULL, KIND(JV_UNDEF) }, { "none", NULL, KIND(JV_NONE) },
+    { "boolean", NULL, KIND(JV_BOOL) }, { "true", t_true, 0 }, { "false", t_false, 0 },
+    { "integer", NULL, KIND(JV_INT) }, { "float", NULL, KIND(JV_FLOAT) }, { "number", NULL, KINDS_NUMBER },
+    { "string", NULL, KIND(JV_STR) }, { "mapping", NULL, KIND(JV_DICT) }, { "iterable", NULL, KINDS_ITERABLE },
+    { "sequence", NULL, KINDS_ITERABLE }, { "callable", NULL, KINDS_CALLABLE }, { "odd", t_odd, 0 },
+    { "even", t_even, 0 }, { "divisibleby", t_divisibleby, 0 }, { "eq", t_cmp, 0 }, { "equalto", t_cmp, 0 },
+    { "==", t_cmp, 0 }, { "ne", t_cmp, 0 }, { "!=", t_cmp, 0 }, { "lt", t_cmp, 0 }, { "lessthan", t_cmp, 0 },
+    { "le", t_cmp, 0 }, { "gt", t_cmp, 0 }, { "greaterthan", t_cmp, 0 }, { "ge", t_cmp, 0 }, { "in", t_in, 0 },
+    { "sameas", t_sameas, 0 }, { "lower", t_case, 0 }, { "upper", t_case, 0 },
 };
 
-static test_fn find_test(const char *name)
+static const struct jtest *find_test(const char *name)
 {
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!strcmp(tests[i].name, name))
-            return tests[i].fn;
+            return &tests[i];
     return NULL;
 }
 
@@ -354,9 +333,13 @@ bool jinja_test_known(const char *name) { return find_test(name) != NULL; }
 int jx_test(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v,
             const struct jargs *a, bool *result)
 {
-    test_fn fn = find_test(name);
+    const struct jtest *t = find_test(name);
     *result = false;
-    if (!fn)
+    if (!t)
         return jx_fail(c, n, TL_EUNSUPPORTED, "unknown test '%s'", name);
-    return fn(c, n, name, v, a, result);
+    if (!t->fn) {
+        *result = (t->kinds & KIND(v->kind)) != 0;
+        return TL_OK;
+    }
+    return t->fn(c, n, name, v, a, result);
 }
