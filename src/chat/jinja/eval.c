@@ -4,21 +4,17 @@
  * scope, `set` writes to the innermost one, `if` makes none. */
 #include <math.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "chat/jinja/jinja_impl.h"
 
 int jx_fail(struct jctx *c, const struct jnode *n, int code, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = jinja_vfail(c->err, code, n ? n->line : 0, fmt, ap);
     va_end(ap);
-    if (n)
-        return tl_fail(c->err, code, "template line %d: %s", n->line, msg);
-    return tl_fail(c->err, code, "template: %s", msg);
+    return rc;
 }
 
 int jx_charge(struct jctx *c, const struct jnode *n, size_t units)

@@ -29,12 +29,22 @@
  * from Python's where Python has bignums (int64 overflow is an error),
  * in case mapping beyond Latin, Greek and Cyrillic, and in bound methods
  * used without a call (undefined here). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/jinja/jinja_impl.h"
 
 #define CHUNK_BYTES (64u << 10)
+
+int jinja_vfail(struct tl_error *err, int code, int line, const char *fmt, va_list ap)
+{
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (line > 0)
+        return tl_fail(err, code, "template line %d: %s", line, msg);
+    return tl_fail(err, code, "template: %s", msg);
+}
 
 struct jarena_chunk {
     struct jarena_chunk *next;

@@ -4,6 +4,7 @@
 #ifndef TINYLLM_JINJA_IMPL_H
 #define TINYLLM_JINJA_IMPL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,11 @@ struct jarena {
 void *jarena_alloc(struct jarena *a, size_t n);
 char *jarena_strdup(struct jarena *a, const char *s, size_t n);
 void jarena_free(struct jarena *a);
+
+/* ---- errors ---- */
+/* The one message format of lexer, parser and evaluator: "template line N: "
+ * and fmt (line 0: no line known, "template: "). Returns code. */
+int jinja_vfail(struct tl_error *err, int code, int line, const char *fmt, va_list ap);
 
 /* ---- tokens ---- */
 enum jtok_kind {

@@ -5,7 +5,6 @@
  * side is dropped) and "+" markers (lstrip/trim turned off for that tag). */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,12 +23,11 @@ struct lexer {
 static int lx_fail(struct lexer *L, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int lx_fail(struct lexer *L, int line, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = jinja_vfail(L->err, TL_EFORMAT, line, fmt, ap);
     va_end(ap);
-    return tl_fail(L->err, TL_EFORMAT, "template line %d: %s", line, msg);
+    return rc;
 }
 
 static int lx_push(struct lexer *L, int kind, int line, const char *s, size_t n)
@@ -65,6 +63,19 @@ static size_t lx_skip_space(const struct lexer *L, size_t i)
     while (i < L->n && (k = py_space(L->s + i, L->n - i)) > 0)
         i += k;
     return i;
+}
+
+/* Go on at end, just past a closing tag whose whitespace mark is mark:
+ * '-' strips the whitespace that follows, '+' keeps it, none (0) lets
+ * trim_blocks eat one newline. */
+static void lx_after_tag(struct lexer *L, size_t end, char mark)
+{
+    if (mark == '-')
+        end = lx_skip_space(L, end);
+    else if (mark != '+' && end < L->n && L->s[end] == '\n')
+        end++;
+    lx_advance(L, end);
+    L->line_starting = L->s[end - 1] == '\n';
 }
 
 static bool lx_at(const struct lexer *L, size_t i, const char *lit)
@@ -140,12 +151,7 @@ static int lx_raw(struct lexer *L, size_t after_begin, char mark)
         int rc = lx_emit_text(L, i, sign, true);
         if (rc != TL_OK)
             return rc;
-        if (end_mark == '-')
-            end = lx_skip_space(L, end);
-        else if (end_mark != '+' && end < L->n && L->s[end] == '\n')
-            end++;
-        lx_advance(L, end);
-        L->line_starting = L->s[end - 1] == '\n';
+        lx_after_tag(L, end, end_mark);
         return TL_OK;
     }
     return lx_fail(L, line, "%s", "missing {% endraw %} for the {% raw %} here");
@@ -164,12 +170,7 @@ static int lx_comment(struct lexer *L, size_t body)
         return lx_fail(L, line, "%s", "unterminated comment ({# without #})");
     size_t at = (size_t)(q - L->s), end = at + 2;
     char mark = at > body ? L->s[at - 1] : 0;
-    if (mark == '-')
-        end = lx_skip_space(L, end);
-    else if (mark != '+' && end < L->n && L->s[end] == '\n')
-        end++;
-    lx_advance(L, end);
-    L->line_starting = L->s[end - 1] == '\n';
+    lx_after_tag(L, end, mark);
     return TL_OK;
 }
 
@@ -343,20 +344,13 @@ static int lx_operator(struct lexer *L, char *stack, int *depth)
 static bool lx_tag_end(struct lexer *L, bool block)
 {
     const char *close = block ? "%}" : "}}";
-    size_t end;
-    if (block && L->s[L->pos] == '+' && lx_at(L, L->pos + 1, close)) {
-        end = L->pos + 3;
-    } else if (L->s[L->pos] == '-' && lx_at(L, L->pos + 1, close)) {
-        end = lx_skip_space(L, L->pos + 3);
-    } else if (lx_at(L, L->pos, close)) {
-        end = L->pos + 2;
-        if (block && end < L->n && L->s[end] == '\n')
-            end++;
-    } else {
+    char mark = L->s[L->pos];
+    if (((block && mark == '+') || mark == '-') && lx_at(L, L->pos + 1, close))
+        lx_after_tag(L, L->pos + 3, mark);
+    else if (lx_at(L, L->pos, close))
+        lx_after_tag(L, L->pos + 2, block ? 0 : '+');   /* a plain }} keeps its newline, as '+' does */
+    else
         return false;
-    }
-    lx_advance(L, end);
-    L->line_starting = L->s[end - 1] == '\n';
     return true;
 }
 

@@ -13,12 +13,11 @@ const struct jtoken *jp_cur(const struct jparser *P) { return &P->t[P->pos]; }
 
 int jp_fail(struct jparser *P, int code, int line, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = jinja_vfail(P->err, code, line, fmt, ap);
     va_end(ap);
-    return tl_fail(P->err, code, "template line %d: %s", line, msg);
+    return rc;
 }
 
 int jp_nomem(struct jparser *P)
