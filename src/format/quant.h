@@ -26,38 +26,38 @@ enum tl_type {
 #define QK 32    /* elements per block of the 32-element types */
 #define QK_K 256 /* elements per K-quant super-block */
 
+/* The block layouts, each asserted to its size in bytes in ggml's files. */
 struct block_q4_0 { uint16_t d; uint8_t qs[QK / 2]; };
+static_assert(sizeof(struct block_q4_0) == 18, "q4_0");
 struct block_q4_1 { uint16_t d, m; uint8_t qs[QK / 2]; };
+static_assert(sizeof(struct block_q4_1) == 20, "q4_1");
 struct block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; };
+static_assert(sizeof(struct block_q5_0) == 22, "q5_0");
 struct block_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; };
+static_assert(sizeof(struct block_q5_1) == 24, "q5_1");
 struct block_q8_0 { uint16_t d; int8_t qs[QK]; };
+static_assert(sizeof(struct block_q8_0) == 34, "q8_0");
 /* IQ4_NL: Q4_0's layout, but each nibble indexes iq4nl_values (a
  * non-linear grid) instead of standing for nibble - 8 */
 struct block_iq4_nl { uint16_t d; uint8_t qs[QK / 2]; };
+static_assert(sizeof(struct block_iq4_nl) == 18, "iq4_nl");
 extern const int8_t iq4nl_values[16];
 /* activation format for Q4_1/Q5_1: s = d * sum(qs) */
 struct block_q8_1 { uint16_t d, s; int8_t qs[QK]; };
+static_assert(sizeof(struct block_q8_1) == 36, "q8_1");
 
 struct block_q2_K { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d, dmin; };
+static_assert(sizeof(struct block_q2_K) == 84, "q2_K");
 struct block_q3_K { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; uint16_t d; };
+static_assert(sizeof(struct block_q3_K) == 110, "q3_K");
 struct block_q4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; };
+static_assert(sizeof(struct block_q4_K) == 144, "q4_K");
 struct block_q5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
+static_assert(sizeof(struct block_q5_K) == 176, "q5_K");
 struct block_q6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
+static_assert(sizeof(struct block_q6_K) == 210, "q6_K");
 /* activation format for the K-quants: bsums[j] = sum of qs[16j .. 16j+15] */
 struct block_q8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
-
-static_assert(sizeof(struct block_q4_0) == 18, "q4_0");
-static_assert(sizeof(struct block_q4_1) == 20, "q4_1");
-static_assert(sizeof(struct block_q5_0) == 22, "q5_0");
-static_assert(sizeof(struct block_q5_1) == 24, "q5_1");
-static_assert(sizeof(struct block_q8_0) == 34, "q8_0");
-static_assert(sizeof(struct block_iq4_nl) == 18, "iq4_nl");
-static_assert(sizeof(struct block_q8_1) == 36, "q8_1");
-static_assert(sizeof(struct block_q2_K) == 84, "q2_K");
-static_assert(sizeof(struct block_q3_K) == 110, "q3_K");
-static_assert(sizeof(struct block_q4_K) == 144, "q4_K");
-static_assert(sizeof(struct block_q5_K) == 176, "q5_K");
-static_assert(sizeof(struct block_q6_K) == 210, "q6_K");
 static_assert(sizeof(struct block_q8_K) == 292, "q8_K");
 
 struct type_info {
