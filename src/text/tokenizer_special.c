@@ -19,42 +19,30 @@ enum {
 };
 #define N_SLOTS 8   /* EOT, EOM, 6 FIM */
 
+/* The token texts llama.cpp compares against for each heuristic, as it
+ * lists them (one row per set of groups; order does not matter, a token
+ * takes the groups of every row naming its text). Fullwidth bar U+FF5C and
+ * U+2581 as in DeepSeek's names; literals are split after each \x escape so
+ * no following letter joins it. */
+#define TEXT_RULE_MAX 6
 struct text_rule {
-    const char *text;
     unsigned    groups;
+    const char *texts[TEXT_RULE_MAX];   /* NULL after the last */
 };
 
-/* Fullwidth bar U+FF5C and U+2581 as in DeepSeek's names; literals are split
- * after each \x escape so no following letter joins it. */
 static const struct text_rule rules[] = {
-    { "<|eot_id|>", G_EOT | G_EOG },
-    { "<|im_end|>", G_EOT | G_EOG },
-    { "<|end|>", G_EOT | G_EOG },
-    { "<end_of_turn>", G_EOT | G_EOG },
-    { "<|endoftext|>", G_EOT | G_EOG },
-    { "<EOT>", G_EOT | G_EOG },
-    { "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c" ">", G_EOT },
-    { "<|eom_id|>", G_EOM | G_EOG },
-    { "<|fim_prefix|>", G_FIM0 << FIM_PRE },
-    { "<fim-prefix>", G_FIM0 << FIM_PRE },
-    { "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c" ">", G_FIM0 << FIM_PRE },
-    { "<PRE>", G_FIM0 << FIM_PRE },
-    { "<|fim_suffix|>", G_FIM0 << FIM_SUF },
-    { "<fim-suffix>", G_FIM0 << FIM_SUF },
-    { "<\xef\xbd\x9c" "fim\xe2\x96\x81" "hole\xef\xbd\x9c" ">", G_FIM0 << FIM_SUF },
-    { "<SUF>", G_FIM0 << FIM_SUF },
-    { "<|fim_middle|>", G_FIM0 << FIM_MID },
-    { "<fim-middle>", G_FIM0 << FIM_MID },
-    { "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c" ">", G_FIM0 << FIM_MID },
-    { "<MID>", G_FIM0 << FIM_MID },
-    { "<|fim_pad|>", G_FIM0 << FIM_PAD },
-    { "<fim-pad>", G_FIM0 << FIM_PAD },
-    { "<PAD>", G_FIM0 << FIM_PAD },
-    { "<|fim_repo|>", G_FIM0 << FIM_REP },
-    { "<|repo_name|>", G_FIM0 << FIM_REP },
-    { "<fim-repo>", G_FIM0 << FIM_REP },
-    { "<REPO>", G_FIM0 << FIM_REP },
-    { "<|file_sep|>", G_FIM0 << FIM_SEP },
+    { G_EOT | G_EOG, { "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>" } },
+    { G_EOT, { "<\xef\xbd\x9c" "end\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c" ">" } },
+    { G_EOM | G_EOG, { "<|eom_id|>" } },
+    { G_FIM0 << FIM_PRE,
+      { "<|fim_prefix|>", "<fim-prefix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c" ">", "<PRE>" } },
+    { G_FIM0 << FIM_SUF,
+      { "<|fim_suffix|>", "<fim-suffix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "hole\xef\xbd\x9c" ">", "<SUF>" } },
+    { G_FIM0 << FIM_MID,
+      { "<|fim_middle|>", "<fim-middle>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c" ">", "<MID>" } },
+    { G_FIM0 << FIM_PAD, { "<|fim_pad|>", "<fim-pad>", "<PAD>" } },
+    { G_FIM0 << FIM_REP, { "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>" } },
+    { G_FIM0 << FIM_SEP, { "<|file_sep|>" } },
 };
 
 /* An integer id key in [0, n_vocab) replaces *id; other values keep the
@@ -286,13 +274,14 @@ static int find_by_text(struct tokenizer *t, int32_t *fim, struct tl_error *err)
     int rc = TL_OK;
     if (!groups)
         return tl_fail(err, TL_ENOMEM, "tokenizer: out of memory");
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        int32_t id = tokenizer_find(t, rules[i].text, strlen(rules[i].text));
-        if (id >= 0) {
-            groups[id] |= (uint16_t)rules[i].groups;
-            any = true;
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        for (const char *const *text = rules[i].texts; text < rules[i].texts + TEXT_RULE_MAX && *text; text++) {
+            int32_t id = tokenizer_find(t, *text, strlen(*text));
+            if (id >= 0) {
+                groups[id] |= (uint16_t)rules[i].groups;
+                any = true;
+            }
         }
-    }
     if (any) {
         order = malloc((size_t)t->n_vocab * sizeof *order);
         if (!order) {
