@@ -9,17 +9,17 @@
 
 #define MAX_ROWS 128   /* rows of one command, all groups together */
 
-/* Does a match one of the ", "-separated spellings in names? */
-static bool spelled(const char *names, const char *a)
+/* Is s one of the items of list, separated by runs of the characters in
+ * seps? ("-m, --model" with ", "; "md|csv|json" with "|") */
+static bool listed(const char *list, const char *seps, const char *s)
 {
-    size_t n = strlen(a);
-    for (const char *p = names; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == n && !strncmp(p, a, n))
+    size_t n = strlen(s);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, seps);
+        if (len == n && !strncmp(p, s, n))
             return true;
         p += len;
-        while (*p == ',' || *p == ' ')
-            p++;
+        p += strspn(p, seps);
     }
     return false;
 }
@@ -58,22 +58,9 @@ int opt_parse_list(const struct opt *o, const char *flag, const char *val, struc
     return l->n ? TL_OK : tl_fail(err, TL_EINVAL, "%s needs a value", flag);
 }
 
-/* "md|csv|json" holds val as a whole item? */
-static bool chosen(const char *choices, const char *val)
-{
-    size_t n = strlen(val);
-    for (const char *p = choices; *p;) {
-        size_t len = strcspn(p, "|");
-        if (len == n && !strncmp(p, val, n))
-            return true;
-        p += len + (p[len] == '|');
-    }
-    return false;
-}
-
 static int parse_choice(const struct opt *o, const char *flag, const char *val, struct tl_error *err)
 {
-    if (chosen(o->choices, val))
+    if (listed(o->choices, "|", val))
         return TL_OK;
     /* "md, csv, json or jsonl" */
     char list[256] = "";
@@ -141,62 +128,69 @@ static int store(const struct opt *o, const char *flag, const char *val, void *d
     return rc;
 }
 
-/* The option row spelled a, its destination in *dst and its index over
- * all rows in *idx; NULL when none. */
-static const struct opt *find_option(const struct opt_cmd *c, const char *a, void **dst, size_t *idx)
+/* A command's rows with their destinations, the groups laid end to end:
+ * the index of a row here is its index in opt_parse's seen[]. */
+struct row {
+    const struct opt *o;
+    void             *dst;
+};
+
+/* Fill rows (room for MAX_ROWS); returns how many, or MAX_ROWS + 1 when
+ * the command has more. */
+static size_t flatten(const struct opt_cmd *c, struct row *rows)
 {
-    size_t k = 0;
+    size_t n = 0;
     for (size_t g = 0; g < c->n_groups; g++)
-        for (size_t r = 0; r < c->groups[g].n; r++, k++) {
+        for (size_t r = 0; r < c->groups[g].n; r++, n++) {
+            if (n == MAX_ROWS)
+                return MAX_ROWS + 1;
             const struct opt *o = &c->groups[g].rows[r];
-            if (o->names && spelled(o->names, a)) {
-                *dst = (char *)c->groups[g].base + o->off;
-                *idx = k;
-                return o;
-            }
+            rows[n] = (struct row){ o, (char *)c->groups[g].base + o->off };
         }
-    return NULL;
+    return n;
 }
 
-/* The first positional row still to fill (an OPT_STRS one never fills). */
-static const struct opt *next_positional(const struct opt_cmd *c, const bool *seen, void **dst, size_t *idx)
+/* The index of the option row spelled a; n when none. */
+static size_t find_option(const struct row *rows, size_t n, const char *a)
 {
     size_t k = 0;
-    for (size_t g = 0; g < c->n_groups; g++)
-        for (size_t r = 0; r < c->groups[g].n; r++, k++) {
-            const struct opt *o = &c->groups[g].rows[r];
-            if (!o->names && (!seen[k] || o->kind == OPT_STRS)) {
-                *dst = (char *)c->groups[g].base + o->off;
-                *idx = k;
-                return o;
-            }
-        }
-    return NULL;
+    while (k < n && !(rows[k].o->names && listed(rows[k].o->names, ", ", a)))
+        k++;
+    return k;
+}
+
+/* The index of the first positional row still to fill (an OPT_STRS one
+ * never fills); n when none. */
+static size_t next_positional(const struct row *rows, size_t n, const bool *seen)
+{
+    size_t k = 0;
+    while (k < n && !(!rows[k].o->names && (!seen[k] || rows[k].o->kind == OPT_STRS)))
+        k++;
+    return k;
 }
 
 /* After the arguments: missing positionals ("missing OUT and TYPE"), then
  * the first missing required option. */
-static int check_required(const struct opt_cmd *c, const bool *seen, struct tl_error *err)
+static int check_required(const struct opt_cmd *c, const struct row *rows, size_t n, const bool *seen,
+                          struct tl_error *err)
 {
     char missing[256] = "";
     const char *last = NULL;
     const struct opt *opt_missing = NULL;
-    size_t k = 0;
-    for (size_t g = 0; g < c->n_groups; g++)
-        for (size_t r = 0; r < c->groups[g].n; r++, k++) {
-            const struct opt *o = &c->groups[g].rows[r];
-            if (seen[k] || !(o->flags & OPT_REQUIRED))
-                continue;
-            if (o->names) {
-                opt_missing = opt_missing ? opt_missing : o;
-                continue;
-            }
-            if (last) {
-                size_t at = strlen(missing);
-                snprintf(missing + at, sizeof missing - at, "%s%s", at ? ", " : "", last);
-            }
-            last = o->arg;
+    for (size_t k = 0; k < n; k++) {
+        const struct opt *o = rows[k].o;
+        if (seen[k] || !(o->flags & OPT_REQUIRED))
+            continue;
+        if (o->names) {
+            opt_missing = opt_missing ? opt_missing : o;
+            continue;
         }
+        if (last) {
+            size_t at = strlen(missing);
+            snprintf(missing + at, sizeof missing - at, "%s%s", at ? ", " : "", last);
+        }
+        last = o->arg;
+    }
     if (last) {
         size_t at = strlen(missing);
         snprintf(missing + at, sizeof missing - at, "%s%s", at ? " and " : "", last);
@@ -211,23 +205,16 @@ static int check_required(const struct opt_cmd *c, const bool *seen, struct tl_e
     return TL_OK;
 }
 
-static size_t count_rows(const struct opt_cmd *c)
-{
-    size_t n = 0;
-    for (size_t g = 0; g < c->n_groups; g++)
-        n += c->groups[g].n;
-    return n;
-}
-
 int opt_parse(const struct opt_cmd *c, int argc, char **argv, bool *help, struct tl_error *err)
 {
     bool seen[MAX_ROWS] = { false };
+    struct row rows[MAX_ROWS];
+    size_t n = flatten(c, rows);
     *help = false;
-    if (count_rows(c) > MAX_ROWS)
+    if (n > MAX_ROWS)
         return tl_fail(err, TL_EINVAL, "%s: more than %d options", c->name, MAX_ROWS);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        void *dst;
         size_t idx;
         int rc;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -235,27 +222,26 @@ int opt_parse(const struct opt_cmd *c, int argc, char **argv, bool *help, struct
             *help = true;
             return TL_OK;
         }
-        const struct opt *o;
         if (a[0] == '-' && a[1]) {
-            if (!(o = find_option(c, a, &dst, &idx)))
+            if ((idx = find_option(rows, n, a)) == n)
                 return tl_fail(err, TL_EINVAL, "%s: unknown option '%s' (try tinyllm %s --help)", c->name, a, c->name);
-            if (o->arg) {
+            if (rows[idx].o->arg) {
                 if (i + 1 >= argc)
                     return tl_fail(err, TL_EINVAL, "%s needs a value", a);
                 val = argv[++i];
             }
-            rc = store(o, a, val, dst, err);
+            rc = store(rows[idx].o, a, val, rows[idx].dst, err);
         } else {
-            if (!(o = next_positional(c, seen, &dst, &idx)))
+            if ((idx = next_positional(rows, n, seen)) == n)
                 return tl_fail(err, TL_EINVAL, "%s: unexpected argument '%s' (try tinyllm %s --help)", c->name, a,
                                c->name);
-            rc = store(o, o->arg, a, dst, err);
+            rc = store(rows[idx].o, rows[idx].o->arg, a, rows[idx].dst, err);
         }
         if (rc)
             return rc;
         seen[idx] = true;
     }
-    return check_required(c, seen, err);
+    return check_required(c, rows, n, seen, err);
 }
 
 enum { HELP_INDENT = 2, HELP_LABEL = 24 };
