@@ -143,34 +143,49 @@ static inline void unpack_block32(int type, const void *row, int blk, int8_t q[Q
 /* Columns are done in chunks so one unpacked weight block serves many. */
 enum { COL_CHUNK = 32 };
 
-static void matmul_q32(const struct matmul_args *a, int r0, int r1, int type)
+/* acc[c] += the product of block b of weight row w with block b of column
+ * c0 + c, for c < nc: one block unpacked, then used nc times. */
+typedef void block_dots_fn(const struct matmul_args *a, const void *w, int b, int type, int c0, int nc,
+                           float *acc);
+
+/* Rows [r0, r1) of a quantised product over blocks of block_len elements. */
+static void matmul_blocks(const struct matmul_args *a, int r0, int r1, int type, int block_len,
+                          block_dots_fn *dots)
 {
-    int nb = a->n / QK, with_min = type == TL_Q4_1 || type == TL_Q5_1;
+    int nb = a->n / block_len;
     for (int r = r0; r < r1; r++) {
         const void *w = row_at(a->w, a->w_row_bytes, r);
         for (int c0 = 0; c0 < a->nc; c0 += COL_CHUNK) {
             int nc = a->nc - c0 < COL_CHUNK ? a->nc - c0 : COL_CHUNK;
             float acc[COL_CHUNK] = { 0 };
-            for (int b = 0; b < nb; b++) {
-                int8_t q[QK];
-                float d, m;
-                unpack_block32(type, w, b, q, &d, &m);
-                for (int c = 0; c < nc; c++) {
-                    const void *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
-                    if (with_min) {
-                        const struct block_q8_1 *xb = (const struct block_q8_1 *)x + b;
-                        acc[c] += d * half_to_float(xb->d) * dot_i8(q, xb->qs, QK)
-                                + m * half_to_float(xb->s);
-                    } else {
-                        const struct block_q8_0 *xb = (const struct block_q8_0 *)x + b;
-                        acc[c] += d * half_to_float(xb->d) * dot_i8(q, xb->qs, QK);
-                    }
-                }
-            }
+            for (int b = 0; b < nb; b++)
+                dots(a, w, b, type, c0, nc, acc);
             for (int c = 0; c < nc; c++)
                 a->y[(size_t)(c0 + c) * a->ldy + r] = acc[c];
         }
     }
+}
+
+static void block_dots_q32(const struct matmul_args *a, const void *w, int b, int type, int c0, int nc, float *acc)
+{
+    int8_t q[QK];
+    float d, m;
+    unpack_block32(type, w, b, q, &d, &m);
+    for (int c = 0; c < nc; c++) {
+        const void *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
+        if (type == TL_Q4_1 || type == TL_Q5_1) {
+            const struct block_q8_1 *xb = (const struct block_q8_1 *)x + b;
+            acc[c] += d * half_to_float(xb->d) * dot_i8(q, xb->qs, QK) + m * half_to_float(xb->s);
+        } else {
+            const struct block_q8_0 *xb = (const struct block_q8_0 *)x + b;
+            acc[c] += d * half_to_float(xb->d) * dot_i8(q, xb->qs, QK);
+        }
+    }
+}
+
+static void matmul_q32(const struct matmul_args *a, int r0, int r1, int type)
+{
+    matmul_blocks(a, r0, r1, type, QK, block_dots_q32);
 }
 
 
@@ -235,28 +250,20 @@ static void unpack_scales_k4(const uint8_t *s, struct kblock *k)
     }
 }
 
-static void unpack_q4_K(const struct block_q4_K *b, struct kblock *k)
+/* Q4_K and Q5_K share scales and nibble order: chunk c of 64 takes the low
+ * nibbles of qs[32c ..] then the high ones; Q5_K's qh (NULL for Q4_K) adds
+ * bit 4 from bits 2c and 2c + 1. */
+static void unpack_k45(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qs, const uint8_t *qh,
+                       struct kblock *k)
 {
-    k->d = half_to_float(b->d);
-    k->dmin = half_to_float(b->dmin);
-    unpack_scales_k4(b->scales, k);
+    k->d = half_to_float(d);
+    k->dmin = half_to_float(dmin);
+    unpack_scales_k4(scales, k);
     for (int c = 0; c < 4; c++)
         for (int l = 0; l < 32; l++) {
-            k->q[64 * c + l] = (int8_t)(b->qs[32 * c + l] & 15);
-            k->q[64 * c + 32 + l] = (int8_t)(b->qs[32 * c + l] >> 4);
-        }
-}
-
-static void unpack_q5_K(const struct block_q5_K *b, struct kblock *k)
-{
-    k->d = half_to_float(b->d);
-    k->dmin = half_to_float(b->dmin);
-    unpack_scales_k4(b->scales, k);
-    for (int c = 0; c < 4; c++)
-        for (int l = 0; l < 32; l++) {
-            int h0 = b->qh[l] >> (2 * c) & 1, h1 = b->qh[l] >> (2 * c + 1) & 1;
-            k->q[64 * c + l] = (int8_t)((b->qs[32 * c + l] & 15) | h0 << 4);
-            k->q[64 * c + 32 + l] = (int8_t)((b->qs[32 * c + l] >> 4) | h1 << 4);
+            int h0 = qh ? qh[l] >> (2 * c) & 1 : 0, h1 = qh ? qh[l] >> (2 * c + 1) & 1 : 0;
+            k->q[64 * c + l] = (int8_t)((qs[32 * c + l] & 15) | h0 << 4);
+            k->q[64 * c + 32 + l] = (int8_t)((qs[32 * c + l] >> 4) | h1 << 4);
         }
 }
 
@@ -282,8 +289,16 @@ static void unpack_k(int type, const void *row, int blk, struct kblock *k)
     switch (type) {
     case TL_Q2_K: unpack_q2_K((const struct block_q2_K *)row + blk, k); break;
     case TL_Q3_K: unpack_q3_K((const struct block_q3_K *)row + blk, k); break;
-    case TL_Q4_K: unpack_q4_K((const struct block_q4_K *)row + blk, k); break;
-    case TL_Q5_K: unpack_q5_K((const struct block_q5_K *)row + blk, k); break;
+    case TL_Q4_K: {
+        const struct block_q4_K *b = (const struct block_q4_K *)row + blk;
+        unpack_k45(b->d, b->dmin, b->scales, b->qs, NULL, k);
+        break;
+    }
+    case TL_Q5_K: {
+        const struct block_q5_K *b = (const struct block_q5_K *)row + blk;
+        unpack_k45(b->d, b->dmin, b->scales, b->qs, b->qh, k);
+        break;
+    }
     default: unpack_q6_K((const struct block_q6_K *)row + blk, k); break;
     }
 }
@@ -298,26 +313,19 @@ static float dot_kblock(const struct kblock *k, const struct block_q8_K *x)
     return x->d * k->d * (float)sumi - x->d * k->dmin * (float)summ;
 }
 
+static void block_dots_k(const struct matmul_args *a, const void *w, int b, int type, int c0, int nc, float *acc)
+{
+    struct kblock k;
+    unpack_k(type, w, b, &k);
+    for (int c = 0; c < nc; c++) {
+        const void *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
+        acc[c] += dot_kblock(&k, (const struct block_q8_K *)x + b);
+    }
+}
+
 static void matmul_k(const struct matmul_args *a, int r0, int r1, int type)
 {
-    int nb = a->n / QK_K;
-    struct kblock k;
-    for (int r = r0; r < r1; r++) {
-        const void *w = row_at(a->w, a->w_row_bytes, r);
-        for (int c0 = 0; c0 < a->nc; c0 += COL_CHUNK) {
-            int nc = a->nc - c0 < COL_CHUNK ? a->nc - c0 : COL_CHUNK;
-            float acc[COL_CHUNK] = { 0 };
-            for (int b = 0; b < nb; b++) {
-                unpack_k(type, w, b, &k);
-                for (int c = 0; c < nc; c++) {
-                    const void *x = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
-                    acc[c] += dot_kblock(&k, (const struct block_q8_K *)x + b);
-                }
-            }
-            for (int c = 0; c < nc; c++)
-                a->y[(size_t)(c0 + c) * a->ldy + r] = acc[c];
-        }
-    }
+    matmul_blocks(a, r0, r1, type, QK_K, block_dots_k);
 }
 
 
