@@ -264,40 +264,56 @@ static int jp_grow(struct jp *p, void **items, size_t *cap, size_t need, size_t 
     return TL_OK;
 }
 
-static int jp_array(struct jp *p, struct json_value *v, int depth)
+/* One item of an array or object into v, the container (*cap: its room). */
+typedef int jp_item_fn(struct jp *p, struct json_value *v, size_t *cap, int depth);
+
+/* The items of v after its opening bracket: item() for each, separated by
+ * ',' and ended by close; bad is the message for anything else after one. */
+static int jp_items(struct jp *p, struct json_value *v, int depth, char close, jp_item_fn *item, const char *bad)
 {
     size_t cap = 0;
-    v->type = JSON_ARRAY;
-    v->v.arr.items = NULL;
-    v->v.arr.n = 0;
     p->pos++;
     jp_ws(p);
-    if (p->pos < p->n && p->s[p->pos] == ']') {
+    if (p->pos < p->n && p->s[p->pos] == close) {
         p->pos++;
         return TL_OK;
     }
     for (;;) {
-        void *items = v->v.arr.items;
-        int rc = jp_grow(p, &items, &cap, v->v.arr.n + 1, sizeof *v->v.arr.items);
-        v->v.arr.items = items;
+        int rc = item(p, v, &cap, depth);
         if (rc != TL_OK)
-            return rc;
-        struct json_value *it = &v->v.arr.items[v->v.arr.n];
-        it->type = JSON_NULL;
-        v->v.arr.n++;
-        if ((rc = jp_value(p, it, depth + 1)) != TL_OK)
             return rc;
         jp_ws(p);
         if (p->pos < p->n && p->s[p->pos] == ',') {
             p->pos++;
             continue;
         }
-        if (p->pos < p->n && p->s[p->pos] == ']') {
+        if (p->pos < p->n && p->s[p->pos] == close) {
             p->pos++;
             return TL_OK;
         }
-        return jp_fail(p, "expected ',' or ']' in array");
+        return jp_fail(p, bad);
     }
+}
+
+static int jp_element(struct jp *p, struct json_value *v, size_t *cap, int depth)
+{
+    void *items = v->v.arr.items;
+    int rc = jp_grow(p, &items, cap, v->v.arr.n + 1, sizeof *v->v.arr.items);
+    v->v.arr.items = items;
+    if (rc != TL_OK)
+        return rc;
+    struct json_value *it = &v->v.arr.items[v->v.arr.n];
+    it->type = JSON_NULL;
+    v->v.arr.n++;
+    return jp_value(p, it, depth + 1);
+}
+
+static int jp_array(struct jp *p, struct json_value *v, int depth)
+{
+    v->type = JSON_ARRAY;
+    v->v.arr.items = NULL;
+    v->v.arr.n = 0;
+    return jp_items(p, v, depth, ']', jp_element, "expected ',' or ']' in array");
 }
 
 /* Python dicts keep the first position of a repeated key and its last value. */
@@ -357,31 +373,10 @@ static int jp_member(struct jp *p, struct json_value *v, size_t *cap, int depth)
 
 static int jp_object(struct jp *p, struct json_value *v, int depth)
 {
-    size_t cap = 0;
     v->type = JSON_OBJECT;
     v->v.obj.members = NULL;
     v->v.obj.n = 0;
-    p->pos++;
-    jp_ws(p);
-    if (p->pos < p->n && p->s[p->pos] == '}') {
-        p->pos++;
-        return TL_OK;
-    }
-    for (;;) {
-        int rc = jp_member(p, v, &cap, depth);
-        if (rc != TL_OK)
-            return rc;
-        jp_ws(p);
-        if (p->pos < p->n && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if (p->pos < p->n && p->s[p->pos] == '}') {
-            p->pos++;
-            return TL_OK;
-        }
-        return jp_fail(p, "expected ',' or '}' in object");
-    }
+    return jp_items(p, v, depth, '}', jp_member, "expected ',' or '}' in object");
 }
 
 static int jp_value(struct jp *p, struct json_value *v, int depth)
