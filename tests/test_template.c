@@ -251,6 +251,10 @@ static void json_reader(void)
     memset(deep + 300, ']', 300);
     CHECK(json_parse(deep, 600, &v, &err) == TL_EFORMAT && strstr(err.msg, "deep"), "depth limit: %s", err.msg);
     CHECK(json_parse("[\n1,\n\n?]", 9, &v, &err) == TL_EFORMAT && strstr(err.msg, "line 4"), "line: %s", err.msg);
+    CHECK(json_parse("[1 2]", 5, &v, &err) == TL_EFORMAT && strstr(err.msg, "expected ',' or ']' in array"),
+          "array separator: %s", err.msg);
+    CHECK(json_parse("{\"a\": [] \"b\"}", 14, &v, &err) == TL_EFORMAT &&
+          strstr(err.msg, "expected ',' or '}' in object"), "object separator: %s", err.msg);
 }
 
 static void json_writer(void)
