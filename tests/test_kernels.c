@@ -146,42 +146,60 @@ static void test_matmul(void)
     CHECK(each_set(matmul_set) >= 1, "no kernel set runs here");
 }
 
-/* The set's activation quantiser against quantize_row. Scalar must match
- * bit for bit; a SIMD set may round a tie the other way (q within 1) and
- * compute d in another order (d within 1e-3). */
-static void quantize_set(const struct kernels *k)
+/* Set k's activation quantisers against quantize_row on x[0 .. n), n <= 1024:
+ * byte for byte when exact (and always for the float formats), else each
+ * value within one step (amax / 127) and 0.2%: a SIMD set may round a tie
+ * of random data the other way and compute d in another order. */
+static void compare_quantize(const struct kernels *k, const float *x, int n, bool exact, const char *data)
 {
     static const uint32_t acts[] = { TL_F32, TL_F16, TL_BF16, TL_Q8_0, TL_Q8_1, TL_Q8_K };
-    int exact = !strcmp(k->name, "scalar");
-    enum { N = 1024 };
-    float x[N], a[N], b[N];
-    static uint8_t got[N * 4], want[N * 4];
-    fill(x, N);
-    for (int i = 0; i < 32; i++)
-        x[i] = 0; /* an all-zero block */
+    enum { N_MAX = 1024 };
+    static float a[N_MAX], b[N_MAX];
+    static uint8_t got[N_MAX * 4], want[N_MAX * 4];
     for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
         uint32_t t = acts[ai];
-        size_t rb = type_row_bytes(t, N);
+        size_t rb = type_row_bytes(t, n);
         memset(got, 0, sizeof got);
         memset(want, 0, sizeof want);
-        k->quantize[t](x, got, N);
-        quantize_row(t, x, want, N);
+        k->quantize[t](x, got, n);
+        quantize_row(t, x, want, n);
         if (exact || t == TL_F32 || t == TL_F16 || t == TL_BF16) {
-            CHECK(!memcmp(got, want, rb), "%s: quantize %s differs from quantize_row", k->name, type_info(t)->name);
+            CHECK(!memcmp(got, want, rb), "%s: quantize %s of %s data differs from quantize_row", k->name,
+                  type_info(t)->name, data);
             continue;
         }
-        dequantize_row(t, got, a, N);
-        dequantize_row(t, want, b, N);
+        dequantize_row(t, got, a, n);
+        dequantize_row(t, want, b, n);
         int bad = 0, be = type_info(t)->block_elems;
-        for (int i0 = 0; i0 < N; i0 += be) {
+        for (int i0 = 0; i0 < n; i0 += be) {
             float amax = 0;
             for (int i = i0; i < i0 + be; i++)
                 amax = fmaxf(amax, fabsf(x[i]));
             for (int i = i0; i < i0 + be; i++)
                 bad += !(fabsf(a[i] - b[i]) <= 1.01f * amax / 127 + 2e-3f * fabsf(b[i]));
         }
-        CHECK(bad == 0, "%s: quantize %s: %d values off", k->name, type_info(t)->name, bad);
+        CHECK(bad == 0, "%s: quantize %s of %s data: %d values off", k->name, type_info(t)->name, data, bad);
     }
+}
+
+/* Random data (scalar bit for bit, the others within a step), then values
+ * where rounding is decided by a tie or by the last bit: Q8_0/Q8_1 round
+ * half away from zero like roundf, Q8_K to nearest even, so every set
+ * matches quantize_row byte for byte there. */
+static void quantize_set(const struct kernels *k)
+{
+    enum { N = 1024, N_TIES = 512 };
+    float x[N];
+    fill(x, N);
+    for (int i = 0; i < 32; i++)
+        x[i] = 0; /* an all-zero block */
+    compare_quantize(k, x, N, !strcmp(k->name, "scalar"), "random");
+    for (int i = 0; i < N_TIES; i++) /* multiples of 127/254: ties after scaling */
+        x[i] = (float)((i * 37) % 255 - 127) / 254.0f * (i % 3 ? 1.0f : 1e-3f);
+    x[5] = 1.0f;
+    x[300] = -1e-30f;
+    x[301] = 65519.0f;
+    compare_quantize(k, x, N_TIES, true, "tie");
 }
 
 static void test_quantize(void)
