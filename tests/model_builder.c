@@ -9,6 +9,7 @@
 #include "model_builder.h"
 #include "format/quant.h"
 #include "util/mem.h"
+#include "test.h"
 
 #define MB_PIECE_MAX 24              /* bytes per vocabulary piece, with the NUL */
 #define MB_SPACE     "\xE2\x96\x81"  /* U+2581, SentencePiece's word-start mark */
@@ -394,4 +395,17 @@ int model_builder_write_mem(const struct model_builder_config *cfg, void **buf, 
                             struct tl_error *err)
 {
     return write_model(cfg, NULL, buf, size, err);
+}
+
+int model_builder_tmp_file(uint32_t wtype, const char *name, char *path, size_t cap)
+{
+    struct model_builder_config c;
+    struct tl_error err = { 0 };
+    model_builder_defaults(&c);
+    c.wtype = wtype;
+    snprintf(path, cap, "%s/%s", test_tmpdir(), name);
+    int rc = model_builder_write_file(&c, path, &err);
+    if (rc)
+        printf("  cannot build %s: %s\n", path, err.msg);
+    return rc;
 }

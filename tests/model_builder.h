@@ -60,4 +60,10 @@ int model_builder_write_file(const struct model_builder_config *cfg, const char 
 int model_builder_write_mem(const struct model_builder_config *cfg, void **buf, size_t *size,
                             struct tl_error *err);
 
+/* The tiny model (model_builder_defaults) with weights of type wtype,
+ * written as name in the test's scratch directory; its path goes to path
+ * (cap bytes). On failure says why on stdout (the tests using the file
+ * then fail) and returns the error code. */
+int model_builder_tmp_file(uint32_t wtype, const char *name, char *path, size_t cap);
+
 #endif

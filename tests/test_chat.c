@@ -91,13 +91,7 @@ static void run_chat_renders_template(void)
 
 int main(void)
 {
-    struct model_builder_config c;
-    struct tl_error err = { 0 };
-    model_builder_defaults(&c);
-    c.wtype = TL_Q8_0;
-    snprintf(model, sizeof model, "%s/chat.gguf", test_tmpdir());
-    if (model_builder_write_file(&c, model, &err))
-        printf("cannot build the test model: %s\n", err.msg);
+    model_builder_tmp_file(TL_Q8_0, "chat.gguf", model, sizeof model);
     RUN_TEST(piped_chat_answers_each_line);
     RUN_TEST(cache_reused_between_turns);
     RUN_TEST(run_chat_renders_template);

@@ -466,13 +466,7 @@ static void bench_outputs(void)
 
 int main(void)
 {
-    struct model_builder_config c;
-    struct tl_error err = { 0 };
-    model_builder_defaults(&c);
-    c.wtype = TL_Q8_0;
-    snprintf(model, sizeof model, "%s/cli.gguf", test_tmpdir());
-    if (model_builder_write_file(&c, model, &err))
-        printf("cannot build the test model: %s\n", err.msg);
+    model_builder_tmp_file(TL_Q8_0, "cli.gguf", model, sizeof model);
     RUN_TEST(option_table);
     RUN_TEST(sampling_defaults_shown);
     RUN_TEST(help_and_usage_errors);

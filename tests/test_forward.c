@@ -19,13 +19,9 @@
 static const char *tiny_model(uint32_t t, const char *tag)
 {
     static char path[512];
-    struct model_builder_config c;
-    model_builder_defaults(&c);
-    c.wtype = t;
-    snprintf(path, sizeof path, "%s/tiny-%s.gguf", test_tmpdir(), tag);
-    struct tl_error err = { 0 };
-    if (model_builder_write_file(&c, path, &err))
-        printf("  cannot build %s: %s\n", path, err.msg);
+    char name[64];
+    snprintf(name, sizeof name, "tiny-%s.gguf", tag);
+    model_builder_tmp_file(t, name, path, sizeof path);
     return path;
 }
 

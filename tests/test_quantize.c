@@ -419,13 +419,10 @@ static void test_convert_bytes(void)
     static const char *const types[] = { "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m",
                                          "q4_k_m", "q5_k_s", "q6_k", "f16", "bf16" };
     char in[600], out[600], out1[600];
-    struct model_builder_config cfg;
     struct tl_error err = { 0 };
-    model_builder_defaults(&cfg);
-    snprintf(in, sizeof in, "%s/conv-in.gguf", test_tmpdir());
     snprintf(out, sizeof out, "%s/conv-out.gguf", test_tmpdir());
     snprintf(out1, sizeof out1, "%s/conv-out1.gguf", test_tmpdir());
-    CHECK(model_builder_write_file(&cfg, in, &err) == TL_OK, "%s", err.msg);
+    CHECK(model_builder_tmp_file(TL_F32, "conv-in.gguf", in, sizeof in) == TL_OK, "test model");
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         struct quantize_stats st;
         int rc = quantize_file(in, out, types[k], 3, false, &st, &err);
@@ -452,14 +449,11 @@ static void test_convert_bytes(void)
 static void test_requantize(void)
 {
     char in[600], q8[600], out[600];
-    struct model_builder_config cfg;
     struct tl_error err = { 0 };
     struct quantize_stats st = { 0 };
-    model_builder_defaults(&cfg);
-    snprintf(in, sizeof in, "%s/req-in.gguf", test_tmpdir());
     snprintf(q8, sizeof q8, "%s/req-q8.gguf", test_tmpdir());
     snprintf(out, sizeof out, "%s/req-out.gguf", test_tmpdir());
-    CHECK(model_builder_write_file(&cfg, in, &err) == TL_OK, "%s", err.msg);
+    CHECK(model_builder_tmp_file(TL_F32, "req-in.gguf", in, sizeof in) == TL_OK, "test model");
     CHECK(quantize_file(in, q8, "q8_0", 2, false, NULL, &err) == TL_OK, "%s", err.msg);
     int rc = quantize_file(q8, out, "q4_k_m", 2, false, &st, &err);
     CHECK(rc == TL_EINVAL && strstr(err.msg, "--allow-requantize") && !exists(out), "no flag: %d %s", rc, err.msg);
@@ -618,11 +612,7 @@ static void test_cli_usage(void)
 {
     char in[600];
     const char *d = test_tmpdir();
-    struct model_builder_config cfg;
-    struct tl_error err = { 0 };
-    model_builder_defaults(&cfg);
-    snprintf(in, sizeof in, "%s/cli-in.gguf", d);
-    CHECK(model_builder_write_file(&cfg, in, &err) == TL_OK, "%s", err.msg);
+    CHECK(model_builder_tmp_file(TL_F32, "cli-in.gguf", in, sizeof in) == TL_OK, "test model");
     CHECK(run("--help") == 0 && strstr(res.out, "quantize"), "tinyllm --help lists quantize");
     CHECK(run("quantize --help") == 0 && strstr(res.out, "q4_k_m") && strstr(res.out, "--pure"), "--help");
     CHECK(run("quantize") == 2 && test_count_lines(res.err) == 1 && strstr(res.err, "missing"), "no args: %s", res.err);
