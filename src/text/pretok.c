@@ -47,12 +47,27 @@ typedef size_t (*match_fn)(const struct pt_text *t, size_t p, size_t end);
 /* Split segment [a, b) into pieces appended to out. */
 typedef void (*cut_fn)(const struct pt_text *t, size_t a, size_t b, struct cuts *out);
 
-/* One regex of a type's list: a matcher run as a leftmost search (unmatched
- * stretches become pieces too), or a cut for regexes a search would make
- * quadratic. Exactly one is set. */
+/* Character-class tests (below); at() adds the segment bound. */
+typedef int (*class_fn)(const struct pt_text *t, size_t i);
+
+/* The regexes that are one character class, by their quantifier. */
+enum class_match {
+    CLASS_ONE,      /* [c] */
+    CLASS_RUN,      /* [c]+ */
+    CLASS_UPTO3,    /* [c]{1,3} */
+    CLASS_EXACT3,   /* [c][c][c] */
+    CLASS_WS_RUN,   /* \s?[c]+ */
+};
+
+/* One regex of a type's list, run as a leftmost search (unmatched stretches
+ * become pieces too): a matcher, or a class with its quantifier; or a cut
+ * for regexes a search would make quadratic. Exactly one of match, in and
+ * cut is set. */
 struct pass {
-    match_fn match;
-    cut_fn   cut;
+    match_fn         match;
+    class_fn         in;
+    enum class_match how;
+    cut_fn           cut;
 };
 
 static void cuts_push(struct cuts *c, size_t end)
@@ -62,8 +77,7 @@ static void cuts_push(struct cuts *c, size_t end)
 
 /* ---- character classes ---------------------------------------------- */
 
-/* Membership of codepoint i (i < t->n); at() adds the segment bound. */
-typedef int (*class_fn)(const struct pt_text *t, size_t i);
+/* Each class tells the membership of codepoint i (i < t->n). */
 
 static int is_ws(const struct pt_text *t, size_t i) { return t->fl[i] & UNICODE_WS; }
 static int is_letter(const struct pt_text *t, size_t i) { return t->fl[i] & UNICODE_L; }
@@ -230,6 +244,23 @@ static size_t opt_ws_run(const struct pt_text *t, size_t p, size_t end, class_fn
     return run(t, p, end, in);
 }
 
+/* A single-class regex (struct pass's in and how) at p. */
+static size_t match_class(const struct pass *ps, const struct pt_text *t, size_t p, size_t end)
+{
+    switch (ps->how) {
+    case CLASS_ONE:
+        return ps->in(t, p) ? 1 : 0;
+    case CLASS_RUN:
+        return run(t, p, end, ps->in);
+    case CLASS_UPTO3:
+        return run(t, p, end - p > 3 ? p + 3 : end, ps->in);
+    case CLASS_EXACT3:
+        return run(t, p, end - p > 3 ? p + 3 : end, ps->in) == 3 ? 3 : 0;
+    default: /* CLASS_WS_RUN */
+        return opt_ws_run(t, p, end, ps->in);
+    }
+}
+
 /* ---- the gpt2 and llama3 regexes (llama.cpp's hand-written splitters) -- */
 
 /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
@@ -285,9 +316,9 @@ static size_t match_qwen2(const struct pt_text *t, size_t p, size_t end)
     return match_llama3_like(t, p, end, 1);
 }
 
-/* ---- single-class regexes --------------------------------------------- */
+/* ---- classes of the single-class regexes ------------------------------- */
 
-/* [\p{P}\$\+<=>\^~\|]+ (default), the same plus ` (falcon) */
+/* [\p{P}\$\+<=>\^~\|] (default), the same plus ` (falcon) */
 static int is_default_punct(const struct pt_text *t, size_t i)
 {
     uint32_t c = t->cp[i];
@@ -300,83 +331,7 @@ static int is_falcon_punct(const struct pt_text *t, size_t i)
     return is_default_punct(t, i) || t->cp[i] == '`';
 }
 
-static size_t match_default_punct(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end, is_default_punct);
-}
-
-static size_t match_falcon_punct(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end, is_falcon_punct);
-}
-
-/* \p{N} */
-static size_t match_number(const struct pt_text *t, size_t p, size_t end)
-{
-    (void)end;
-    return is_number(t, p) ? 1 : 0;
-}
-
-/* \p{N}+ */
-static size_t match_numbers(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end, is_number);
-}
-
-/* \p{N}{1,3} */
-static size_t match_numbers3(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end - p > 3 ? p + 3 : end, is_number);
-}
-
-/* [0-9][0-9][0-9] */
-static size_t match_digits3(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end - p > 3 ? p + 3 : end, is_ascii_digit) == 3 ? 3 : 0;
-}
-
-/* [\r\n] */
-static size_t match_crlf(const struct pt_text *t, size_t p, size_t end)
-{
-    (void)end;
-    return is_crlf(t, p) ? 1 : 0;
-}
-
 /* ---- deepseek ---------------------------------------------------------- */
-
-/* \s?[A-Za-zµÀ-ÖØ-ö...]+ */
-static size_t match_deepseek_letters(const struct pt_text *t, size_t p, size_t end)
-{
-    return opt_ws_run(t, p, end, is_deepseek_letter);
-}
-
-/* \s?[!-/:-~！-／：-～‘-‟　-。]+ */
-static size_t match_deepseek_punct(const struct pt_text *t, size_t p, size_t end)
-{
-    return opt_ws_run(t, p, end, is_deepseek_punct);
-}
-
-/* [一-龥ࠀ-一가-퟿]+ and deepseek-v3's [一-龥぀-ゟ゠-ヿ]+ */
-static size_t match_deepseek_cjk(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end, is_deepseek_cjk);
-}
-
-static size_t match_deepseek3_cjk(const struct pt_text *t, size_t p, size_t end)
-{
-    return run(t, p, end, is_deepseek3_cjk);
-}
-
-/* \s?\p{L}+ and \s?\p{P}+ (deepseek-coder) */
-static size_t match_ws_letters(const struct pt_text *t, size_t p, size_t end)
-{
-    return opt_ws_run(t, p, end, is_letter);
-}
-
-static size_t match_ws_punct(const struct pt_text *t, size_t p, size_t end)
-{
-    return opt_ws_run(t, p, end, is_punct);
-}
 
 /* \s+$ : the whitespace that ends the segment, if any. A cut, not a
  * matcher: a search would rescan each inner whitespace run from every one
@@ -564,43 +519,48 @@ static size_t match_chameleon_space(const struct pt_text *t, size_t p, size_t en
 }
 
 /* [\p{P}!-/:-@\[-`{-~] */
-static size_t match_chameleon_punct(const struct pt_text *t, size_t p, size_t end)
+static int is_chameleon_punct(const struct pt_text *t, size_t i)
 {
-    (void)end;
-    return is_punct(t, p) || is_ascii_punct(t->cp[p]) ? 1 : 0;
+    return is_punct(t, i) || is_ascii_punct(t->cp[i]);
 }
 
 /* ---- the regex lists of each type (llama-vocab.cpp, Feb 2025) ---------- */
 
-#define M(fn) { fn, NULL }
-#define C(fn) { NULL, fn }
+/* M: a matcher; C: a cut; the others: a class with enum class_match's quantifier */
+#define M(fn) { .match = fn }
+#define C(fn) { .cut = fn }
+#define ONE(c) { .in = c, .how = CLASS_ONE }
+#define RUN(c) { .in = c, .how = CLASS_RUN }
+#define UPTO3(c) { .in = c, .how = CLASS_UPTO3 }
+#define EXACT3(c) { .in = c, .how = CLASS_EXACT3 }
+#define WS_RUN(c) { .in = c, .how = CLASS_WS_RUN }
 
 static const struct pass passes_default[] = {
-    M(match_default_punct), M(match_gpt2), M(match_numbers), M(match_digits3),
+    RUN(is_default_punct), M(match_gpt2), RUN(is_number), EXACT3(is_ascii_digit),
 };
 static const struct pass passes_gpt2[] = { M(match_gpt2) };
 static const struct pass passes_llama3[] = { M(match_llama3) };
 static const struct pass passes_qwen2[] = { M(match_qwen2) };
-static const struct pass passes_starcoder[] = { M(match_number), M(match_gpt2) };
+static const struct pass passes_starcoder[] = { ONE(is_number), M(match_gpt2) };
 static const struct pass passes_falcon[] = {
-    M(match_falcon_punct), M(match_gpt2), M(match_digits3),
+    RUN(is_falcon_punct), M(match_gpt2), EXACT3(is_ascii_digit),
 };
 static const struct pass passes_deepseek_llm[] = {
-    M(match_crlf), M(match_deepseek_letters), M(match_deepseek_punct),
-    C(cut_trailing_ws), M(match_deepseek_cjk), M(match_numbers),
+    ONE(is_crlf), WS_RUN(is_deepseek_letter), WS_RUN(is_deepseek_punct),
+    C(cut_trailing_ws), RUN(is_deepseek_cjk), RUN(is_number),
 };
 static const struct pass passes_deepseek_coder[] = {
-    M(match_crlf), M(match_ws_letters), M(match_ws_punct), M(match_deepseek_cjk), M(match_number),
+    ONE(is_crlf), WS_RUN(is_letter), WS_RUN(is_punct), RUN(is_deepseek_cjk), ONE(is_number),
 };
 static const struct pass passes_deepseek3[] = {
-    M(match_numbers3), M(match_deepseek3_cjk), M(match_deepseek3),
+    UPTO3(is_number), RUN(is_deepseek3_cjk), M(match_deepseek3),
 };
 static const struct pass passes_poro[] = { M(match_poro) };
-static const struct pass passes_viking[] = { M(match_poro), M(match_number) };
+static const struct pass passes_viking[] = { M(match_poro), ONE(is_number) };
 static const struct pass passes_tekken[] = { M(match_tekken) };
 static const struct pass passes_chameleon[] = {
-    M(match_sentinel), M(match_image), M(match_chameleon_space), M(match_number),
-    M(match_chameleon_punct), M(match_gpt2),
+    M(match_sentinel), M(match_image), M(match_chameleon_space), ONE(is_number),
+    ONE(is_chameleon_punct), M(match_gpt2),
 };
 
 struct pass_list {
@@ -675,13 +635,13 @@ int pretok_from_name(const char *name, size_t len, int *type, struct tl_error *e
 
 /* Leftmost-first search of segment [a, b) as std::regex_iterator walks it:
  * each match is a piece, and so is each stretch between matches. */
-static void search_split(const struct pt_text *t, size_t a, size_t b, match_fn match,
+static void search_split(const struct pt_text *t, size_t a, size_t b, const struct pass *ps,
                          struct cuts *out)
 {
     size_t gap = a;   /* start of the unmatched stretch */
 
     for (size_t p = a; p < b;) {
-        size_t n = match(t, p, b);
+        size_t n = ps->match ? ps->match(t, p, b) : match_class(ps, t, p, b);
         if (!n) {
             p++;
             continue;
@@ -705,10 +665,10 @@ static void run_pass(const struct pt_text *t, const struct pass *ps,
 
     out->n = 0;
     for (size_t i = 0; i < in->n; i++) {
-        if (ps->match)
-            search_split(t, a, in->end[i], ps->match, out);
-        else
+        if (ps->cut)
             ps->cut(t, a, in->end[i], out);
+        else
+            search_split(t, a, in->end[i], ps, out);
         a = in->end[i];
     }
 }
