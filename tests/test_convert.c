@@ -58,15 +58,22 @@ static void spill(const char *path, const void *p, size_t n)
     }
 }
 
-/* name in the scratch directory; the last 16 results stay valid */
-static const char *tmp_path(const char *name)
+/* A path made by printf in a ring of buffers: the last 16 stay valid. */
+static const char *path_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *path_of(const char *fmt, ...)
 {
     static char paths[16][600];
     static int k;
     char *p = paths[k++ % 16];
-    snprintf(p, sizeof paths[0], "%s/%s", test_tmpdir(), name);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof paths[0], fmt, ap);
+    va_end(ap);
     return p;
 }
+
+/* name in the scratch directory */
+static const char *tmp_path(const char *name) { return path_of("%s/%s", test_tmpdir(), name); }
 
 static struct test_cli res;
 
@@ -457,14 +464,8 @@ static void no_shared(void)
     SKIP("../shared is absent: the real checkpoints and llama.cpp's logits were not checked");
 }
 
-static const char *real(const char *name)
-{
-    static char paths[4][600];
-    static int k;
-    char *p = paths[k++ % 4];
-    snprintf(p, sizeof paths[0], "%s/realmodels/%s", test_shared_dir(), name);
-    return p;
-}
+/* name in ../shared/realmodels */
+static const char *real(const char *name) { return path_of("%s/realmodels/%s", test_shared_dir(), name); }
 
 static void converts_to_the_committed_file(void)
 {
