@@ -49,6 +49,8 @@ struct server {
     const struct server_opts *o;
     struct engine  e;
     const char    *model_name;         /* alias or the model file's base name */
+    const char    *chat_template;      /* the template chat_init chose (text, once ready) */
+    size_t         chat_template_len;  /* bytes */
     int64_t        created;            /* unix time the model was loaded */
     atomic_bool    ready;              /* model loaded: /health says ok */
     atomic_bool    stopping;           /* SIGINT/SIGTERM seen: running generations end */
