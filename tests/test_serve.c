@@ -424,8 +424,10 @@ static void model_routes_when_present(void)
     if (!srv_start(&s, "--quiet --queue 2 -n 8"))
         { CHECK(0, "start"); return; }
     char r[8192];
-    const char *req = "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 35\r\n\r\n{\"prompt\":\"Once upon\",\"n_predict\":8}";
+    const char *body = "{\"prompt\":\"Once upon\",\"n_predict\":8}";
+    char req[512];
+    snprintf(req, sizeof req, "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     int st = request(s.port, req, r, sizeof r);
     if (st == 404) {
         srv_stop(&s, SIGTERM);
@@ -478,6 +480,58 @@ static void with_curl(void)
     CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
 }
 
+/* An IPv6 literal host: the address printed in brackets, served there. */
+static void ipv6_host(void)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    if (probe < 0 || bind(probe, (struct sockaddr *)&a6, sizeof a6)) {
+        if (probe >= 0)
+            close(probe);
+        SKIP("no IPv6 loopback here");
+    }
+    close(probe);
+    struct test_cli res = { 0 };
+    char log[512];
+    snprintf(log, sizeof log, "%s/serve6.log", test_tmpdir());
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "exec %s serve -m " MODEL " --host ::1 --port 0 2>%s", test_bin(), log);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int port = 0;
+    for (int i = 0; i < 3000 && !port; i++) {
+        char *text = test_read_file(log, NULL);
+        const char *p = text ? strstr(text, "listening on http://[::1]:") : NULL;
+        if (p && strstr(text, "loaded"))
+            port = atoi(p + strlen("listening on http://[::1]:"));
+        free(text);
+        nap_ms(10);
+    }
+    CHECK(port > 0, "no address printed");
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    a6.sin6_port = htons((uint16_t)port);
+    char r[1024] = "";
+    if (port && connect(fd, (struct sockaddr *)&a6, sizeof a6) == 0) {
+        const char *req = "GET /health HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n";
+        send(fd, req, strlen(req), MSG_NOSIGNAL);
+        size_t n = 0;
+        ssize_t k;
+        while (n + 1 < sizeof r && (k = recv(fd, r + n, sizeof r - 1 - n, 0)) > 0)
+            n += (size_t)k;
+        r[n] = 0;
+    }
+    close(fd);
+    CHECK(!strncmp(r, "HTTP/1.1 200 OK\r\n", 17), "%s", r);
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    (void)res;
+}
+
 static void command_line(void)
 {
     struct test_cli res = { 0 };
@@ -505,6 +559,7 @@ int main(void)
     RUN_TEST(timeouts_and_max_conns);
     RUN_TEST(model_routes_when_present);
     RUN_TEST(with_curl);
+    RUN_TEST(ipv6_host);
     RUN_TEST(command_line);
     return test_finish();
 }

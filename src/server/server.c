@@ -182,7 +182,7 @@ static void fail_request(struct impl *im, struct conn *c, int status, const char
     c->out.keep_alive = false;
     c->t0 = server_now_ms();
     server_send_error(&c->out, status, NULL, msg);
-    account(im, c, "-", "-");
+    account(im, c, "-", msg);
     begin_write(im, c);
 }
 
