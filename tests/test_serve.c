@@ -371,7 +371,7 @@ static void slow_client_and_many_connections(void)
     for (int i = 0; i < N; i++)
         open_ += client_open(&cs[i], s.port);
     for (int i = 0; i < N; i++)
-        client_send(&cs[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+        client_send(&cs[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
     for (int i = N - 1; i >= 0; i--)
         ok += client_response(&cs[i], r, sizeof r) == 200;
     for (int i = 0; i < N; i++)
@@ -388,20 +388,22 @@ static void timeouts_and_max_conns(void)
         { CHECK(0, "start"); return; }
     char r[8192];
     struct client *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
-    /* both slots taken once b is answered (a connected first); a slot of
-     * an earlier client may take a moment to free */
-    int st = -1;
-    for (int i = 0; i < 100 && st != 200; i++) {
+    /* both slots taken once a and b are answered; a slot of an earlier
+     * client may take a moment to free */
+    int st = -1, st2 = -1;
+    for (int i = 0; i < 100 && (st != 200 || st2 != 200); i++) {
         if (i) {
             close(a->fd);
             close(b->fd);
             nap_ms(20);
         }
         CHECK(client_open(a, s.port) && client_open(b, s.port), "connect");
-        client_send(b, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 34);
-        st = client_response(b, r, sizeof r);
+        client_send(a, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+        client_send(b, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+        st = client_response(a, r, sizeof r);
+        st2 = client_response(b, r, sizeof r);
     }
-    CHECK(st == 200, "%s", r);
+    CHECK(st == 200 && st2 == 200, "%s", r);
     client_send(a, "GET /health HTTP/1.1\r\nHo", 24);
     CHECK(client_open(c, s.port), "connect");
     CHECK(client_response(c, r, sizeof r) == 503 && strstr(r, "Retry-After:"), "%s", r);
