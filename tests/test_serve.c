@@ -267,6 +267,12 @@ static void keep_alive_and_pipelining(void)
     CHECK(client_closed(c), "1.0 closed");
     close(c->fd);
     free(c);
+    /* the port is taken: a second server says so and exits 1 */
+    struct test_cli res = { 0 };
+    CHECK(test_cli_run(&res, NULL, "serve -m " MODEL " --port %d", s.port) == 1 && strstr(res.err, "cannot listen") &&
+          test_count_lines(res.err) == 1, "%s", res.err);
+    free(res.out);
+    free(res.err);
     CHECK(srv_stop(&s, SIGINT) == 0, "exit status after SIGINT");
 }
 
