@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,7 +23,7 @@
 
 #define MODEL "models/stories260K.gguf"
 
-struct srv { pid_t pid; int port; char log[512]; };
+struct srv { pid_t pid; int port; char log[512]; bool no_wait; const char *model; };
 
 static void nap_ms(int ms)
 {
@@ -51,8 +52,8 @@ static bool srv_start(struct srv *s, const char *args)
     static int n;
     snprintf(s->log, sizeof s->log, "%s/serve-%d.log", test_tmpdir(), n++);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "exec %s serve -m " MODEL " --port 0 %s 2>%s </dev/null >/dev/null", test_bin(),
-             args, s->log);
+    snprintf(cmd, sizeof cmd, "exec %s serve -m %s --port 0 %s 2>%s </dev/null >/dev/null", test_bin(),
+             s->model ? s->model : MODEL, args, s->log);
     unlink(s->log);
     s->pid = fork();
     if (s->pid == 0) {
@@ -67,7 +68,7 @@ static bool srv_start(struct srv *s, const char *args)
             s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
         free(log);
         if (s->port)
-            return wait_ready(s->port);
+            return !s->no_wait ? wait_ready(s->port) : true;
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
             s->pid = 0;
@@ -194,7 +195,7 @@ static const char *body_of(const char *resp)
 
 static void server_routes_and_errors(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, ""))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -237,7 +238,7 @@ static void server_routes_and_errors(void)
 
 static void keep_alive_and_pipelining(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     struct client *c = malloc(sizeof *c);
@@ -276,9 +277,44 @@ static void keep_alive_and_pipelining(void)
     CHECK(srv_stop(&s, SIGINT) == 0, "exit status after SIGINT");
 }
 
+/* The model is a FIFO nobody writes yet: the server listens and stays
+ * loading, which /health says; then the load fails and it exits 1. */
+static void loading(void)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/model.fifo", test_tmpdir());
+    unlink(fifo);
+    if (mkfifo(fifo, 0600))
+        SKIP("no mkfifo");
+    struct srv s = { .no_wait = true, .model = fifo };
+    if (!srv_start(&s, ""))
+        { CHECK(0, "start"); return; }
+    char r[8192];
+    CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 503, "%s", r);
+    CHECK(strstr(r, "Retry-After: ") && strstr(body_of(r), "\"Loading model\""), "%s", r);
+    CHECK(request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
+    CHECK(request(s.port, "GET /props HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 503, "%s", r);
+    CHECK(request(s.port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 404, "%s", r);
+    /* an empty "model": the load fails, the server ends */
+    FILE *w = fopen(fifo, "w");
+    if (w)
+        fclose(w);
+    int st = 0;
+    for (int i = 0; i < 3000 && s.pid; i++) {
+        if (waitpid(s.pid, &st, WNOHANG) == s.pid)
+            s.pid = 0;
+        else
+            nap_ms(10);
+    }
+    if (s.pid)
+        srv_stop(&s, SIGKILL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+    unlink(fifo);
+}
+
 static void api_key(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --api-key sekrit"))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -313,7 +349,7 @@ static void expect_refusal(int port, const char *req, size_t n, int status)
 
 static void limits_and_malformed(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     size_t n = 40000;
@@ -359,7 +395,7 @@ static void limits_and_malformed(void)
 
 static void slow_client_and_many_connections(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -389,7 +425,7 @@ static void slow_client_and_many_connections(void)
 
 static void timeouts_and_max_conns(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --timeout 1 --max-conns 2"))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -428,7 +464,7 @@ static void timeouts_and_max_conns(void)
 
 static void model_routes_when_present(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --queue 2 -n 8"))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -466,7 +502,7 @@ static void with_curl(void)
 {
     if (system("command -v curl >/dev/null 2>&1"))
         SKIP("curl is not installed");
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     struct test_cli res = { 0 };
@@ -561,6 +597,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     RUN_TEST(server_routes_and_errors);
     RUN_TEST(keep_alive_and_pipelining);
+    RUN_TEST(loading);
     RUN_TEST(api_key);
     RUN_TEST(limits_and_malformed);
     RUN_TEST(slow_client_and_many_connections);
