@@ -80,12 +80,15 @@ static bool srv_start(struct srv *s, const char *args)
     return false;
 }
 
-/* SIGTERM (or sig) and the exit status (128 + signal when killed). */
+/* Send sig (0: none, it was sent) and wait: the exit status (128 +
+ * signal when killed). A second SIGTERM would be a forced stop, as in
+ * llama-server. */
 static int srv_stop(struct srv *s, int sig)
 {
     if (s->pid <= 0)
         return -1;
-    kill(s->pid, sig);
+    if (sig)
+        kill(s->pid, sig);
     int st = 0;
     for (int i = 0; i < 3000; i++) {
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
@@ -498,6 +501,50 @@ static void model_routes_when_present(void)
     CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
 }
 
+/* SIGTERM while a stream is being generated: the stream still ends
+ * properly (its last chunk), and the server exits 0. */
+static void sigterm_mid_stream(void)
+{
+    struct srv s = { 0 };
+    if (!srv_start(&s, "--quiet -c 4096"))
+        { CHECK(0, "start"); return; }
+    const char *body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":4000,\"stream\":true}";
+    char req[512];
+    snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    struct client *c = malloc(sizeof *c);
+    CHECK(client_open(c, s.port), "connect");
+    client_send(c, req, strlen(req));
+    /* the head and a first event: generation is under way (or done) */
+    ssize_t k;
+    while (c->len < 512 && (k = recv(c->fd, c->buf + c->len, 512 - c->len, 0)) > 0)
+        c->len += (size_t)k;
+    c->buf[c->len] = 0;
+    if (strncmp(c->buf, "HTTP/1.1 200", 12)) {
+        bool missing = strstr(c->buf, " 404 ") != NULL;
+        CHECK(missing, "%s", c->buf);
+        close(c->fd);
+        free(c);
+        srv_stop(&s, SIGTERM);
+        if (missing)
+            SKIP("no /v1/completions route in this build");
+        return;
+    }
+    kill(s.pid, SIGTERM);
+    while (c->len + 1 < sizeof c->buf && (k = recv(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len, 0)) > 0)
+        c->len += (size_t)k;
+    if (c->len + 1 >= sizeof c->buf) {   /* all of it did not fit: keep the end */
+        while ((k = recv(c->fd, c->buf, 4096, 0)) > 0)
+            c->len = (size_t)k;
+    }
+    c->buf[c->len] = 0;
+    CHECK(c->len >= 5 && !strcmp(c->buf + c->len - 5, "0\r\n\r\n"), "stream not ended: %s",
+          c->buf + (c->len > 200 ? c->len - 200 : 0));
+    close(c->fd);
+    free(c);
+    CHECK(srv_stop(&s, 0) == 0, "exit status");
+}
+
 static void with_curl(void)
 {
     if (system("command -v curl >/dev/null 2>&1"))
@@ -603,6 +650,7 @@ int main(void)
     RUN_TEST(slow_client_and_many_connections);
     RUN_TEST(timeouts_and_max_conns);
     RUN_TEST(model_routes_when_present);
+    RUN_TEST(sigterm_mid_stream);
     RUN_TEST(with_curl);
     RUN_TEST(ipv6_host);
     RUN_TEST(command_line);
