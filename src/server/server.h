@@ -15,6 +15,7 @@
 #include "chat/chat.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
+#include "server/generate.h"
 #include "server/http.h"
 
 struct server_opts {
@@ -46,6 +47,8 @@ struct server_metrics {
 struct server {
     const struct server_opts *o;
     struct engine  e;
+    struct gen_cache kv;               /* the tokens in e's KV cache (model thread only);
+                                          server.c frees it with gen_cache_free */
     const char    *model_name;         /* alias or the model file's base name */
     int64_t        created;            /* unix time the model was loaded */
     atomic_bool    ready;              /* model loaded: /health says ok */
