@@ -52,6 +52,8 @@ struct server {
     struct gen_cache kv;               /* the tokens in e's KV cache (model thread only);
                                           server.c frees it with gen_cache_free */
     const char    *model_name;         /* alias or the model file's base name */
+    const char    *chat_template;      /* the template chat_init chose (text, once ready) */
+    size_t         chat_template_len;  /* bytes */
     int64_t        created;            /* unix time the model was loaded */
     atomic_bool    ready;              /* model loaded: /health says ok */
     atomic_bool    stopping;           /* SIGINT/SIGTERM seen: running generations end */
