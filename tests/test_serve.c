@@ -425,7 +425,7 @@ static void model_routes_when_present(void)
         { CHECK(0, "start"); return; }
     char r[8192];
     const char *req = "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 35\r\n\r\n{\"prompt\":\"Once upon\",\"n_predict\":8}";
+                      "Content-Length: 36\r\n\r\n{\"prompt\":\"Once upon\",\"n_predict\":8}";
     int st = request(s.port, req, r, sizeof r);
     if (st == 404) {
         srv_stop(&s, SIGTERM);

@@ -296,7 +296,10 @@ static void show(struct server *s, const struct http_request *req, struct http_o
     jw_str(&b, mf.p, mf.len);
     json_buf_free(&mf);
     json_buf_puts(&b, ",\"parameters\":\"\",\"template\":");
-    put_gguf_str(&b, gg, "tokenizer.chat_template");
+    if (s->chat_template)   /* the one requests are rendered with */
+        jw_str(&b, s->chat_template, s->chat_template_len);
+    else
+        put_gguf_str(&b, gg, "tokenizer.chat_template");
     json_buf_puts(&b, ",");
     put_details(s, &b);
     jw_fmt(&b, ",\"model_info\":{\"general.architecture\":\"%s\",\"general.parameter_count\":%llu,"
