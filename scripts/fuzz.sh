@@ -1,17 +1,19 @@
 #!/bin/sh
 # Coverage-guided fuzzing of the parsers with libFuzzer (clang), under
 # AddressSanitizer and UBSan:
-#   scripts/fuzz.sh model|template|tokenizer|llama2c [SECONDS]     (default 300)
+#   scripts/fuzz.sh model|template|tokenizer|llama2c|http [SECONDS]     (default 300)
 # model: GGUF files through loading and a forward pass; template: chat
 # templates through the Jinja renderer; tokenizer: text through the
 # vocabularies of ../shared/vocab; llama2c: llama2.c checkpoints and
-# tokenizers through `tinyllm convert`'s reader and the GGUF writer. Findings land in build/fuzz/findings-TARGET/
+# tokenizers through `tinyllm convert`'s reader and the GGUF writer; http: a
+# connection's bytes through the HTTP parser, request after request, and
+# each body through the JSON reader. Findings land in build/fuzz/findings-TARGET/
 # (reproduce with build/fuzz/fuzz_TARGET FILE); the corpus grows in
 # build/fuzz/corpus-TARGET/ from seeds taken from tests/ and ../shared.
 set -eu
 target=${1:-}
 secs=${2:-300}
-case $target in model|template|tokenizer|llama2c) ;; *) echo "usage: $0 model|template|tokenizer|llama2c [SECONDS]" >&2; exit 2 ;; esac
+case $target in model|template|tokenizer|llama2c|http) ;; *) echo "usage: $0 model|template|tokenizer|llama2c|http [SECONDS]" >&2; exit 2 ;; esac
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "$0: $CC not found (apt-get install clang)" >&2; exit 1; }
 out=build/fuzz
@@ -54,6 +56,13 @@ llama2c)
             | cat - "$c" "$t" > "$corpus/${m%%:*}"
     done
     maxlen=3000000 ;;
+http)
+    # seeds: a GET, a POST with a JSON body, a chunked POST, pipelined (the
+    # first byte picks the limits)
+    printf '\000GET /v1/models?x=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n' > "$corpus/get"
+    printf '\000POST /completion HTTP/1.1\r\nHost: a\r\nContent-Length: 16\r\n\r\n{"prompt":"Hi"}\nHEAD / HTTP/1.0\n\n' > "$corpus/post"
+    printf '\001POST /api/chat HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\n{"a"\r\n3\r\n:1}\r\n0\r\nT: 1\r\n\r\n' > "$corpus/chunked"
+    maxlen=65536 ;;
 tokenizer)
     TINYLLM_FUZZ_VOCABS=$(ls ../shared/vocab/*.gguf 2>/dev/null | tr '\n' ':')
     [ -n "$TINYLLM_FUZZ_VOCABS" ] || { echo "$0: the tokenizer target needs ../shared/vocab" >&2; exit 1; }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,7 +23,7 @@
 
 #define MODEL "models/stories260K.gguf"
 
-struct srv { pid_t pid; int port; char log[512]; };
+struct srv { pid_t pid; int port; char log[512]; bool no_wait; const char *model; };
 
 static void nap_ms(int ms)
 {
@@ -51,8 +52,8 @@ static bool srv_start(struct srv *s, const char *args)
     static int n;
     snprintf(s->log, sizeof s->log, "%s/serve-%d.log", test_tmpdir(), n++);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "exec %s serve -m " MODEL " --port 0 %s 2>%s </dev/null >/dev/null", test_bin(),
-             args, s->log);
+    snprintf(cmd, sizeof cmd, "exec %s serve -m %s --port 0 %s 2>%s </dev/null >/dev/null", test_bin(),
+             s->model ? s->model : MODEL, args, s->log);
     unlink(s->log);
     s->pid = fork();
     if (s->pid == 0) {
@@ -67,7 +68,7 @@ static bool srv_start(struct srv *s, const char *args)
             s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
         free(log);
         if (s->port)
-            return wait_ready(s->port);
+            return !s->no_wait ? wait_ready(s->port) : true;
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
             s->pid = 0;
@@ -194,7 +195,7 @@ static const char *body_of(const char *resp)
 
 static void server_routes_and_errors(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, ""))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -237,7 +238,7 @@ static void server_routes_and_errors(void)
 
 static void keep_alive_and_pipelining(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     struct client *c = malloc(sizeof *c);
@@ -267,12 +268,53 @@ static void keep_alive_and_pipelining(void)
     CHECK(client_closed(c), "1.0 closed");
     close(c->fd);
     free(c);
+    /* the port is taken: a second server says so and exits 1 */
+    struct test_cli res = { 0 };
+    CHECK(test_cli_run(&res, NULL, "serve -m " MODEL " --port %d", s.port) == 1 && strstr(res.err, "cannot listen") &&
+          test_count_lines(res.err) == 1, "%s", res.err);
+    free(res.out);
+    free(res.err);
     CHECK(srv_stop(&s, SIGINT) == 0, "exit status after SIGINT");
+}
+
+/* The model is a FIFO nobody writes yet: the server listens and stays
+ * loading, which /health says; then the load fails and it exits 1. */
+static void loading(void)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s/model.fifo", test_tmpdir());
+    unlink(fifo);
+    if (mkfifo(fifo, 0600))
+        SKIP("no mkfifo");
+    struct srv s = { .no_wait = true, .model = fifo };
+    if (!srv_start(&s, ""))
+        { CHECK(0, "start"); return; }
+    char r[8192];
+    CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 503, "%s", r);
+    CHECK(strstr(r, "Retry-After: ") && strstr(body_of(r), "\"Loading model\""), "%s", r);
+    CHECK(request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
+    CHECK(request(s.port, "GET /props HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 503, "%s", r);
+    CHECK(request(s.port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 404, "%s", r);
+    /* an empty "model": the load fails, the server ends */
+    FILE *w = fopen(fifo, "w");
+    if (w)
+        fclose(w);
+    int st = 0;
+    for (int i = 0; i < 3000 && s.pid; i++) {
+        if (waitpid(s.pid, &st, WNOHANG) == s.pid)
+            s.pid = 0;
+        else
+            nap_ms(10);
+    }
+    if (s.pid)
+        srv_stop(&s, SIGKILL);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+    unlink(fifo);
 }
 
 static void api_key(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --api-key sekrit"))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -307,7 +349,7 @@ static void expect_refusal(int port, const char *req, size_t n, int status)
 
 static void limits_and_malformed(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     size_t n = 40000;
@@ -353,7 +395,7 @@ static void limits_and_malformed(void)
 
 static void slow_client_and_many_connections(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     char r[8192];
@@ -371,7 +413,7 @@ static void slow_client_and_many_connections(void)
     for (int i = 0; i < N; i++)
         open_ += client_open(&cs[i], s.port);
     for (int i = 0; i < N; i++)
-        client_send(&cs[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+        client_send(&cs[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
     for (int i = N - 1; i >= 0; i--)
         ok += client_response(&cs[i], r, sizeof r) == 200;
     for (int i = 0; i < N; i++)
@@ -383,25 +425,27 @@ static void slow_client_and_many_connections(void)
 
 static void timeouts_and_max_conns(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --timeout 1 --max-conns 2"))
         { CHECK(0, "start"); return; }
     char r[8192];
     struct client *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
-    /* both slots taken once b is answered (a connected first); a slot of
-     * an earlier client may take a moment to free */
-    int st = -1;
-    for (int i = 0; i < 100 && st != 200; i++) {
+    /* both slots taken once a and b are answered; a slot of an earlier
+     * client may take a moment to free */
+    int st = -1, st2 = -1;
+    for (int i = 0; i < 100 && (st != 200 || st2 != 200); i++) {
         if (i) {
             close(a->fd);
             close(b->fd);
             nap_ms(20);
         }
         CHECK(client_open(a, s.port) && client_open(b, s.port), "connect");
-        client_send(b, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 34);
-        st = client_response(b, r, sizeof r);
+        client_send(a, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+        client_send(b, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
+        st = client_response(a, r, sizeof r);
+        st2 = client_response(b, r, sizeof r);
     }
-    CHECK(st == 200, "%s", r);
+    CHECK(st == 200 && st2 == 200, "%s", r);
     client_send(a, "GET /health HTTP/1.1\r\nHo", 24);
     CHECK(client_open(c, s.port), "connect");
     CHECK(client_response(c, r, sizeof r) == 503 && strstr(r, "Retry-After:"), "%s", r);
@@ -420,12 +464,14 @@ static void timeouts_and_max_conns(void)
 
 static void model_routes_when_present(void)
 {
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --queue 2 -n 8"))
         { CHECK(0, "start"); return; }
     char r[8192];
-    const char *req = "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 36\r\n\r\n{\"prompt\":\"Once upon\",\"n_predict\":8}";
+    const char *body = "{\"prompt\":\"Once upon\",\"n_predict\":8}";
+    char req[512];
+    snprintf(req, sizeof req, "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     int st = request(s.port, req, r, sizeof r);
     if (st == 404) {
         srv_stop(&s, SIGTERM);
@@ -456,7 +502,7 @@ static void with_curl(void)
 {
     if (system("command -v curl >/dev/null 2>&1"))
         SKIP("curl is not installed");
-    struct srv s;
+    struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
         { CHECK(0, "start"); return; }
     struct test_cli res = { 0 };
@@ -476,6 +522,58 @@ static void with_curl(void)
     free(body);
     (void)res;
     CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
+}
+
+/* An IPv6 literal host: the address printed in brackets, served there. */
+static void ipv6_host(void)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    if (probe < 0 || bind(probe, (struct sockaddr *)&a6, sizeof a6)) {
+        if (probe >= 0)
+            close(probe);
+        SKIP("no IPv6 loopback here");
+    }
+    close(probe);
+    struct test_cli res = { 0 };
+    char log[512];
+    snprintf(log, sizeof log, "%s/serve6.log", test_tmpdir());
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "exec %s serve -m " MODEL " --host ::1 --port 0 2>%s", test_bin(), log);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int port = 0;
+    for (int i = 0; i < 3000 && !port; i++) {
+        char *text = test_read_file(log, NULL);
+        const char *p = text ? strstr(text, "listening on http://[::1]:") : NULL;
+        if (p && strstr(text, "loaded"))
+            port = atoi(p + strlen("listening on http://[::1]:"));
+        free(text);
+        nap_ms(10);
+    }
+    CHECK(port > 0, "no address printed");
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    a6.sin6_port = htons((uint16_t)port);
+    char r[1024] = "";
+    if (port && connect(fd, (struct sockaddr *)&a6, sizeof a6) == 0) {
+        const char *req = "GET /health HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n";
+        send(fd, req, strlen(req), MSG_NOSIGNAL);
+        size_t n = 0;
+        ssize_t k;
+        while (n + 1 < sizeof r && (k = recv(fd, r + n, sizeof r - 1 - n, 0)) > 0)
+            n += (size_t)k;
+        r[n] = 0;
+    }
+    close(fd);
+    CHECK(!strncmp(r, "HTTP/1.1 200 OK\r\n", 17), "%s", r);
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    (void)res;
 }
 
 static void command_line(void)
@@ -499,12 +597,14 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     RUN_TEST(server_routes_and_errors);
     RUN_TEST(keep_alive_and_pipelining);
+    RUN_TEST(loading);
     RUN_TEST(api_key);
     RUN_TEST(limits_and_malformed);
     RUN_TEST(slow_client_and_many_connections);
     RUN_TEST(timeouts_and_max_conns);
     RUN_TEST(model_routes_when_present);
     RUN_TEST(with_curl);
+    RUN_TEST(ipv6_host);
     RUN_TEST(command_line);
     return test_finish();
 }

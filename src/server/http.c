@@ -348,8 +348,8 @@ long http_parse(char *buf, size_t len, const struct http_limits *lim, struct htt
     size_t e, next;
     if (s == len)
         return 0;
-    if (!find_line(buf, s, len, &e, &next))
-        return len - s > lim->max_line ? fail(err, 414, "request line too long") : 0;
+    if (!find_line(buf, s, len, &e, &next))   /* + 1: the CR that may end it */
+        return len - s > lim->max_line + 1 ? fail(err, 414, "request line too long") : 0;
     if (e - s > lim->max_line)
         return fail(err, 414, "request line too long");
     long rc = scan_request_line(buf, s, e, &sc, r, err);

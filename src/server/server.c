@@ -64,6 +64,7 @@ struct impl {
     int n_done;
     bool model_done;           /* the model thread takes no more */
     bool sig_quit;             /* the signal thread is told to end */
+    long long accept_pause;    /* ms: the listener is not polled before then */
 };
 
 long long server_now_ms(void)
@@ -182,7 +183,7 @@ static void fail_request(struct impl *im, struct conn *c, int status, const char
     c->out.keep_alive = false;
     c->t0 = server_now_ms();
     server_send_error(&c->out, status, NULL, msg);
-    account(im, c, "-", "-");
+    account(im, c, "-", msg);
     begin_write(im, c);
 }
 
@@ -322,8 +323,13 @@ static void on_accept(struct impl *im)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(im->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            /* out of descriptors: the listener stays readable, so look
+             * away from it for a moment instead of spinning */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                im->accept_pause = server_now_ms() + 100;
             return;
+        }
         if (im->n_conns >= im->o->max_conns) {
             static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                                        "Connection: close\r\nRetry-After: 1\r\n\r\n";
@@ -446,10 +452,11 @@ static void *io_main(void *arg)
             break;
         int n = 0;
         pf[n++] = (struct pollfd){ .fd = im->wake[0], .events = POLLIN };
-        if (im->lfd >= 0)
+        bool listening = im->lfd >= 0 && now >= im->accept_pause;
+        if (listening)
             pf[n++] = (struct pollfd){ .fd = im->lfd, .events = POLLIN };
         int first = n;
-        long long next = now + 1000;
+        long long next = im->lfd >= 0 && !listening ? im->accept_pause : now + 1000;
         for (int i = 0; i < im->n_conns; i++) {
             struct conn *c = im->conns[i];
             if (c->st == C_QUEUED)
@@ -464,7 +471,7 @@ static void *io_main(void *arg)
             break;
         if (pf[0].revents)
             take_back(im);
-        if (im->lfd >= 0 && pf[1].revents)
+        if (listening && pf[1].revents)
             on_accept(im);
         for (int i = first; i < n; i++) {
             struct conn *c = pc[i];
