@@ -414,6 +414,27 @@ static void stop_words(void)
     free(want);
 }
 
+/* The penalties reach the sampler: greedy text with a strong frequency
+ * or presence penalty differs from greedy text without. */
+static void penalties_are_applied(void)
+{
+    if (!have_model())
+        SKIP("%s not found", MODEL);
+    static const char *const bodies[] = {
+        "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0}",
+        "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0,\"frequency_penalty\":2}",
+        "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0,\"presence_penalty\":2}",
+    };
+    char text[3][4096];
+    for (int i = 0; i < 3; i++) {
+        struct api_resp r;
+        CHECK(api_call(&srv, "POST", "/v1/completions", bodies[i], &r) == 200, "%s", r.body);
+        snprintf(text[i], sizeof text[i], "%s", api_jstr(&r.json, "choices.0.text"));
+        api_resp_free(&r);
+    }
+    CHECK(strcmp(text[0], text[1]) && strcmp(text[0], text[2]), "'%s' / '%s' / '%s'", text[0], text[1], text[2]);
+}
+
 /* Each body must be a 400 whose message names field. */
 static void refused(const char *path, const char *body, const char *field)
 {
@@ -520,6 +541,7 @@ int main(void)
     RUN_TEST(logprobs_match_the_logits);
     RUN_TEST(generation_stops_when_asked);
     RUN_TEST(stop_words);
+    RUN_TEST(penalties_are_applied);
     RUN_TEST(bad_requests_are_400s);
     RUN_TEST(read_only_routes);
     api_server_close(&srv);
