@@ -1,19 +1,20 @@
 #!/bin/sh
 # Coverage-guided fuzzing of the parsers with libFuzzer (clang), under
 # AddressSanitizer and UBSan:
-#   scripts/fuzz.sh model|template|tokenizer|llama2c|http [SECONDS]     (default 300)
+#   scripts/fuzz.sh model|template|tokenizer|llama2c|http|api [SECONDS]     (default 300)
 # model: GGUF files through loading and a forward pass; template: chat
 # templates through the Jinja renderer; tokenizer: text through the
 # vocabularies of ../shared/vocab; llama2c: llama2.c checkpoints and
 # tokenizers through `tinyllm convert`'s reader and the GGUF writer; http: a
 # connection's bytes through the HTTP parser, request after request, and
-# each body through the JSON reader. Findings land in build/fuzz/findings-TARGET/
+# each body through the JSON reader; api: request bodies through the OpenAI,
+# Ollama and llama.cpp handlers on models/stories260K.gguf. Findings land in build/fuzz/findings-TARGET/
 # (reproduce with build/fuzz/fuzz_TARGET FILE); the corpus grows in
 # build/fuzz/corpus-TARGET/ from seeds taken from tests/ and ../shared.
 set -eu
 target=${1:-}
 secs=${2:-300}
-case $target in model|template|tokenizer|llama2c|http) ;; *) echo "usage: $0 model|template|tokenizer|llama2c|http [SECONDS]" >&2; exit 2 ;; esac
+case $target in model|template|tokenizer|llama2c|http|api) ;; *) echo "usage: $0 model|template|tokenizer|llama2c|http|api [SECONDS]" >&2; exit 2 ;; esac
 CC=${FUZZ_CC:-clang}
 command -v "$CC" >/dev/null || { echo "$0: $CC not found (apt-get install clang)" >&2; exit 1; }
 out=build/fuzz
@@ -65,6 +66,14 @@ http)
     printf '\000POST /completion HTTP/1.1\r\nHost: a\r\nContent-Length: 16\r\n\r\n{"prompt":"Hi"}\nHEAD / HTTP/1.0\n\n' > "$corpus/post"
     printf '\001POST /api/chat HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\n{"a"\r\n3\r\n:1}\r\n0\r\nT: 1\r\n\r\n' > "$corpus/chunked"
     maxlen=65536 ;;
+api)
+    # seeds: one body per kind of route (the first byte picks the POST route)
+    printf '\001{"prompt":"Once upon","max_tokens":5,"stream":true,"logprobs":2,"echo":true}' > "$corpus/completions"
+    printf '\000{"messages":[{"role":"user","content":"hi"}],"max_tokens":4,"logprobs":true,"top_logprobs":2,"stream":true,"stream_options":{"include_usage":true}}' > "$corpus/chat"
+    printf '\002{"prompt":"Hi","system":"S","options":{"num_predict":3,"stop":["a"]}}' > "$corpus/generate"
+    printf '\005{"prompt":"a","n_predict":4,"n_probs":3,"stream":true,"stop":["b"]}' > "$corpus/completion"
+    printf '\007{"content":"hello","with_pieces":true}' > "$corpus/tokenize"
+    maxlen=4096 ;;
 tokenizer)
     TINYLLM_FUZZ_VOCABS=$(ls ../shared/vocab/*.gguf 2>/dev/null | tr '\n' ':')
     [ -n "$TINYLLM_FUZZ_VOCABS" ] || { echo "$0: the tokenizer target needs ../shared/vocab" >&2; exit 1; }

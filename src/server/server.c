@@ -745,6 +745,7 @@ int server_run(const struct server_opts *o, struct tl_error *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (loaded)
         engine_close(&s->e);
+    gen_cache_free(&s->kv);
     impl_free(&im);
     free(tmpl);
     free(s);
