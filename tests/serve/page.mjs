@@ -3,7 +3,10 @@
 // a running `tinyllm serve`, sends a message and waits for the streamed
 // answer; then starts a long answer and stops it with the Stop button.
 // Prints one line per check; exits 1 on the first failure.
-import { chromium } from "playwright-core";
+// Packages come from NODE_PATH (installed outside the tree), which only
+// require() honours.
+import { createRequire } from "node:module";
+const { chromium } = createRequire(import.meta.url)("playwright-core");
 
 const [url, model] = process.argv.slice(2);
 if (!url || !model) {
