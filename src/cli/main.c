@@ -17,6 +17,7 @@ static const struct command commands[] = {
     { "run", cmd_run, "generate text from a prompt" },
     { "tokenize", cmd_tokenize, "print the token ids of a text" },
     { "chat", cmd_chat, "chat with a model through its chat template" },
+    { "serve", cmd_serve, "serve the model over HTTP (OpenAI, Ollama and llama.cpp APIs)" },
     { "bench", cmd_bench, "measure prompt and generation speed (llama-bench compatible)" },
     { "info", cmd_info, "show a model's architecture, hyper-parameters and tensors" },
     { "template", cmd_template, "render a chat template for a list of messages" },

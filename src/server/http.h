@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "tinyllm.h"
+#include "util/json.h"
 
 /* Limits a request must respect; the status a violation gets is in the
  * parse result (414 request line, 431 headers, 413 body). */
@@ -27,10 +28,12 @@ struct http_header { const char *name, *value; };   /* NUL-terminated, value tri
 /* One parsed request. Every pointer points into the connection's buffer
  * (valid until the next request on it is parsed); the body is
  * NUL-terminated (a copy of body_len bytes plus NUL, de-chunked when the
- * client sent Transfer-Encoding: chunked). */
+ * client sent Transfer-Encoding: chunked). The target is split in place
+ * at '?' into path and query (an absolute-form "http://host/p" target
+ * gives path "/p"). Lines may end in CRLF or a bare LF (RFC 9112 2.2);
+ * a bare CR anywhere else is a 400. */
 struct http_request {
-    const char *method;          /* "GET", "POST", ... as sent */
-    const char *target;          /* "/v1/models?x=1" as sent */
+    const char *method;          /* "GET", "POST", ... as sent (case-sensitive) */
     const char *path;            /* target up to '?', percent-decoding not applied */
     const char *query;           /* after '?', "" when none */
     int         minor;           /* HTTP/1.minor: 0 or 1 */
@@ -40,6 +43,10 @@ struct http_request {
     size_t      body_len;
     bool        keep_alive;      /* 1.1 without "Connection: close", or 1.0 with keep-alive */
     bool        expect_continue; /* "Expect: 100-continue" */
+    size_t      head_len;        /* bytes of request line + header block; also set when
+                                    http_parse returns 0 because only the body is missing
+                                    (0 while the head itself is incomplete), so the
+                                    caller can answer 100-continue */
 };
 
 /* Case-insensitive header lookup; NULL when absent. */
@@ -48,19 +55,32 @@ const char *http_header(const struct http_request *r, const char *name);
 /* Parse the request at the start of buf[0..len). Returns the bytes it
  * used (> 0) with *r filled; 0 when more bytes are needed; or -status (400,
  * 413, 414, 431, 501 for a transfer coding other than chunked, 505 for a
- * version other than 1.0/1.1) with a one-line reason in err. May rewrite buf
- * in place (NULs, de-chunking), so call it on the same bytes again only
- * after it returned 0. */
+ * version other than 1.0/1.1) with a one-line reason in err. Limits are
+ * checked on partial input too, so a client cannot make the caller buffer
+ * more than max_line + max_headers + 2 * max_body + 64 KiB (chunk framing)
+ * before it gets its error. Refused (400): a missing or repeated Host in
+ * 1.1, header folding, a space before ':', repeated or malformed
+ * Content-Length, Content-Length with Transfer-Encoding, chunked in 1.0.
+ * Rewrites buf in place (NULs, de-chunking) only when it returns > 0, so
+ * after 0 call it again on the same bytes with more appended. lim NULL:
+ * the defaults. */
 long http_parse(char *buf, size_t len, const struct http_limits *lim, struct http_request *r,
                 struct tl_error *err);
+
+/* Defaults of struct http_limits. */
+struct http_limits http_limits_default(void);
 
 /* The writing side of one connection. Every write waits at most timeout_ms
  * for the socket (a client that stops reading is dropped, never blocks the
  * server); after any failure `failed` stays set and every call returns
- * TL_EIO at once. */
+ * TL_EIO at once. With sink set, the bytes are appended there instead (the
+ * server's I/O thread sends them without blocking). Every response carries
+ * Connection (keep-alive or close) and Access-Control-Allow-Origin: *. */
 struct http_out {
     int   fd;
     int   timeout_ms;
+    struct json_buf *sink; /* NULL: write to fd */
+    bool  http10;          /* HTTP/1.0 client: no chunked coding; a stream's end is the close */
     bool  keep_alive;      /* the connection stays open after this response */
     bool  head_only;       /* HEAD request: headers, no body */
     bool  failed;          /* the client is gone or too slow */
@@ -76,8 +96,10 @@ struct http_out {
 int http_send(struct http_out *o, int status, const char *content_type, const char *extra_headers,
               const void *body, size_t len);
 
-/* A chunked response: head now, then one chunk per write, then the
- * terminating chunk. SSE and NDJSON streams go through these. */
+/* A chunked response: head now, then one chunk per write (n == 0 writes
+ * nothing), then the terminating chunk. SSE and NDJSON streams go through
+ * these. A second head (http_send or http_stream_begin after one was sent)
+ * is TL_EINVAL and sends nothing. */
 int http_stream_begin(struct http_out *o, int status, const char *content_type,
                       const char *extra_headers);
 int http_stream_write(struct http_out *o, const void *p, size_t n);

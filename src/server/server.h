@@ -33,7 +33,9 @@ struct server_opts {
     bool        quiet, verbose;
 };
 
-/* Counters for /metrics and the log, updated by the server's threads. */
+/* Counters for /metrics and the log. The server counts requests and adds
+ * out->n_prompt / n_gen to the token counters after each handler; the
+ * generation handlers add the time they spent to prompt_us / gen_us. */
 struct server_metrics {
     atomic_llong requests, requests_failed;
     atomic_llong prompt_tokens, gen_tokens;
@@ -47,6 +49,8 @@ struct server {
     const struct server_opts *o;
     struct engine  e;
     const char    *model_name;         /* alias or the model file's base name */
+    const char    *chat_template;      /* the template chat_init chose (text, once ready) */
+    size_t         chat_template_len;  /* bytes */
     int64_t        created;            /* unix time the model was loaded */
     atomic_bool    ready;              /* model loaded: /health says ok */
     atomic_bool    stopping;           /* SIGINT/SIGTERM seen: running generations end */
@@ -76,6 +80,12 @@ const struct route *routes_find(const char *method, const char *path, int *statu
  * /detokenize), page_routes (page.c: the chat page at /). */
 extern const struct route server_routes[], openai_routes[], ollama_routes[], llamacpp_routes[],
                           page_routes[];
+
+/* The generic error body {"error":{"code":N,"message":MSG,"type":TYPE}}
+ * (OpenAI's and llama-server's shape) with status; type NULL: chosen from
+ * the status ("invalid_request_error", "authentication_error",
+ * "not_found_error", "unavailable_error", "server_error", ...). */
+int server_send_error(struct http_out *out, int status, const char *type, const char *msg);
 
 /* Run until SIGINT/SIGTERM: load the model, listen, serve. Returns TL_OK
  * after a clean shutdown. */
