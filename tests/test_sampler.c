@@ -133,6 +133,47 @@ static void repeat_penalty_window(void)
     sampler_free(&s);
 }
 
+/* llama.cpp's arithmetic: logit -= count * frequency + presence, once per
+ * distinct token in the window, after the repeat penalty. */
+static void presence_frequency_penalties(void)
+{
+    float l[NV];
+    for (int i = 0; i < NV; i++)
+        l[i] = 0.0f;
+    l[1] = 5.0f;
+    l[2] = 4.0f;
+    l[3] = 3.6f;
+    struct sampler_params p = sampler_defaults();
+    p.temp = 0.0f;
+    p.repeat_last_n = 4;
+    p.presence_penalty = 0.75f;
+    struct sampler s;
+    sampler_init(&s, &p, NV, NULL);
+    sampler_accept(&s, 1);
+    sampler_accept(&s, 1);
+    CHECK(sampler_sample(&s, l) == 1, "presence once: 5 - 0.75 > 4");
+    sampler_free(&s);
+    p.presence_penalty = 0.0f;
+    p.frequency_penalty = 0.75f;
+    sampler_init(&s, &p, NV, NULL);
+    sampler_accept(&s, 1);
+    CHECK(sampler_sample(&s, l) == 1, "one occurrence: 5 - 0.75 > 4");
+    sampler_accept(&s, 1);
+    CHECK(sampler_sample(&s, l) == 2, "two: 5 - 1.5 < 4");
+    sampler_accept(&s, 2);
+    sampler_accept(&s, 2);
+    CHECK(sampler_sample(&s, l) == 3, "1 and 2 fall to 3.5 and 2.5: 3 (3.6) wins");
+    sampler_free(&s);
+    p.frequency_penalty = 0.0f;
+    p.presence_penalty = 0.0f;
+    p.repeat_penalty = 2.0f;
+    p.frequency_penalty = 1.0f;
+    sampler_init(&s, &p, NV, NULL);
+    sampler_accept(&s, 1);
+    CHECK(sampler_sample(&s, l) == 2, "repeat first (5 / 2), then frequency: 1.5 < 4");
+    sampler_free(&s);
+}
+
 /* A sampler at temperature temp (0: greedy) keeping top_k (0: all), the
  * other filters at their defaults. */
 static void init_at(struct sampler *s, float temp, int top_k)
@@ -260,6 +301,7 @@ int main(void)
     RUN_TEST(top_k_limits_choices);
     RUN_TEST(top_p_and_min_p);
     RUN_TEST(repeat_penalty_window);
+    RUN_TEST(presence_frequency_penalties);
     RUN_TEST(nan_never_chosen);
     RUN_TEST(all_minus_inf);
     RUN_TEST(all_nan);

@@ -7,6 +7,10 @@ void out_write(struct out *o, const char *s, size_t n)
 {
     if (o->closed || !n)
         return;
+    if (o->sink) {
+        o->closed = o->sink(o->sink_ctx, s, n) != 0;
+        return;
+    }
     if (fwrite(s, 1, n, o->f) != n || fflush(o->f))
         o->closed = 1;
 }
@@ -46,7 +50,7 @@ int out_push(struct out *o, const char *s, size_t n)
             if (hit) {
                 out_write(o, o->pend, (size_t)(hit - o->pend));
                 o->n_pend = 0;
-                return 1;
+                return 1 + i;
             }
         }
         size_t hold = stop_prefix_len(o, o->pend, o->n_pend);

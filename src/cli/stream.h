@@ -16,14 +16,18 @@ struct out {
     const char *const *stops;    /* n_stops strings, each 1..256 bytes */
     int                n_stops;
     int                closed;      /* the stream is gone (EPIPE): stop quietly */
-    FILE              *f;           /* where the text goes */
+    FILE              *f;           /* where the text goes, unless sink is set */
+    /* when set, text goes here instead of f; nonzero means the stream is gone */
+    int              (*sink)(void *ctx, const char *s, size_t n);
+    void              *sink_ctx;
 };
 
 /* Write n bytes as they are (no stop-string check). */
 void out_write(struct out *o, const char *s, size_t n);
 
-/* Add n bytes of decoded text; returns 1 when a stop string is complete
- * (the text before it has been written, the rest dropped). */
+/* Add n bytes of decoded text; returns 1 + the index of the stop string
+ * when one is complete (the text before it has been written, the rest
+ * dropped), else 0. */
 int out_push(struct out *o, const char *s, size_t n);
 
 /* Write what is still held back. */

@@ -9,7 +9,8 @@ struct sampler_params sampler_defaults(void)
 {
     return (struct sampler_params){
         .temp = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f,
-        .repeat_penalty = 1.0f, .repeat_last_n = 64, .seed = 0,
+        .repeat_penalty = 1.0f, .repeat_last_n = 64, .presence_penalty = 0.0f,
+        .frequency_penalty = 0.0f, .seed = 0,
     };
 }
 
@@ -113,19 +114,23 @@ static void select_top_k(struct cand *c, int n, int k)
     }
 }
 
-/* Penalise tokens seen in the window, once each: positive logits are
- * divided by the penalty, negative ones multiplied. */
-static void apply_repeat_penalty(struct sampler *s, int n)
+/* llama.cpp's penalties over the window, once per distinct token seen c
+ * times: positive logits are divided by the repeat penalty, negative ones
+ * multiplied; then c * frequency + presence is subtracted. */
+static void apply_penalties(struct sampler *s, int n)
 {
     for (int i = 0; i < s->n_recent; i++) {
         int32_t id = s->recent[i];
-        int dup = 0;
+        int dup = 0, count = 1;
         for (int j = 0; j < i && !dup; j++)
             dup = s->recent[j] == id;
         if (dup || id < 0 || id >= n)
             continue;
+        for (int j = i + 1; j < s->n_recent; j++)
+            count += s->recent[j] == id;
         float *l = &s->cand[id].logit;
         *l = *l > 0 ? *l / s->p.repeat_penalty : *l * s->p.repeat_penalty;
+        *l -= (float)count * s->p.frequency_penalty + s->p.presence_penalty;
     }
 }
 
@@ -144,8 +149,8 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     int n = s->n_vocab;
     for (int i = 0; i < n; i++)
         s->cand[i] = (struct cand){ logits[i], i };
-    if (s->p.repeat_penalty != 1.0f)
-        apply_repeat_penalty(s, n);
+    if (s->p.repeat_penalty != 1.0f || s->p.frequency_penalty != 0.0f || s->p.presence_penalty != 0.0f)
+        apply_penalties(s, n);
     if (s->p.temp <= 0.0f) {
         int32_t best = -1;
         for (int i = 0; i < n; i++)

@@ -1,7 +1,7 @@
 /* engine/sampler.h: from a row of logits to the next token. Greedy when temp is 0;
- * otherwise repetition penalty, top-k, temperature, top-p and min-p in
- * llama.cpp's order, then a draw from a seeded generator (same seed, same
- * text). */
+ * otherwise penalties (repeat, frequency, presence), top-k, temperature,
+ * top-p and min-p in llama.cpp's order, then a draw from a seeded generator
+ * (same seed, same text). */
 #ifndef TINYLLM_SAMPLER_H
 #define TINYLLM_SAMPLER_H
 
@@ -15,7 +15,9 @@ struct sampler_params {
     float    top_p;         /* 1 = off */
     float    min_p;         /* 0 = off */
     float    repeat_penalty;/* 1 = off */
-    int      repeat_last_n; /* window of recent tokens the penalty sees */
+    int      repeat_last_n; /* window of recent tokens the penalties see */
+    float    presence_penalty;  /* subtracted once from a token in the window; 0 = off */
+    float    frequency_penalty; /* subtracted per occurrence in the window; 0 = off */
     uint64_t seed;
 };
 
@@ -29,7 +31,8 @@ struct sampler {
 };
 
 /* Defaults as llama.cpp's CLI: temp 0.8, top_k 40, top_p 0.95, min_p 0.05,
- * repeat_penalty 1.0, repeat_last_n 64, seed from the caller. */
+ * repeat_penalty 1.0, repeat_last_n 64, presence and frequency penalties 0,
+ * seed from the caller. */
 struct sampler_params sampler_defaults(void);
 
 int  sampler_init(struct sampler *s, const struct sampler_params *p, int n_vocab, struct tl_error *err);

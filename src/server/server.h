@@ -15,6 +15,7 @@
 #include "chat/chat.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
+#include "server/generate.h"
 #include "server/http.h"
 
 struct server_opts {
@@ -48,6 +49,8 @@ struct server_metrics {
 struct server {
     const struct server_opts *o;
     struct engine  e;
+    struct gen_cache kv;               /* the tokens in e's KV cache (model thread only);
+                                          server.c frees it with gen_cache_free */
     const char    *model_name;         /* alias or the model file's base name */
     const char    *chat_template;      /* the template chat_init chose (text, once ready) */
     size_t         chat_template_len;  /* bytes */
