@@ -1,18 +1,22 @@
-// The chat page in a real browser: node page.mjs URL MODEL_NAME
-// Headless Chromium (Debian's, through playwright-core) loads the page from
-// a running `tinyllm serve`, sends a message and waits for the streamed
-// answer; then starts a long answer and stops it with the Stop button.
-// Prints one line per check; exits 1 on the first failure.
-// Packages come from NODE_PATH (installed outside the tree), which only
-// require() honours.
+// The chat page in a real browser. Run by tests/test_serve_clients.c with
+// BASE_URL (http://127.0.0.1:PORT) of a running `tinyllm serve`: headless
+// Chromium (Debian's, $CHROMIUM, through playwright-core) loads the page,
+// sends a message and waits for the streamed answer, then starts a long
+// answer and stops it with the Stop button. One line per check, "done"
+// last; exits 1 on the first failure.
+// playwright-core is installed outside the tree, in $TINYLLM_NODE_PATH.
 import { createRequire } from "node:module";
-const { chromium } = createRequire(import.meta.url)("playwright-core");
+const require = createRequire(import.meta.url);
+const paths = (process.env.TINYLLM_NODE_PATH || "/tmp/npm/node_modules").split(":");
+const { chromium } = require(require.resolve("playwright-core", { paths }));
 
-const [url, model] = process.argv.slice(2);
-if (!url || !model) {
-  console.error("usage: node page.mjs URL MODEL_NAME");
+const base = process.env.BASE_URL;
+if (!base) {
+  console.error("page.mjs: set BASE_URL");
   process.exit(2);
 }
+const url = base + "/";
+const model = (await (await fetch(base + "/v1/models")).json()).data[0].id;
 const exe = process.env.CHROMIUM || "/usr/bin/chromium";
 
 function check(ok, what) {
@@ -85,4 +89,5 @@ try {
 } finally {
   await browser.close();
 }
+if (!failed) console.log("done");
 process.exit(failed ? 1 : 0);
