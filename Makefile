@@ -66,6 +66,15 @@ $(BUILD)/%.o: src/%.c $(ALL_HDR) | $(BUILD)/tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA_FLAGS) -c $< -o $@
 
+# The chat page server/page.c serves: src/server/page.html as the bytes of
+# a C array, so the binary needs no file at run time.
+PAGE_INC := $(BUILD)/gen/page_html.inc
+$(BUILD)/server/page.o: $(PAGE_INC)
+$(BUILD)/server/page.o: CPPFLAGS += -I$(BUILD)/gen
+$(PAGE_INC): src/server/page.html
+	@mkdir -p $(dir $@)
+	od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' > $@
+
 $(BUILD)/libtinyllm.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
