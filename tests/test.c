@@ -1,5 +1,7 @@
 /* test.c: the harness behind test.h. */
+#include <ftw.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 #include "test.h"
 
 struct test_state test_state;
+static char tmpdir[256];   /* test_tmpdir's scratch directory, "" until made */
 
 void test_run(const char *name, void (*fn)(void))
 {
@@ -29,8 +32,23 @@ void test_run(const char *name, void (*fn)(void))
     fflush(stdout);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* The scratch directory goes when every test passed; after a failure it
+ * stays for a look, and the log says where. */
 int test_finish(void)
 {
+    if (tmpdir[0] && strcmp(tmpdir, "/tmp") != 0) {
+        if (test_state.n_fail)
+            printf("scratch files kept in %s\n", tmpdir);
+        else
+            nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
     printf("counts %d %d %d\n", test_state.n_pass, test_state.n_fail, test_state.n_skip);
     return test_state.n_fail ? 1 : 0;
 }
@@ -53,14 +71,13 @@ const char *test_bin(void)
 
 const char *test_tmpdir(void)
 {
-    static char dir[256];
-    if (!dir[0]) {
+    if (!tmpdir[0]) {
         const char *t = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/tinyllm-test-XXXXXX", t && *t ? t : "/tmp");
-        if (!mkdtemp(dir))
-            snprintf(dir, sizeof dir, "/tmp");
+        snprintf(tmpdir, sizeof tmpdir, "%s/tinyllm-test-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpdir))
+            snprintf(tmpdir, sizeof tmpdir, "/tmp");
     }
-    return dir;
+    return tmpdir;
 }
 
 int test_count_lines(const char *s)

@@ -1,7 +1,9 @@
 /* test_serve_clients.c: real clients against `tinyllm serve` on an
  * ephemeral loopback port over models/stories260K.gguf: OpenAI's official
  * `openai` package (tests/serve/openai.mjs), Ollama's `ollama` package
- * (ollama.mjs) and llama.cpp's API through Node's fetch (llamacpp.mjs).
+ * (ollama.mjs), llama.cpp's API through Node's fetch (llamacpp.mjs), the
+ * chat page in headless Chromium through playwright-core (page.mjs), and
+ * 2 x 200 mixed requests from 16 concurrent clients (stress.mjs).
  * Each script checks its answers against what `tinyllm run` prints for the
  * same prompt, seed and sampling. Node comes from PATH, the packages from
  * $TINYLLM_NODE_PATH (default /tmp/npm/node_modules); without them the
@@ -65,7 +67,7 @@ static bool start_server(void)
     if (server_pid == 0) {
         if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
             _exit(127);
-        execl("/bin/sh", "sh", "-c", "exec $0 serve -m " MODEL " --port 0 -t 1 --chat-template chatml",
+        execl("/bin/sh", "sh", "-c", "exec $0 serve -m " MODEL " --port 0 -t 1 --chat-template chatml --queue 64",
               test_bin(), (char *)NULL);
         _exit(127);
     }
@@ -105,6 +107,9 @@ static void run_script(const char *script)
     setenv("EXPECT_COMPLETION", expect_completion, 1);
     setenv("EXPECT_CHAT", expect_chat, 1);
     setenv("TINYLLM_NODE_PATH", node_path(), 1);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%d", (int)server_pid);
+    setenv("SERVER_PID", pid, 1);
     snprintf(out_path, sizeof out_path, "%s/%s.out", test_tmpdir(), script);
     snprintf(cmd, sizeof cmd, "timeout 120 node tests/serve/%s >%s 2>&1", script, out_path);
     int rc = system(cmd);
@@ -160,6 +165,35 @@ static void llamacpp_fetch(void)
     run_script("llamacpp.mjs");
 }
 
+static const char *chromium(void)
+{
+    const char *p = getenv("CHROMIUM");
+    return p && *p ? p : "/usr/bin/chromium";
+}
+
+static void page_in_chromium(void)
+{
+    if (!have_node())
+        SKIP("node is not installed");
+    if (!have_package("playwright-core"))
+        SKIP("the playwright-core npm package is not in %s (set TINYLLM_NODE_PATH)", node_path());
+    if (access(chromium(), X_OK) != 0)
+        SKIP("no Chromium at %s (apt-get install chromium, or set CHROMIUM)", chromium());
+    if (!ready())
+        SKIP("tinyllm serve is not built or the model is missing");
+    setenv("CHROMIUM", chromium(), 1);
+    run_script("page.mjs");
+}
+
+static void many_clients(void)
+{
+    if (!have_node())
+        SKIP("node is not installed");
+    if (!ready())
+        SKIP("tinyllm serve is not built or the model is missing");
+    run_script("stress.mjs");
+}
+
 int main(void)
 {
     struct stat st;
@@ -175,6 +209,8 @@ int main(void)
     RUN_TEST(openai_client);
     RUN_TEST(ollama_client);
     RUN_TEST(llamacpp_fetch);
+    RUN_TEST(page_in_chromium);
+    RUN_TEST(many_clients);
     RUN_TEST(serve_exits_cleanly);
     return test_finish();
 }

@@ -149,17 +149,6 @@ static void put_settings(struct json_buf *b, const struct gen_params *p, const s
     jw_fmt(b, "],\"n_probs\":%d}", p->n_top);
 }
 
-static void put_timings(struct json_buf *b, const struct gen_result *r)
-{
-    int pn = r->n_prompt - r->n_cached;
-    double pms = r->t_prompt_ms, gms = r->t_gen_ms;
-    jw_fmt(b, "\"timings\":{\"prompt_n\":%d,\"prompt_ms\":%.3f,\"prompt_per_token_ms\":%.3f,"
-           "\"prompt_per_second\":%.3f,\"predicted_n\":%d,\"predicted_ms\":%.3f,"
-           "\"predicted_per_token_ms\":%.3f,\"predicted_per_second\":%.3f}",
-           pn, pms, pn ? pms / pn : 0.0, pms > 0 ? 1e3 * pn / pms : 0.0, r->n_gen, gms,
-           r->n_gen ? gms / r->n_gen : 0.0, gms > 0 ? 1e3 * r->n_gen / gms : 0.0);
-}
-
 /* The whole result: the body of a plain answer, or a stream's last event. */
 static void put_final(struct lc *g, struct json_buf *b, const struct gen_params *p,
                       const struct gen_result *r, const int32_t *ids, int n)
@@ -183,7 +172,7 @@ static void put_final(struct lc *g, struct json_buf *b, const struct gen_params 
            memchr(content, '\n', clen) ? "true" : "false", stop_type[r->finish]);
     jw_cstr(b, r->finish == GEN_WORD ? p->stops[r->stop] : "");
     jw_fmt(b, ",\"tokens_cached\":%d,", r->n_cached);
-    put_timings(b, r);
+    jw_timings(b, r);
     json_buf_puts(b, "}");
 }
 

@@ -242,6 +242,8 @@ static void finish_stream(struct oai *g, const struct gen_result *r)
         put_head(g, &b, g->chat ? "chat.completion.chunk" : "text_completion");
         json_buf_puts(&b, "],");
         put_usage(&b, r);
+        json_buf_puts(&b, ",");
+        jw_timings(&b, r);
         json_buf_puts(&b, "}\n\n");
         if (send_event(g, &b))
             return;
@@ -267,6 +269,8 @@ static void send_whole(struct oai *g, const struct gen_result *r, const char *ec
     put_logprobs(g, &b);
     jw_fmt(&b, ",\"finish_reason\":\"%s\"}],", gen_finish_reason(r->finish));
     put_usage(&b, r);
+    json_buf_puts(&b, ",");
+    jw_timings(&b, r);
     json_buf_puts(&b, "}");
     api_send_json(g->out, 200, &b);
     json_buf_free(&b);

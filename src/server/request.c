@@ -488,6 +488,19 @@ static bool gone(void *ctx)
     return g->inner->cancelled && g->inner->cancelled(g->inner->ctx);
 }
 
+/* llama-server's timings object: the prompt tokens evaluated (the cached
+ * prefix is not) and the generated ones, with their times and rates. */
+void jw_timings(struct json_buf *b, const struct gen_result *r)
+{
+    int pn = r->n_prompt - r->n_cached;
+    double pms = r->t_prompt_ms, gms = r->t_gen_ms;
+    jw_fmt(b, "\"timings\":{\"prompt_n\":%d,\"prompt_ms\":%.3f,\"prompt_per_token_ms\":%.3f,"
+           "\"prompt_per_second\":%.3f,\"predicted_n\":%d,\"predicted_ms\":%.3f,"
+           "\"predicted_per_token_ms\":%.3f,\"predicted_per_second\":%.3f}",
+           pn, pms, pn ? pms / pn : 0.0, pms > 0 ? 1e3 * pn / pms : 0.0, r->n_gen, gms,
+           r->n_gen ? gms / r->n_gen : 0.0, gms > 0 ? 1e3 * r->n_gen / gms : 0.0);
+}
+
 int api_generate(struct server *s, struct http_out *out, const int32_t *prompt, int n_prompt,
                  const struct gen_params *p, const struct gen_sink *sink, struct gen_result *r,
                  struct tl_error *err)

@@ -95,6 +95,11 @@ void jw_fmt(struct json_buf *b, const char *fmt, ...) __attribute__((format(prin
 /* [b0,b1,...]: the bytes of s as numbers */
 void jw_bytes(struct json_buf *b, const char *s, size_t n);
 
+struct gen_result;
+/* "timings":{prompt_n, prompt_ms, ..., predicted_per_second}, as llama-server
+ * writes them (also into OpenAI answers, where its chat page reads them). */
+void jw_timings(struct json_buf *b, const struct gen_result *r);
+
 /* Send b as application/json with status (500 when b overflowed). */
 void api_send_json(struct http_out *out, int status, struct json_buf *b);
 

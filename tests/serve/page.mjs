@@ -30,7 +30,12 @@ try {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  // Chromium logs every non-2xx fetch as a console error; the page's
+  // context-full retry makes one on purpose (errors it shows are checked
+  // in the page instead).
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/^Failed to load resource/.test(m.text())) errors.push(m.text());
+  });
   // Offline: the page may fetch nothing but the server it came from.
   const foreign = [];
   const origin = new URL(url).origin;
@@ -53,7 +58,8 @@ try {
   check(answer.length > 0, `a message gets an answer (${JSON.stringify(answer.slice(0, 40))}...)`);
   const stats = await page.textContent("#stats");
   check(/\d+ prompt \+ \d+ tokens/.test(stats) && /t\/s/.test(stats), `speed and token counts shown (${stats})`);
-  check((await page.$$(".msg.error")).length === 0, "no error shown");
+  const errs0 = await page.$$eval(".msg.error .text", (l) => l.map((e) => e.textContent));
+  check(errs0.length === 0, "no error shown" + (errs0.length ? `: ${errs0[0]}` : ""));
 
   // Stop: a long answer, stopped as soon as its first piece shows. A tiny
   // model may finish first; either way the page is idle afterwards and the
@@ -79,7 +85,9 @@ try {
   await page.press("#input", "Enter");
   await page.waitForFunction(() => document.querySelectorAll(".msg.assistant").length === 3, null, { timeout: 20000 });
   await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 60000 });
-  check((await page.$$(".msg.error")).length === 0, "the next message is answered after a stop");
+  const errs = await page.$$eval(".msg.error .text", (l) => l.map((e) => e.textContent));
+  check(errs.length === 0, "the next message is answered after a stop (older turns dropped when the context is full)" +
+        (errs.length ? `: ${errs[0]}` : ""));
 
   check(foreign.length === 0, "the page fetches nothing from elsewhere" + (foreign.length ? `: ${foreign[0]}` : ""));
   check(errors.length === 0, "no script errors" + (errors.length ? `: ${errors[0]}` : ""));
