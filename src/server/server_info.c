@@ -60,7 +60,7 @@ static void health(struct server *s, const struct http_request *r, struct http_o
 static void metric(struct json_buf *b, const char *name, const char *type, const char *help, double v)
 {
     char line[512];
-    snprintf(line, sizeof line, "# HELP tinyllm:%s %s\n# TYPE tinyllm:%s %s\ntinyllm:%s %.17g\n", name, help,
+    snprintf(line, sizeof line, "# HELP tinyllm:%s %s\n# TYPE tinyllm:%s %s\ntinyllm:%s %.10g\n", name, help,
              name, type, name, v);
     json_buf_puts(b, line);
 }
