@@ -49,6 +49,9 @@ static void completions_match_run(void)
           "{\"prompt\":\"The cat\",\"max_tokens\":60,\"seed\":3,\"temperature\":1.2,\"top_p\":0.9}" },
         { "-p 'Once upon a time' -n 80 --seed 11 --temp 0.7 --stop ' the'",
           "{\"prompt\":\"Once upon a time\",\"max_tokens\":80,\"seed\":11,\"temperature\":0.7,\"stop\":\" the\"}" },
+        { "-p 'Once upon a time' -n 60 --seed 5 --temp 0.8 --presence-penalty 0.6 --frequency-penalty 0.4",
+          "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"seed\":5,\"temperature\":0.8,"
+          "\"presence_penalty\":0.6,\"frequency_penalty\":0.4}" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *want = run_text(cases[i].run);

@@ -150,7 +150,11 @@ static const struct opt sampling_rows[] = {
     { "--repeat-penalty", "R", OPT_FLOAT, offsetof(struct sampler_params, repeat_penalty), 0.01, 100,
       .help = "penalise recent tokens, 1 = off", .def = "1.0" },
     { "--repeat-last-n", "N", OPT_INT, offsetof(struct sampler_params, repeat_last_n), 0, 1 << 20,
-      .help = "tokens the penalty looks back over", .def = "64" },
+      .help = "tokens the penalties look back over", .def = "64" },
+    { "--presence-penalty", "P", OPT_FLOAT, offsetof(struct sampler_params, presence_penalty), -2, 2,
+      .help = "subtract P from tokens seen in the window, 0 = off", .def = "0.0" },
+    { "--frequency-penalty", "F", OPT_FLOAT, offsetof(struct sampler_params, frequency_penalty), -2, 2,
+      .help = "subtract F per time a token was seen in the window,\n0 = off", .def = "0.0" },
     { "--seed", "N", OPT_U64, offsetof(struct sampler_params, seed), 0, 9223372036854775807.0,
       .help = "random seed", .def = "from the clock" },
 };
