@@ -190,7 +190,8 @@ int jx_tojson(struct jctx *c, const struct jnode *n, const struct jval *v, const
 #define KINDS_NUMBER (KIND(JV_INT) | KIND(JV_FLOAT) | KIND(JV_BOOL))
 /* jinja2 iterates an undefined value as empty */
 #define KINDS_ITERABLE (KIND(JV_STR) | KIND(JV_LIST) | KIND(JV_DICT) | KIND(JV_UNDEF))
-#define KINDS_CALLABLE (KIND(JV_FUNC) | KIND(JV_MACRO))
+/* jinja2's Undefined has __call__ (it raises when called), so callable() is true */
+#define KINDS_CALLABLE (KIND(JV_FUNC) | KIND(JV_MACRO) | KIND(JV_UNDEF))
 
 static int t_true(struct jctx *c, const struct jnode *n, const char *name, const struct jval *v, const struct jargs *a,
                bool *r)
