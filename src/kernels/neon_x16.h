@@ -16,7 +16,7 @@
  * the correction. Q8_0 is stored as q + 128 (vpdpbusd's unsigned side):
  * one eor 0x80 per register gives q back.
  *
- * Activations are first copied into a panel of P columns (8, 4 or 1) per
+ * Activations are first copied into a panel of P columns (XP, 4 or 1) per
  * block: P areas of XQ quant bytes (sdot: the 32 quants; plain: the eight
  * 4-byte groups, each repeated over 16 bytes), then the P scales dx and
  * the P corrections, each as whole 4-lane vectors, which the products take
@@ -27,11 +27,29 @@ enum {
     XQ = NEON_LANE_DOT ? 32 : 128,   /* panel bytes of one column's block quants */
     XK = NEON_LANE_DOT ? 128 : 56,   /* blocks per K chunk (panels of a chunk) */
     XCC = 64,                        /* GEMM columns per chunk */
+    XP = NEON_LANE_DOT ? 8 : 4,      /* widest panel (plain NEON: a column's 8
+                                        group registers leave room for 4) */
 };
 /* panel bytes per block for P columns: quants, then dx and corr for P
  * rounded up to 4 lanes */
 #define X16_PB(P) ((P) * XQ + 32 * (((P) + 3) / 4))
 _Static_assert((size_t)XK * XCC * X16_PB(1) <= KERNELS_SCRATCH_BYTES, "x16 GEMM panels fit the scratch");
+
+/* 16 activation bytes (four 4-byte groups) in the set's panel form: as
+ * they are for sdot by lane (16 bytes), each group repeated over 16 bytes
+ * for plain NEON (64). */
+INLINE void x16_put16(char *o, int8x16_t v)
+{
+#if NEON_LANE_DOT
+    vst1q_s8((int8_t *)o, v);
+#else
+    int32x4_t w = vreinterpretq_s32_s8(v);
+    vst1q_s32((int32_t *)o, vdupq_laneq_s32(w, 0));
+    vst1q_s32((int32_t *)o + 4, vdupq_laneq_s32(w, 1));
+    vst1q_s32((int32_t *)o + 8, vdupq_laneq_s32(w, 2));
+    vst1q_s32((int32_t *)o + 12, vdupq_laneq_s32(w, 3));
+#endif
+}
 
 /* Columns [c, c + P) of a's activation (Q8_0), blocks [b0, b0 + kb), as a
  * panel at p. corr = -8 * sum(q) for Q4_0, 0 for Q8_0. */
@@ -43,21 +61,8 @@ static void x16_panel(char *p, const struct matmul_args *a, int type, int c, int
         for (int i = 0; i < P; i++) {
             const struct block_q8_0 *x = (const struct block_q8_0 *)row_at(a->x, a->x_row_bytes, (size_t)(c + i)) + b0 + b;
             int8x16_t x0 = vld1q_s8(x->qs), x1 = vld1q_s8(x->qs + 16);
-#if NEON_LANE_DOT
-            vst1q_s8((int8_t *)(p + XQ * i), x0);
-            vst1q_s8((int8_t *)(p + XQ * i) + 16, x1);
-#else
-            int32_t *g = (int32_t *)(p + XQ * i);
-            int32x4_t w0 = vreinterpretq_s32_s8(x0), w1 = vreinterpretq_s32_s8(x1);
-            vst1q_s32(g, vdupq_laneq_s32(w0, 0));
-            vst1q_s32(g + 4, vdupq_laneq_s32(w0, 1));
-            vst1q_s32(g + 8, vdupq_laneq_s32(w0, 2));
-            vst1q_s32(g + 12, vdupq_laneq_s32(w0, 3));
-            vst1q_s32(g + 16, vdupq_laneq_s32(w1, 0));
-            vst1q_s32(g + 20, vdupq_laneq_s32(w1, 1));
-            vst1q_s32(g + 24, vdupq_laneq_s32(w1, 2));
-            vst1q_s32(g + 28, vdupq_laneq_s32(w1, 3));
-#endif
+            x16_put16(p + XQ * i, x0);
+            x16_put16(p + XQ * i + XQ / 2, x1);
             dx[i] = f16((const char *)&x->d);
             corr[i] = type == TL_Q4_0 ? -8 * (vaddlvq_s8(x0) + vaddlvq_s8(x1)) : 0;
         }
@@ -189,7 +194,7 @@ INLINE void x16_tile(const struct matmul_args *a, int type, const char *col, int
                      float *y, int first)
 {
     const size_t cb = X16 * q32_bytes(type);
-    float32x4_t acc[8];
+    float32x4_t acc[XP];
 #pragma GCC unroll 8
     for (int c = 0; c < P; c++)
         acc[c] = vdupq_n_f32(0);
@@ -199,9 +204,9 @@ INLINE void x16_tile(const struct matmul_args *a, int type, const char *col, int
         float32x4_t dw = vcvt_f32_f16(vld1_f16((const __fp16 *)col + 4 * q));
         const float *dxp = (const float *)(xp + P * XQ);
         const int32_t *corrp = (const int32_t *)(dxp + 4 * ((P + 3) / 4));
-        float32x4_t dx[2];
-        int32x4_t corr[2];
-#pragma GCC unroll 2
+        float32x4_t dx[XP / 4];
+        int32x4_t corr[XP / 4];
+#pragma GCC unroll 8
         for (int h = 0; h < (P + 3) / 4; h++) {
             dx[h] = vld1q_f32(dxp + 4 * h);
             corr[h] = vld1q_s32(corrp + 4 * h);
@@ -219,49 +224,92 @@ INLINE void x16_tile(const struct matmul_args *a, int type, const char *col, int
         x16_store(y + (size_t)c * a->ldy, acc[c], first);
 }
 
-/* Column c alone through the decode kernel, its panel on the stack. */
+#include "kernels/neon_x16k.h"
+
+/* ---- the drivers, by type (Q4_0, Q8_0: blocks of 32; Q4_K: super-blocks) ---- */
+
+INLINE int x16_chunk(int type) { return is_k(type) ? XKK : XK; }          /* blocks per K chunk */
+INLINE int x16_widest(int type) { return is_k(type) ? XKP : XP; }         /* widest panel */
+INLINE size_t x16_pb(int type, int P) { return is_k(type) ? XK_PB(P) : X16_PB(P); }
+INLINE size_t x16_col_bytes(int type) { return is_k(type) ? X16_COL(block_q4_K) : X16 * q32_bytes(type); }
+
+INLINE void x16_panel_of(char *p, const struct matmul_args *a, int type, int c, int P, int b0, int kb)
+{
+    if (is_k(type))
+        x16k_panel(p, a, c, P, b0, kb);
+    else
+        x16_panel(p, a, type, c, P, b0, kb);
+}
+
+/* A tile of P <= x16_widest(type) columns (P a constant). */
+INLINE void x16_tile_of(const struct matmul_args *a, int type, const char *col, int q, const char *xp, int kb, int P,
+                        float *y, int first)
+{
+    if (is_k(type))
+        x16k_tile(a, col, q, xp, kb, P, y, first);
+    else
+        x16_tile(a, type, col, q, xp, kb, P, y, first);
+}
+
+enum { X16_STACK = XK * X16_PB(1) > XKK * XK_PB(1) ? XK * X16_PB(1) : XKK * XK_PB(1) };
+
+/* Column c alone (the decode): its panel on the stack; the 32-element
+ * types through x16_gemv (the activation block loaded once for 16 rows),
+ * Q4_K through the one-column tile. */
 INLINE void x16_column(const struct matmul_args *a, int type, int c, int r0, int r1)
 {
-    _Alignas(16) char p[XK * X16_PB(1)];
-    const int nb = a->n / QK;
-    for (int b0 = 0; b0 < nb; b0 += XK) {
-        int kb = imin(XK, nb - b0);
-        x16_panel(p, a, type, c, 1, b0, kb);
-        x16_gemv(a, type, p, b0, kb, a->y + (size_t)c * a->ldy, r0, r1, b0 == 0);
+    _Alignas(16) char p[X16_STACK];
+    const int nb = a->n / type_info((uint32_t)type)->block_elems, kc = x16_chunk(type);
+    const size_t cb = x16_col_bytes(type);
+    float *y = a->y + (size_t)c * a->ldy;
+    for (int b0 = 0; b0 < nb; b0 += kc) {
+        int kb = imin(kc, nb - b0);
+        x16_panel_of(p, a, type, c, 1, b0, kb);
+        if (!is_k(type)) {
+            x16_gemv(a, type, p, b0, kb, y, r0, r1, b0 == 0);
+            continue;
+        }
+        for (int r = r0; r < r1; r += X16) {
+            const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
+            for (int q = 0; q < 4; q++)
+                x16k_tile(a, col, q, p, kb, 1, y + r + 4 * q, b0 == 0);
+        }
     }
 }
 
 /* The GEMM over panels in the scratch: per K chunk and chunk of columns,
- * the panels (8 columns, then 4, then 1), then every tile of 4 rows
+ * the panels (the widest, then 4, then 1), then every tile of 4 rows
  * against each panel. */
 INLINE void x16_gemm(const struct matmul_args *a, int type, char *buf, int r0, int r1)
 {
-    const size_t cb = X16 * q32_bytes(type);
-    const int nb = a->n / QK;
-    for (int b0 = 0; b0 < nb; b0 += XK) {
-        int kb = imin(XK, nb - b0);
+    const size_t cb = x16_col_bytes(type);
+    const int nb = a->n / type_info((uint32_t)type)->block_elems, kc = x16_chunk(type), wide = x16_widest(type);
+    for (int b0 = 0; b0 < nb; b0 += kc) {
+        int kb = imin(kc, nb - b0);
         for (int c0 = 0; c0 < a->nc; c0 += XCC) {
             int cc = imin(XCC, a->nc - c0), np = 0, pw[XCC], pc[XCC];
             const char *pp[XCC];
             char *p = buf;
             for (int c = 0; c < cc; c += pw[np++]) {
-                pw[np] = cc - c >= 8 ? 8 : cc - c >= 4 ? 4 : 1;
+                pw[np] = cc - c >= wide ? wide : cc - c >= 4 ? 4 : 1;
                 pc[np] = c0 + c;
                 pp[np] = p;
-                x16_panel(p, a, type, c0 + c, pw[np], b0, kb);
-                p += (size_t)kb * X16_PB(pw[np]);
+                x16_panel_of(p, a, type, c0 + c, pw[np], b0, kb);
+                p += (size_t)kb * x16_pb(type, pw[np]);
             }
             for (int r = r0; r < r1; r += X16) {
                 const char *col = (const char *)row_at(a->w, a->w_row_bytes, (size_t)r) + (size_t)b0 * cb;
                 for (int q = 0; q < 4; q++)
                     for (int i = 0; i < np; i++) {
                         float *y = a->y + (size_t)pc[i] * a->ldy + r + 4 * q;
-                        if (pw[i] == 8)
-                            x16_tile(a, type, col, q, pp[i], kb, 8, y, b0 == 0);
-                        else if (pw[i] == 4)
-                            x16_tile(a, type, col, q, pp[i], kb, 4, y, b0 == 0);
+                        if (wide == 8 && pw[i] == 8)
+                            x16_tile_of(a, type, col, q, pp[i], kb, 8, y, b0 == 0);
+                        else if (wide >= 4 && pw[i] == 4)
+                            x16_tile_of(a, type, col, q, pp[i], kb, 4, y, b0 == 0);
+                        else if (wide == 2 && pw[i] == 2)
+                            x16_tile_of(a, type, col, q, pp[i], kb, 2, y, b0 == 0);
                         else
-                            x16_tile(a, type, col, q, pp[i], kb, 1, y, b0 == 0);
+                            x16_tile_of(a, type, col, q, pp[i], kb, 1, y, b0 == 0);
                     }
             }
         }
@@ -288,9 +336,11 @@ INLINE void matmul_x16(const struct matmul_args *a, int r0, int r1, int type)
 }
 
 static void matmul_x16_q4_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_0); }
+static void matmul_x16_q4_K(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q4_K); }
 #if NEON_LANE_DOT
 static void matmul_x16_q8_0(const struct matmul_args *a, int r0, int r1) { matmul_x16(a, r0, r1, TL_Q8_0); }
-#define NEON_X16_TABLE .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0 }
+#define NEON_X16_TABLE \
+    .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q8_0] = matmul_x16_q8_0, [TL_Q4_K] = matmul_x16_q4_K }
 #else
-#define NEON_X16_TABLE .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0 }
+#define NEON_X16_TABLE .matmul_x16 = { [TL_Q4_0] = matmul_x16_q4_0, [TL_Q4_K] = matmul_x16_q4_K }
 #endif
