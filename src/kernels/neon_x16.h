@@ -27,7 +27,7 @@ enum {
     XQ = NEON_LANE_DOT ? 32 : 128,   /* panel bytes of one column's block quants */
     XK = NEON_LANE_DOT ? 128 : 56,   /* blocks per K chunk (panels of a chunk) */
     XCC = 64,                        /* GEMM columns per chunk */
-    XP = NEON_LANE_DOT ? 8 : 4,      /* widest panel (plain NEON: a column's 8
+    XP = NEON_LANE_DOT ? 16 : 4,     /* widest panel (plain NEON: a column's 8
                                         group registers leave room for 4) */
 };
 /* panel bytes per block for P columns: quants, then dx and corr for P
@@ -122,16 +122,18 @@ INLINE void x16_quad(int type, const char *col, int q, int8x16_t v[8])
 }
 
 #if NEON_LANE_DOT
-/* s + the four rows' block sums: v[j] against the column's group j. */
+/* s + the four rows' block sums: v[j] against the column's group j. Both
+ * activation registers are used from the first pair of sdots on, so that
+ * the compiler loads them as one pair (one ldp a column). */
 INLINE int32x4_t x16_dot(int32x4_t s, const int8x16_t v[8], const struct xcol *x)
 {
     s = vdotq_laneq_s32(s, v[0], x->v[0], 0);
-    s = vdotq_laneq_s32(s, v[1], x->v[0], 1);
-    s = vdotq_laneq_s32(s, v[2], x->v[0], 2);
-    s = vdotq_laneq_s32(s, v[3], x->v[0], 3);
     s = vdotq_laneq_s32(s, v[4], x->v[1], 0);
+    s = vdotq_laneq_s32(s, v[1], x->v[0], 1);
     s = vdotq_laneq_s32(s, v[5], x->v[1], 1);
+    s = vdotq_laneq_s32(s, v[2], x->v[0], 2);
     s = vdotq_laneq_s32(s, v[6], x->v[1], 2);
+    s = vdotq_laneq_s32(s, v[3], x->v[0], 3);
     return vdotq_laneq_s32(s, v[7], x->v[1], 3);
 }
 #else
@@ -195,7 +197,7 @@ INLINE void x16_tile(const struct matmul_args *a, int type, const char *col, int
 {
     const size_t cb = X16 * q32_bytes(type);
     float32x4_t acc[XP];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int c = 0; c < P; c++)
         acc[c] = vdupq_n_f32(0);
     for (int b = 0; b < kb; b++, col += cb, xp += X16_PB(P)) {
@@ -204,22 +206,23 @@ INLINE void x16_tile(const struct matmul_args *a, int type, const char *col, int
         float32x4_t dw = vcvt_f32_f16(vld1_f16((const __fp16 *)col + 4 * q));
         const float *dxp = (const float *)(xp + P * XQ);
         const int32_t *corrp = (const int32_t *)(dxp + 4 * ((P + 3) / 4));
-        float32x4_t dx[XP / 4];
-        int32x4_t corr[XP / 4];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int h = 0; h < (P + 3) / 4; h++) {
-            dx[h] = vld1q_f32(dxp + 4 * h);
-            corr[h] = vld1q_s32(corrp + 4 * h);
-        }
-#pragma GCC unroll 8
-        for (int c = 0; c < P; c++) {
-            struct xcol xv;
-            x16_xload(xp + XQ * c, &xv);
-            int32x4_t s = x16_dot(lane_s32(corr[c / 4], c), v, &xv);
-            acc[c] = vfmaq_f32(acc[c], vcvtq_f32_s32(s), mul_lane(dw, dx[c / 4], c));
+            /* a group's dx and corr are loaded when it starts, not all
+             * ahead: 16 accumulators leave no room for 8 more registers */
+            __asm__ volatile("" ::: "memory");
+            float32x4_t dx = vld1q_f32(dxp + 4 * h);
+            int32x4_t corr = vld1q_s32(corrp + 4 * h);
+#pragma GCC unroll 4
+            for (int c = 4 * h; c < imin(P, 4 * h + 4); c++) {
+                struct xcol xv;
+                x16_xload(xp + XQ * c, &xv);
+                int32x4_t s = x16_dot(lane_s32(corr, c), v, &xv);
+                acc[c] = vfmaq_f32(acc[c], vcvtq_f32_s32(s), mul_lane(dw, dx, c));
+            }
         }
     }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int c = 0; c < P; c++)
         x16_store(y + (size_t)c * a->ldy, acc[c], first);
 }
@@ -302,8 +305,8 @@ INLINE void x16_gemm(const struct matmul_args *a, int type, char *buf, int r0, i
                 for (int q = 0; q < 4; q++)
                     for (int i = 0; i < np; i++) {
                         float *y = a->y + (size_t)pc[i] * a->ldy + r + 4 * q;
-                        if (wide == 8 && pw[i] == 8)
-                            x16_tile_of(a, type, col, q, pp[i], kb, 8, y, b0 == 0);
+                        if (wide == 16 && pw[i] == 16)
+                            x16_tile_of(a, type, col, q, pp[i], kb, 16, y, b0 == 0);
                         else if (wide >= 4 && pw[i] == 4)
                             x16_tile_of(a, type, col, q, pp[i], kb, 4, y, b0 == 0);
                         else if (wide == 2 && pw[i] == 2)
