@@ -188,7 +188,7 @@ static void test_gemm(void)
 static void x16_set(const struct kernels *k)
 {
     static const int ns32[] = { 32, 96, 576, 1056, 16384 + 64 }, ns256[] = { 256, 512, 1280, 4352, 16384 + 256 };
-    static const int ncs[] = { 1, 2, 3, 17 };
+    static const int ncs[] = { 1, 2, 3, 17, 21 };   /* 21: NEON's 16-, 4- and 1-column panels */
     int tested = 0;
     for (uint32_t t = 0; t < TL_TYPE_COUNT; t++) {
         if (!k->matmul_x16[t])
@@ -196,7 +196,7 @@ static void x16_set(const struct kernels *k)
         CHECK(x16_packable(t), "%s has x16 products for %s, which format/quant.c does not pack", k->name, type_info(t)->name);
         const int *ns = type_info(t)->block_elems == QK_K ? ns256 : ns32;
         for (int i = 0; i < 5; i++)
-            for (int j = 0; j < 4; j++) {
+            for (int j = 0; j < 5; j++) {
                 int nr = j % 2 ? 48 : 16, r0 = j == 3 ? 16 : 0, nc = ncs[j];
                 if (ns[i] > 2000 && nc > 2)
                     continue;

@@ -4,6 +4,7 @@
  * in kernels/neon_impl.h, shared with kernels/neon_dot.c (sdot). */
 #include <arm_neon.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu.h"

@@ -4,6 +4,7 @@
  * summing four signed byte products. */
 #include <arm_neon.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu.h"

@@ -55,25 +55,35 @@ INLINE void float_block(const struct matmul_args *a, int type, int r, int R, int
 {
     const void *w[4], *x[4];
     float32x4_t acc[4][4];
+#pragma GCC unroll 4
     for (int k = 0; k < R; k++)
         w[k] = row_at(a->w, a->w_row_bytes, (size_t)(r + k));
+#pragma GCC unroll 4
     for (int c = 0; c < C; c++)
         x[c] = row_at(a->x, a->x_row_bytes, (size_t)(c0 + c));
+#pragma GCC unroll 4
     for (int k = 0; k < R; k++)
+#pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             acc[k][c] = vdupq_n_f32(0);
     for (int i = 0; i < a->n; i += 4) {
         int m = imin(4, a->n - i);
         float32x4_t wv[4], xv[4];
+#pragma GCC unroll 4
         for (int k = 0; k < R; k++)
             wv[k] = m == 4 ? load_float(type, w[k], i) : load_float_tail(type, w[k], i, m);
+#pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             xv[c] = m == 4 ? load_float(type, x[c], i) : load_float_tail(type, x[c], i, m);
+#pragma GCC unroll 4
         for (int k = 0; k < R; k++)
+#pragma GCC unroll 4
             for (int c = 0; c < C; c++)
                 acc[k][c] = vfmaq_f32(acc[k][c], wv[k], xv[c]);
     }
+#pragma GCC unroll 4
     for (int k = 0; k < R; k++)
+#pragma GCC unroll 4
         for (int c = 0; c < C; c++)
             a->y[(size_t)(c0 + c) * a->ldy + (size_t)(r + k)] = vaddvq_f32(acc[k][c]);
 }
@@ -368,6 +378,7 @@ INLINE void qcols(const struct matmul_args *a, int type, int r, int c0, int C)
 }
 
 #include "kernels/neon_q32.h"
+#include "kernels/neon_x16.h"
 
 INLINE void matmulq(const struct matmul_args *a, int r0, int r1, int type)
 {
@@ -573,4 +584,5 @@ const struct kernels NEON_SET = {
     .name = NEON_SET_NAME,
     .needs = NEON_SET_NEEDS,
     KERNELS_TABLE(matmul_bf16),
+    NEON_X16_TABLE,
 };
