@@ -96,9 +96,6 @@ static int run_perplexity(struct ppl_opts *o, struct tl_error *err)
     }
     struct ppl_params p = { o->n_ctx, o->n_chunks, base, print_ppl_chunk, NULL };
     struct ppl_stats s;
-    int n_chunk = n_ids / o->n_ctx;
-    fprintf(stderr, "perplexity: calculating perplexity over %d chunks, n_ctx=%d, batch_size=%d\n",
-            o->n_chunks >= 0 && o->n_chunks < n_chunk ? o->n_chunks : n_chunk, o->n_ctx, e.st.n_batch);
     if ((rc = ppl_run(&e, ids, n_ids, &p, &s, err)))
         goto out;
     printf("\n");
