@@ -168,11 +168,36 @@ static void hostile_inputs(void)
     one_line_error(2, "other vocabulary", "vocabulary has 512 tokens, the model's 1024");
 }
 
+/* llama-perplexity --hellaswag --hellaswag-tasks 12 -c 512 on
+ * tests/data/hellaswag.txt: its whole stdout, the running accuracy */
+static void hellaswag(void)
+{
+    run(NULL, "perplexity -m " STORIES " -f tests/data/hellaswag.txt --hellaswag --hellaswag-tasks 12");
+    CHECK(res.status == 0 && strstr(res.out, "\ntask\tacc_norm\n1\t100.00000000\n2\t50.00000000\n3\t33.33333333\n"
+                                              "4\t50.00000000\n5\t60.00000000\n6\t66.66666667\n") &&
+              strstr(res.out, "\n11\t72.72727273\n12\t75.00000000\n"), "stories260K: %s %s", res.out, res.err);
+    const char *shared = test_shared_dir();
+    if (shared) {
+        run(NULL, "perplexity -m %s/oracle/models/llama-mini-f32.gguf -f tests/data/hellaswag.txt --hellaswag "
+            "--hellaswag-tasks 12", shared);
+        CHECK(res.status == 0 && strstr(res.out, "\n5\t40.00000000\n") && strstr(res.out, "\n12\t25.00000000\n"),
+              "llama-mini-f32: %s %s", res.out, res.err);
+    }
+    /* llama-perplexity scores 5 tasks, then "task 5 does not fit in the
+     * context window" (counting from 0) */
+    run(NULL, "perplexity -m " STORIES " -f tests/data/hellaswag.txt --hellaswag -c 128");
+    CHECK(res.status == 1 && strstr(res.out, "\n5\t60.00000000\n") && !strstr(res.out, "\n6\t"), "-c 128: %s", res.out);
+    one_line_error(1, "-c 128", "task 6 needs");
+    run(NULL, "perplexity -m " STORIES " -f " STORY " --hellaswag");
+    one_line_error(1, "not tasks", "not a multiple of 6");
+}
+
 int main(void)
 {
     RUN_TEST(stories260K);
     RUN_TEST(oracle_models);
     RUN_TEST(kl_divergence);
     RUN_TEST(hostile_inputs);
+    RUN_TEST(hellaswag);
     return test_finish();
 }

@@ -2,7 +2,7 @@
  * (eval/eval.h) with its output, so scripts that parse one parse the other:
  * the running "[1]x,[2]y,..." line on stdout, "Final estimate: PPL = X +/- Y"
  * on stderr; with --kl-divergence its per-chunk table and statistics on
- * stdout. */
+ * stdout; with --hellaswag the running "task<TAB>acc_norm" lines. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +15,8 @@
 struct ppl_opts {
     struct engine_opts eng;
     const char *text_file, *kld_base;
-    int         n_ctx, n_batch, n_chunks;
-    bool        kld;
+    int         n_ctx, n_batch, n_chunks, hs_tasks;
+    bool        kld, hellaswag;
 };
 
 #define PPL_OPT(field) offsetof(struct ppl_opts, field)
@@ -34,6 +34,9 @@ static const struct opt ppl_rows[] = {
               "read them from it" },
     { "--kl-divergence", NULL, OPT_FLAG, PPL_OPT(kld),
       .help = "KL divergence against --kl-divergence-base FILE (its\ntokens and -c; no -f)" },
+    { "--hellaswag", NULL, OPT_FLAG, PPL_OPT(hellaswag),
+      .help = "HellaSwag accuracy on -f FILE (6 lines a task: context,\ngold index, 4 endings)" },
+    { "--hellaswag-tasks", "N", OPT_INT, PPL_OPT(hs_tasks), 1, 1 << 30, .help = "tasks to score", .def = "400" },
 };
 
 static int parse_args(int argc, char **argv, struct ppl_opts *o, bool *help, struct tl_error *err)
@@ -52,6 +55,8 @@ static int parse_args(int argc, char **argv, struct ppl_opts *o, bool *help, str
         return rc;
     if (o->kld && !o->kld_base)
         return tl_fail(err, TL_EINVAL, "perplexity: --kl-divergence needs --kl-divergence-base FILE");
+    if (o->kld && o->hellaswag)
+        return tl_fail(err, TL_EINVAL, "perplexity: give --kl-divergence or --hellaswag, not both");
     if (!o->kld && !o->text_file)
         return tl_fail(err, TL_EINVAL, "perplexity: -f FILE is required (the text to measure on)");
     return TL_OK;
@@ -192,12 +197,40 @@ out_file:
     return rc;
 }
 
+static void print_hs_task(void *ctx, size_t task, size_t n_correct)
+{
+    (void)ctx;
+    printf("%zu\t%.8f\n", task + 1, 100.0 * (double)n_correct / (double)(task + 1));
+    fflush(stdout);
+}
+
+static int run_hellaswag(struct ppl_opts *o, struct tl_error *err)
+{
+    char *text;
+    size_t len, n_done, n_correct;
+    struct engine e;
+    int rc = cli_read_file(o->text_file, &text, &len, err);
+    if (rc)
+        return rc;
+    if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
+        printf("\ntask\tacc_norm\n");
+        rc = hellaswag_run(&e, text, len, (size_t)o->hs_tasks, print_hs_task, NULL, &n_done, &n_correct, err);
+        if (rc == TL_OK)
+            printf("\n");
+        engine_close(&e);
+    }
+    free(text);
+    return rc;
+}
+
 int cmd_perplexity(int argc, char **argv, struct tl_error *err)
 {
-    struct ppl_opts o = { .n_ctx = 512, .n_batch = 2048, .n_chunks = -1 };
+    struct ppl_opts o = { .n_ctx = 512, .n_batch = 2048, .n_chunks = -1, .hs_tasks = 400 };
     bool help;
     int rc = parse_args(argc, argv, &o, &help, err);
     if (rc || help)
         return rc;
+    if (o.hellaswag)
+        return run_hellaswag(&o, err);
     return o.kld ? run_kld(&o, err) : run_perplexity(&o, err);
 }

@@ -110,4 +110,15 @@ void kld_sort(struct kld_stats *s);
 double kld_percentile(const float *v, size_t n, double fraction);
 double kld_median(const float *v, size_t n);
 
+/* ---- multiple choice (eval/choice.c) ---- */
+/* Called after each task with the count of correct ones so far. */
+typedef void (*hs_task_fn)(void *ctx, size_t task, size_t n_correct);
+
+/* HellaSwag as llama-perplexity scores it. text (modified in place) holds 6
+ * lines a task: context, gold index 0..3, four endings; each ending is
+ * appended to the context after a space. min(n_tasks, all) tasks are drawn
+ * in llama-perplexity's order; the engine's context must hold each. */
+int hellaswag_run(struct engine *e, char *text, size_t len, size_t n_tasks, hs_task_fn on_task, void *ctx,
+                  size_t *n_done, size_t *n_correct, struct tl_error *err);
+
 #endif

@@ -1,0 +1,222 @@
+/* eval/choice.c: llama-perplexity's HellaSwag score: tasks of a context and
+ * four endings, each ending scored by the mean log-probability of its tokens
+ * after the context; a task counts when the gold ending scores highest.
+ * Tasks are drawn in llama-perplexity's random order (mt19937 seeded 1,
+ * each draw removing the task), so the same N tasks are scored. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval/eval.h"
+
+/* ---- mt19937 and libstdc++'s uniform_int_distribution ---- */
+struct mt19937 { uint32_t s[624]; int i; };
+
+static void mt_seed(struct mt19937 *m, uint32_t seed)
+{
+    m->s[0] = seed;
+    for (int i = 1; i < 624; i++)
+        m->s[i] = 1812433253u * (m->s[i - 1] ^ (m->s[i - 1] >> 30)) + (uint32_t)i;
+    m->i = 624;
+}
+
+static uint32_t mt_next(struct mt19937 *m)
+{
+    if (m->i >= 624) {
+        for (int k = 0; k < 624; k++) {
+            uint32_t y = (m->s[k] & 0x80000000u) | (m->s[(k + 1) % 624] & 0x7fffffffu);
+            m->s[k] = m->s[(k + 397) % 624] ^ (y >> 1) ^ (y & 1 ? 0x9908b0dfu : 0);
+        }
+        m->i = 0;
+    }
+    uint32_t y = m->s[m->i++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    return y ^ (y >> 18);
+}
+
+/* A value in [0, n) as libstdc++ draws it from a 32-bit engine: Lemire's
+ * multiply-and-shift, redrawing when the low half falls below 2^32 mod n. */
+static uint32_t mt_below(struct mt19937 *m, uint32_t n)
+{
+    uint64_t p = (uint64_t)mt_next(m) * n;
+    if ((uint32_t)p < n) {
+        uint32_t threshold = (uint32_t)(-n) % n;
+        while ((uint32_t)p < threshold)
+            p = (uint64_t)mt_next(m) * n;
+    }
+    return (uint32_t)(p >> 32);
+}
+
+/* ---- one task ---- */
+struct hs_task {
+    const char *line[6];  /* context, gold index, four endings (NUL-terminated) */
+    int32_t    *tok[4];   /* context + " " + ending, tokenized with BOS */
+    int         n[4];
+    int         prefix;   /* leading tokens the four share */
+};
+
+/* log softmax(row)[tok], in float as llama-perplexity's scorer does */
+static float row_logprob(const float *l, int n_vocab, int tok)
+{
+    float max = l[0], sum = 0;
+    for (int i = 1; i < n_vocab; i++)
+        max = l[i] > max ? l[i] : max;
+    for (int i = 0; i < n_vocab; i++)
+        sum += expf(l[i] - max);
+    return l[tok] - max - logf(sum);
+}
+
+struct ending_sink { const int32_t *tok; int at, n_vocab; double sum; };
+
+/* Row at position p predicts token p + 1. */
+static int sink_ending(void *ctx, const float *logits, int rows, int n_vocab, struct tl_error *err)
+{
+    (void)err;
+    struct ending_sink *s = ctx;
+    for (int r = 0; r < rows; r++, s->at++)
+        s->sum += row_logprob(logits + (size_t)r * n_vocab, n_vocab, s->tok[s->at + 1]);
+    return TL_OK;
+}
+
+/* The ending llama-perplexity would pick for t: each ending's log-probability
+ * of its tokens after the shared prefix, over their count. */
+static int hs_pick(struct engine *e, const struct hs_task *t, int idx, int *best, struct tl_error *err)
+{
+    int nv = e->model.hp.n_vocab, cp = t->prefix;
+    /* llama-perplexity packs the prefix and all four endings in one context */
+    int need = cp;
+    for (int s = 0; s < 4; s++) {
+        if (t->n[s] <= cp)
+            return tl_fail(err, TL_EFORMAT, "task %d: ending %d adds no tokens", idx + 1, s + 1);
+        need += t->n[s] - cp;
+    }
+    if (need > e->st.n_ctx)
+        return tl_fail(err, TL_ERANGE, "task %d needs %d tokens, more than the context of %d (raise -c)",
+                       idx + 1, need, e->st.n_ctx);
+    e->st.n_past = 0;
+    int rc = engine_eval(e, t->tok[0], cp, NULL, NULL, err);
+    if (rc)
+        return rc;
+    const float *last = engine_last_logits(e);
+    float *first_row = malloc((size_t)nv * sizeof *first_row);
+    if (!first_row)
+        return tl_fail(err, TL_ENOMEM, "out of memory");
+    memcpy(first_row, last, (size_t)nv * sizeof *first_row);
+    double best_score = 0;
+    for (int s = 0; s < 4 && rc == TL_OK; s++) {
+        struct ending_sink k = { t->tok[s], cp, nv, row_logprob(first_row, nv, t->tok[s][cp]) };
+        e->st.n_past = cp;
+        /* the last token predicts nothing scored, so it is not evaluated */
+        if (t->n[s] - 1 > cp)
+            rc = engine_eval(e, t->tok[s] + cp, t->n[s] - 1 - cp, sink_ending, &k, err);
+        double score = k.sum / (t->n[s] - cp);
+        if (s == 0 || score > best_score)
+            best_score = score, *best = s;
+    }
+    free(first_row);
+    return rc;
+}
+
+static int hs_prepare(struct engine *e, struct hs_task *t, struct tl_error *err)
+{
+    size_t lc = strlen(t->line[0]);
+    for (int s = 0; s < 4; s++) {
+        size_t le = strlen(t->line[2 + s]);
+        char *text = malloc(lc + 1 + le + 1);
+        if (!text)
+            return tl_fail(err, TL_ENOMEM, "out of memory");
+        memcpy(text, t->line[0], lc);
+        text[lc] = ' ';
+        memcpy(text + lc + 1, t->line[2 + s], le + 1);
+        int rc = tokenizer_encode(&e->tok, text, lc + 1 + le, true, false, &t->tok[s], &t->n[s], err);
+        free(text);
+        if (rc)
+            return rc;
+    }
+    int p = 0;
+    while (p < t->n[0] && p < t->n[1] && p < t->n[2] && p < t->n[3] && t->tok[0][p] == t->tok[1][p] &&
+           t->tok[0][p] == t->tok[2][p] && t->tok[0][p] == t->tok[3][p])
+        p++;
+    t->prefix = p;
+    return TL_OK;
+}
+
+/* Split text (modified: '\n' become NULs) into lines; a final newline ends
+ * the last line rather than starting an empty one, as getline reads it. */
+static int split_lines(char *text, size_t len, char ***lines, size_t *n, struct tl_error *err)
+{
+    size_t cap = 64;
+    char **v = malloc(cap * sizeof *v);
+    *n = 0;
+    for (size_t i = 0; v && i < len;) {
+        if (*n == cap) {
+            char **nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) {
+                free(v);
+                v = NULL;
+                break;
+            }
+            v = nv;
+        }
+        v[(*n)++] = text + i;
+        char *nl = memchr(text + i, '\n', len - i);
+        if (!nl)
+            break;
+        *nl = 0;
+        i = (size_t)(nl - text) + 1;
+    }
+    if (!v)
+        return tl_fail(err, TL_ENOMEM, "out of memory for the lines of the task file");
+    *lines = v;
+    return TL_OK;
+}
+
+int hellaswag_run(struct engine *e, char *text, size_t len, size_t n_tasks, hs_task_fn on_task, void *ctx,
+                  size_t *n_done, size_t *n_correct, struct tl_error *err)
+{
+    char **lines = NULL;
+    size_t n_lines;
+    *n_done = *n_correct = 0;
+    int rc = split_lines(text, len, &lines, &n_lines, err);
+    if (rc)
+        return rc;
+    if (n_lines == 0 || n_lines % 6) {
+        free(lines);
+        return tl_fail(err, TL_EFORMAT, "hellaswag: %zu lines, not a multiple of 6 (context, gold index, "
+                       "4 endings a task)", n_lines);
+    }
+    size_t n_avail = n_lines / 6;
+    if (n_tasks > n_avail)
+        n_tasks = n_avail;
+    struct mt19937 *mt = malloc(sizeof *mt);
+    if (!mt) {
+        free(lines);
+        return tl_fail(err, TL_ENOMEM, "out of memory");
+    }
+    mt_seed(mt, 1);
+    for (size_t i = 0; i < n_tasks && rc == TL_OK; i++) {
+        /* draw from the tasks left and remove the one drawn */
+        size_t left = n_avail - i, idx = mt_below(mt, (uint32_t)left);
+        struct hs_task t = { 0 };
+        memcpy(t.line, lines + idx * 6, sizeof t.line);
+        memmove(lines + idx * 6, lines + (idx + 1) * 6, (left - idx - 1) * 6 * sizeof *lines);
+        char *end;
+        long gold = strtol(t.line[1], &end, 10);
+        if (end == t.line[1] || gold < 0 || gold > 3)
+            rc = tl_fail(err, TL_EFORMAT, "hellaswag: gold index '%s' is not 0..3", t.line[1]);
+        int best = -1;
+        if (rc == TL_OK && (rc = hs_prepare(e, &t, err)) == TL_OK && (rc = hs_pick(e, &t, (int)i, &best, err)) == TL_OK) {
+            *n_correct += best == gold;
+            *n_done = i + 1;
+            if (on_task)
+                on_task(ctx, i, *n_correct);
+        }
+        for (int s = 0; s < 4; s++)
+            free(t.tok[s]);
+    }
+    free(mt);
+    free(lines);
+    return rc;
+}
