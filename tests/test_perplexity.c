@@ -188,8 +188,63 @@ static void hellaswag(void)
     run(NULL, "perplexity -m " STORIES " -f tests/data/hellaswag.txt --hellaswag -c 128");
     CHECK(res.status == 1 && strstr(res.out, "\n5\t60.00000000\n") && !strstr(res.out, "\n6\t"), "-c 128: %s", res.out);
     one_line_error(1, "-c 128", "task 6 needs");
-    run(NULL, "perplexity -m " STORIES " -f " STORY " --hellaswag");
+    char path[512];
+    snprintf(path, sizeof path, "%s/five.txt", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs("a\n0\nb\nc\nd\n", f) >= 0 && fclose(f) == 0, "write %s", path);
+    run(NULL, "perplexity -m " STORIES " -f %s --hellaswag", path);
     one_line_error(1, "not tasks", "not a multiple of 6");
+}
+
+/* Each line of out is "N<TAB>ACC<TAB>score1  score2  R  A": the task
+ * number, running accuracy, pick and answer must be want's (the scores
+ * are the model's, equal to llama-perplexity's to ~1e-4). want: "ACC R A"
+ * per line, ';'-separated. */
+static void check_wg(const char *what, const char *out, const char *want)
+{
+    char line[128], got[2048] = "";
+    int task = 0;
+    for (const char *p = out; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n > 0 && n < sizeof line) {
+            memcpy(line, p, n);
+            line[n] = 0;
+            char acc[32];
+            int t, r, a;
+            float s1, s2;
+            if (sscanf(line, "%d\t%31s\t%f %f %d %d", &t, acc, &s1, &s2, &r, &a) == 6 && t == ++task) {
+                size_t l = strlen(got);
+                snprintf(got + l, sizeof got - l, "%s%s %d %d", l ? ";" : "", acc, r, a);
+            }
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    CHECK(strcmp(got, want) == 0, "%s: got %s, llama-perplexity %s", what, got, want);
+}
+
+/* llama-perplexity --winogrande [--winogrande-tasks 7] on
+ * tests/data/winogrande.csv (12 tasks written for this test; it reads 11:
+ * -f drops the trailing newline, and the CSV reader a last line without) */
+static void winogrande(void)
+{
+    run(NULL, "perplexity -m " STORIES " -f tests/data/winogrande.csv --winogrande");
+    CHECK(res.status == 0, "stories260K: %s", res.err);
+    check_wg("stories260K", res.out,
+             "0.0000 1 2;50.0000 2 2;66.6667 2 2;50.0000 1 2;60.0000 1 1;66.6667 1 1;57.1429 1 2;50.0000 1 2;"
+             "55.5556 2 2;60.0000 2 2;54.5455 1 2");
+    run(NULL, "perplexity -m " STORIES " -f tests/data/winogrande.csv --winogrande --winogrande-tasks 7");
+    check_wg("stories260K, 7 tasks", res.out,
+             "100.0000 1 1;100.0000 2 2;66.6667 1 2;50.0000 1 2;40.0000 1 2;50.0000 2 2;57.1429 2 2");
+    const char *shared = test_shared_dir();
+    if (!shared)
+        return;
+    run(NULL, "perplexity -m %s/oracle/models/qwen2-mini-f32.gguf -f tests/data/winogrande.csv --winogrande "
+        "--winogrande-tasks 7", shared);
+    check_wg("qwen2-mini-f32, 7 tasks", res.out,
+             "0.0000 2 1;0.0000 1 2;0.0000 1 2;25.0000 2 2;40.0000 2 2;33.3333 1 2;42.8571 2 2");
+    run(NULL, "perplexity -m " STORIES " -f " STORY " --winogrande");
+    one_line_error(1, "not a CSV", "winogrande: no tasks");
 }
 
 int main(void)
@@ -199,5 +254,6 @@ int main(void)
     RUN_TEST(kl_divergence);
     RUN_TEST(hostile_inputs);
     RUN_TEST(hellaswag);
+    RUN_TEST(winogrande);
     return test_finish();
 }

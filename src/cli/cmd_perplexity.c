@@ -2,7 +2,8 @@
  * (eval/eval.h) with its output, so scripts that parse one parse the other:
  * the running "[1]x,[2]y,..." line on stdout, "Final estimate: PPL = X +/- Y"
  * on stderr; with --kl-divergence its per-chunk table and statistics on
- * stdout; with --hellaswag the running "task<TAB>acc_norm" lines. */
+ * stdout; with --hellaswag the running "task<TAB>acc_norm" lines, with
+ * --winogrande its per-task lines. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +16,8 @@
 struct ppl_opts {
     struct engine_opts eng;
     const char *text_file, *kld_base;
-    int         n_ctx, n_batch, n_chunks, hs_tasks;
-    bool        kld, hellaswag;
+    int         n_ctx, n_batch, n_chunks, hs_tasks, wg_tasks;
+    bool        kld, hellaswag, winogrande;
 };
 
 #define PPL_OPT(field) offsetof(struct ppl_opts, field)
@@ -37,6 +38,10 @@ static const struct opt ppl_rows[] = {
     { "--hellaswag", NULL, OPT_FLAG, PPL_OPT(hellaswag),
       .help = "HellaSwag accuracy on -f FILE (6 lines a task: context,\ngold index, 4 endings)" },
     { "--hellaswag-tasks", "N", OPT_INT, PPL_OPT(hs_tasks), 1, 1 << 30, .help = "tasks to score", .def = "400" },
+    { "--winogrande", NULL, OPT_FLAG, PPL_OPT(winogrande),
+      .help = "Winogrande accuracy on -f FILE (CSV: index,sentence with _,\nchoice1,choice2,answer 1|2)" },
+    { "--winogrande-tasks", "N", OPT_INT, PPL_OPT(wg_tasks), 0, 1 << 30, .help = "tasks to score, 0 all",
+      .def = "0" },
 };
 
 static int parse_args(int argc, char **argv, struct ppl_opts *o, bool *help, struct tl_error *err)
@@ -55,8 +60,8 @@ static int parse_args(int argc, char **argv, struct ppl_opts *o, bool *help, str
         return rc;
     if (o->kld && !o->kld_base)
         return tl_fail(err, TL_EINVAL, "perplexity: --kl-divergence needs --kl-divergence-base FILE");
-    if (o->kld && o->hellaswag)
-        return tl_fail(err, TL_EINVAL, "perplexity: give --kl-divergence or --hellaswag, not both");
+    if (o->kld + o->hellaswag + o->winogrande > 1)
+        return tl_fail(err, TL_EINVAL, "perplexity: give one of --kl-divergence, --hellaswag, --winogrande");
     if (!o->kld && !o->text_file)
         return tl_fail(err, TL_EINVAL, "perplexity: -f FILE is required (the text to measure on)");
     return TL_OK;
@@ -71,6 +76,16 @@ static int open_engine(struct engine *e, struct ppl_opts *o, int n_ctx, struct t
     o->eng.n_ctx = n_ctx;
     o->eng.n_batch = o->n_batch < n_ctx ? o->n_batch : n_ctx;
     return engine_open(e, &o->eng, err);
+}
+
+/* -f FILE as llama.cpp reads it: one trailing newline dropped (which, for
+ * --winogrande, also drops the last line, as there) */
+static int read_text(const struct ppl_opts *o, char **text, size_t *len, struct tl_error *err)
+{
+    int rc = cli_read_file(o->text_file, text, len, err);
+    if (rc == TL_OK && *len && (*text)[*len - 1] == '\n')
+        (*text)[--*len] = 0;
+    return rc;
 }
 
 static void print_ppl_chunk(void *ctx, int chunk, const struct ppl_stats *s)
@@ -88,7 +103,7 @@ static int run_perplexity(struct ppl_opts *o, struct tl_error *err)
     int n_ids = 0;
     FILE *base = NULL;
     struct engine e;
-    int rc = cli_read_file(o->text_file, &text, &len, err);
+    int rc = read_text(o, &text, &len, err);
     if (rc)
         return rc;
     if ((rc = open_engine(&e, o, o->n_ctx, err)))
@@ -209,7 +224,7 @@ static int run_hellaswag(struct ppl_opts *o, struct tl_error *err)
     char *text;
     size_t len, n_done, n_correct;
     struct engine e;
-    int rc = cli_read_file(o->text_file, &text, &len, err);
+    int rc = read_text(o, &text, &len, err);
     if (rc)
         return rc;
     if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
@@ -217,6 +232,40 @@ static int run_hellaswag(struct ppl_opts *o, struct tl_error *err)
         rc = hellaswag_run(&e, text, len, (size_t)o->hs_tasks, print_hs_task, NULL, &n_done, &n_correct, err);
         if (rc == TL_OK)
             printf("\n");
+        engine_close(&e);
+    }
+    free(text);
+    return rc;
+}
+
+static void print_wg_task(void *ctx, size_t task, size_t n_correct, const float score[2], int result, int answer)
+{
+    (void)ctx;
+    printf("%zu\t%.4f\t%10.6f  %10.6f  %d  %d\n", task + 1, 100.0 * (double)n_correct / (double)(task + 1),
+           score[0], score[1], result, answer);
+    fflush(stdout);
+}
+
+static int run_winogrande(struct ppl_opts *o, struct tl_error *err)
+{
+    char *text;
+    size_t len, n_done, n_correct;
+    struct engine e;
+    int rc = read_text(o, &text, &len, err);
+    if (rc)
+        return rc;
+    if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
+        rc = winogrande_run(&e, text, len, (size_t)o->wg_tasks, print_wg_task, NULL, &n_done, &n_correct, err);
+        if (rc == TL_OK) {
+            printf("\n");
+            fflush(stdout);
+        }
+        /* as llama-perplexity: a final score from 100 tasks on */
+        if (rc == TL_OK && n_done >= 100) {
+            float p = (float)n_correct / (float)n_done;
+            fprintf(stderr, "Final Winogrande score(%zu tasks): %.4f +/- %.4f\n", n_done, 100 * p,
+                    100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
+        }
         engine_close(&e);
     }
     free(text);
@@ -232,5 +281,7 @@ int cmd_perplexity(int argc, char **argv, struct tl_error *err)
         return rc;
     if (o.hellaswag)
         return run_hellaswag(&o, err);
+    if (o.winogrande)
+        return run_winogrande(&o, err);
     return o.kld ? run_kld(&o, err) : run_perplexity(&o, err);
 }

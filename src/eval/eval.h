@@ -1,7 +1,7 @@
 /* eval/eval.h: measuring a model on text the way llama-perplexity does:
  * perplexity over chunks (eval/perplexity.c), KL divergence against a base
- * model's saved log-probabilities (eval/kld.c) and multiple-choice accuracy
- * (eval/choice.c). These compute; cli/cmd_perplexity.c prints. */
+ * model's saved log-probabilities (eval/kld.c) and HellaSwag and Winogrande
+ * accuracy (eval/choice.c). These compute; cli/cmd_perplexity.c prints. */
 #ifndef TINYLLM_EVAL_H
 #define TINYLLM_EVAL_H
 
@@ -120,5 +120,16 @@ typedef void (*hs_task_fn)(void *ctx, size_t task, size_t n_correct);
  * in llama-perplexity's order; the engine's context must hold each. */
 int hellaswag_run(struct engine *e, char *text, size_t len, size_t n_tasks, hs_task_fn on_task, void *ctx,
                   size_t *n_done, size_t *n_correct, struct tl_error *err);
+
+/* Called after each Winogrande task: the correct count so far, both
+ * choices' scores, the choice picked and the right one (1 or 2). */
+typedef void (*wg_task_fn)(void *ctx, size_t task, size_t n_correct, const float score[2], int result, int answer);
+
+/* Winogrande as llama-perplexity scores it. text (modified in place): CSV
+ * lines "index,sentence with _,choice1,choice2,answer"; lines that are not
+ * tasks are skipped. n_tasks 0 (or at least all): every task in order;
+ * fewer: drawn in llama-perplexity's order. */
+int winogrande_run(struct engine *e, char *text, size_t len, size_t n_tasks, wg_task_fn on_task, void *ctx,
+                   size_t *n_done, size_t *n_correct, struct tl_error *err);
 
 #endif
