@@ -247,6 +247,34 @@ static void winogrande(void)
     one_line_error(1, "not a CSV", "winogrande: no tasks");
 }
 
+/* llama-perplexity --multiple-choice -bf tests/data/choice.bin
+ * [--multiple-choice-tasks 7]: the 12 HellaSwag tasks above with 2, 3 or 4
+ * answers each (the gold one and the first wrong ones), in llama.cpp's
+ * binary layout; its running accuracy and final lines, less its progress
+ * dots */
+static void multiple_choice(void)
+{
+    run(NULL, "perplexity -m " STORIES " --multiple-choice tests/data/choice.bin");
+    CHECK(res.status == 0 && strstr(res.out, "\ntask\tacc_norm\n1\t100.00000000\n2\t100.00000000\n3\t100.00000000\n"
+                                              "4\t75.00000000\n") &&
+              strstr(res.out, "\n9\t77.77777778\n10\t80.00000000\n11\t81.81818182\n12\t75.00000000\n") &&
+              strstr(res.err, "Final result: 75.0000 +/- 13.0558\nRandom chance: 33.3333 +/- 14.2134\n"),
+          "stories260K: %s %s", res.out, res.err);
+    run(NULL, "perplexity -m " STORIES " --multiple-choice tests/data/choice.bin --multiple-choice-tasks 7");
+    CHECK(res.status == 0 && strstr(res.out, "\n6\t83.33333333\n7\t85.71428571\n") &&
+              strstr(res.err, "Final result: 85.7143 +/- 14.2857\nRandom chance: 33.3333 +/- 19.2450\n"),
+          "stories260K, 7 tasks: %s %s", res.out, res.err);
+    const char *shared = test_shared_dir();
+    if (shared) {
+        run(NULL, "perplexity -m %s/oracle/models/llama-mini-f32.gguf --multiple-choice tests/data/choice.bin "
+            "--multiple-choice-tasks 7", shared);
+        CHECK(res.status == 0 && strstr(res.out, "\n5\t80.00000000\n6\t66.66666667\n7\t57.14285714\n") &&
+                  strstr(res.err, "Final result: 57.1429 +/- 20.2031\n"), "llama-mini-f32: %s %s", res.out, res.err);
+    }
+    run(NULL, "perplexity -m " STORIES " --multiple-choice " STORY);
+    one_line_error(1, "text as tasks", "multiple choice:");
+}
+
 int main(void)
 {
     RUN_TEST(stories260K);
@@ -255,5 +283,6 @@ int main(void)
     RUN_TEST(hostile_inputs);
     RUN_TEST(hellaswag);
     RUN_TEST(winogrande);
+    RUN_TEST(multiple_choice);
     return test_finish();
 }

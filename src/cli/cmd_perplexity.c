@@ -3,7 +3,7 @@
  * the running "[1]x,[2]y,..." line on stdout, "Final estimate: PPL = X +/- Y"
  * on stderr; with --kl-divergence its per-chunk table and statistics on
  * stdout; with --hellaswag the running "task<TAB>acc_norm" lines, with
- * --winogrande its per-task lines. */
+ * --winogrande its per-task lines, with --multiple-choice its accuracy lines. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,8 +16,9 @@
 struct ppl_opts {
     struct engine_opts eng;
     const char *text_file, *kld_base;
-    int         n_ctx, n_batch, n_chunks, hs_tasks, wg_tasks;
+    int         n_ctx, n_batch, n_chunks, hs_tasks, wg_tasks, mc_tasks;
     bool        kld, hellaswag, winogrande;
+    const char *mc_file;
 };
 
 #define PPL_OPT(field) offsetof(struct ppl_opts, field)
@@ -40,6 +41,10 @@ static const struct opt ppl_rows[] = {
     { "--hellaswag-tasks", "N", OPT_INT, PPL_OPT(hs_tasks), 1, 1 << 30, .help = "tasks to score", .def = "400" },
     { "--winogrande", NULL, OPT_FLAG, PPL_OPT(winogrande),
       .help = "Winogrande accuracy on -f FILE (CSV: index,sentence with _,\nchoice1,choice2,answer 1|2)" },
+    { "--multiple-choice", "FILE", OPT_STR, PPL_OPT(mc_file),
+      .help = "multiple-choice accuracy on llama.cpp's binary task FILE\n(llama-perplexity's --multiple-choice -bf FILE)" },
+    { "--multiple-choice-tasks", "N", OPT_INT, PPL_OPT(mc_tasks), 0, 1 << 30, .help = "tasks to score, 0 all",
+      .def = "0" },
     { "--winogrande-tasks", "N", OPT_INT, PPL_OPT(wg_tasks), 0, 1 << 30, .help = "tasks to score, 0 all",
       .def = "0" },
 };
@@ -60,9 +65,10 @@ static int parse_args(int argc, char **argv, struct ppl_opts *o, bool *help, str
         return rc;
     if (o->kld && !o->kld_base)
         return tl_fail(err, TL_EINVAL, "perplexity: --kl-divergence needs --kl-divergence-base FILE");
-    if (o->kld + o->hellaswag + o->winogrande > 1)
-        return tl_fail(err, TL_EINVAL, "perplexity: give one of --kl-divergence, --hellaswag, --winogrande");
-    if (!o->kld && !o->text_file)
+    if (o->kld + o->hellaswag + o->winogrande + (o->mc_file != NULL) > 1)
+        return tl_fail(err, TL_EINVAL,
+                       "perplexity: give one of --kl-divergence, --hellaswag, --winogrande, --multiple-choice");
+    if (!o->kld && !o->mc_file && !o->text_file)
         return tl_fail(err, TL_EINVAL, "perplexity: -f FILE is required (the text to measure on)");
     return TL_OK;
 }
@@ -272,6 +278,34 @@ static int run_winogrande(struct ppl_opts *o, struct tl_error *err)
     return rc;
 }
 
+static int run_multiple_choice(struct ppl_opts *o, struct tl_error *err)
+{
+    char *data;
+    size_t len, n_done, n_correct, n_answers, n_all;
+    struct engine e;
+    int rc = cli_read_file(o->mc_file, &data, &len, err);
+    if (rc)
+        return rc;
+    if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
+        printf("\ntask\tacc_norm\n");
+        rc = multiple_choice_run(&e, (const uint8_t *)data, len, (size_t)o->mc_tasks, print_hs_task, NULL, &n_done,
+                                 &n_correct, &n_answers, &n_all, err);
+        if (rc == TL_OK && n_done > 1) {
+            float p = (float)n_correct / (float)n_done;
+            printf("\n");
+            fflush(stdout);
+            fprintf(stderr, "Final result: %.4f +/- %.4f\n", 100.f * p,
+                    100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
+            p = (float)n_done / (float)n_answers;
+            fprintf(stderr, "Random chance: %.4f +/- %.4f\n", 100.f * p,
+                    100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
+        }
+        engine_close(&e);
+    }
+    free(data);
+    return rc;
+}
+
 int cmd_perplexity(int argc, char **argv, struct tl_error *err)
 {
     struct ppl_opts o = { .n_ctx = 512, .n_batch = 2048, .n_chunks = -1, .hs_tasks = 400 };
@@ -283,5 +317,7 @@ int cmd_perplexity(int argc, char **argv, struct tl_error *err)
         return run_hellaswag(&o, err);
     if (o.winogrande)
         return run_winogrande(&o, err);
+    if (o.mc_file)
+        return run_multiple_choice(&o, err);
     return o.kld ? run_kld(&o, err) : run_perplexity(&o, err);
 }

@@ -1,8 +1,9 @@
 /* eval/choice.c: llama-perplexity's multiple-choice scores. HellaSwag: a
  * context and four endings, each ending scored by the mean log-probability
  * of its tokens after the context. Winogrande: a sentence with a blank and
- * two fillers, each scored by the tokens after it. A task counts when the
- * right one scores highest. Tasks are drawn in llama-perplexity's random
+ * two fillers, each scored by the tokens after it. Multiple choice: a
+ * question and any number of answers, scored as endings. A task counts
+ * when the right one scores highest. Tasks are drawn in llama-perplexity's random
  * order (mt19937 seeded 1), so the same N tasks are scored. */
 #include <math.h>
 #include <stdlib.h>
@@ -81,38 +82,39 @@ static int sink_ending(void *ctx, const float *logits, int rows, int n_vocab, st
     return TL_OK;
 }
 
-/* The ending llama-perplexity would pick for t: each ending's log-probability
- * of its tokens after the shared prefix, over their count. */
-static int hs_pick(struct engine *e, const struct hs_task *t, int idx, int *best, struct tl_error *err)
+/* The ending llama-perplexity would pick among n_end: each ending's
+ * log-probability of its tokens after the shared prefix, over their count;
+ * the first of equal scores wins. tok[s][0..n[s]) hold context + ending. */
+static int pick_ending(struct engine *e, int n_end, int32_t *const *tok, const int *n, int cp, int idx, int *best,
+                       struct tl_error *err)
 {
-    int nv = e->model.hp.n_vocab, cp = t->prefix;
-    /* llama-perplexity packs the prefix and all four endings in one context */
+    int nv = e->model.hp.n_vocab;
+    /* llama-perplexity packs the prefix and every ending in one context */
     int need = cp;
-    for (int s = 0; s < 4; s++) {
-        if (t->n[s] <= cp)
+    for (int s = 0; s < n_end; s++) {
+        if (n[s] <= cp)
             return tl_fail(err, TL_EFORMAT, "task %d: ending %d adds no tokens", idx + 1, s + 1);
-        need += t->n[s] - cp;
+        need += n[s] - cp;
     }
-    if (need > e->st.n_ctx)
+    if (cp < 1 || need > e->st.n_ctx)
         return tl_fail(err, TL_ERANGE, "task %d needs %d tokens, more than the context of %d (raise -c)",
                        idx + 1, need, e->st.n_ctx);
     e->st.n_past = 0;
-    int rc = engine_eval(e, t->tok[0], cp, NULL, NULL, err);
+    int rc = engine_eval(e, tok[0], cp, NULL, NULL, err);
     if (rc)
         return rc;
-    const float *last = engine_last_logits(e);
     float *first_row = malloc((size_t)nv * sizeof *first_row);
     if (!first_row)
         return tl_fail(err, TL_ENOMEM, "out of memory");
-    memcpy(first_row, last, (size_t)nv * sizeof *first_row);
+    memcpy(first_row, engine_last_logits(e), (size_t)nv * sizeof *first_row);
     double best_score = 0;
-    for (int s = 0; s < 4 && rc == TL_OK; s++) {
-        struct ending_sink k = { t->tok[s], cp, nv, row_logprob(first_row, nv, t->tok[s][cp]) };
+    for (int s = 0; s < n_end && rc == TL_OK; s++) {
+        struct ending_sink k = { tok[s], cp, nv, row_logprob(first_row, nv, tok[s][cp]) };
         e->st.n_past = cp;
         /* the last token predicts nothing scored, so it is not evaluated */
-        if (t->n[s] - 1 > cp)
-            rc = engine_eval(e, t->tok[s] + cp, t->n[s] - 1 - cp, sink_ending, &k, err);
-        double score = k.sum / (t->n[s] - cp);
+        if (n[s] - 1 > cp)
+            rc = engine_eval(e, tok[s] + cp, n[s] - 1 - cp, sink_ending, &k, err);
+        double score = k.sum / (n[s] - cp);
         if (s == 0 || score > best_score)
             best_score = score, *best = s;
     }
@@ -120,27 +122,42 @@ static int hs_pick(struct engine *e, const struct hs_task *t, int idx, int *best
     return rc;
 }
 
+/* context + " " + ending, tokenized with BOS */
+static int tokenize_pair(struct engine *e, const char *ctx, size_t lc, const char *end, size_t le, int32_t **ids,
+                         int *n, struct tl_error *err)
+{
+    char *text = malloc(lc + 1 + le + 1);
+    if (!text)
+        return tl_fail(err, TL_ENOMEM, "out of memory");
+    memcpy(text, ctx, lc);
+    text[lc] = ' ';
+    memcpy(text + lc + 1, end, le);
+    text[lc + 1 + le] = 0;
+    *ids = NULL;
+    *n = 0;
+    int rc = tokenizer_encode(&e->tok, text, lc + 1 + le, true, false, ids, n, err);
+    free(text);
+    return rc;
+}
+
+/* Tokens the n_end sequences share from the start. */
+static int shared_prefix(int n_end, int32_t *const *tok, const int *n)
+{
+    for (int p = 0;; p++)
+        for (int s = 0; s < n_end; s++)
+            if (p >= n[s] || tok[s][p] != tok[0][p])
+                return p;
+}
+
 static int hs_prepare(struct engine *e, struct hs_task *t, struct tl_error *err)
 {
-    size_t lc = strlen(t->line[0]);
     for (int s = 0; s < 4; s++) {
-        size_t le = strlen(t->line[2 + s]);
-        char *text = malloc(lc + 1 + le + 1);
-        if (!text)
-            return tl_fail(err, TL_ENOMEM, "out of memory");
-        memcpy(text, t->line[0], lc);
-        text[lc] = ' ';
-        memcpy(text + lc + 1, t->line[2 + s], le + 1);
-        int rc = tokenizer_encode(&e->tok, text, lc + 1 + le, true, false, &t->tok[s], &t->n[s], err);
-        free(text);
+        int rc = tokenize_pair(e, t->line[0], strlen(t->line[0]), t->line[2 + s], strlen(t->line[2 + s]),
+                               &t->tok[s], &t->n[s], err);
         if (rc)
             return rc;
     }
-    int p = 0;
-    while (p < t->n[0] && p < t->n[1] && p < t->n[2] && p < t->n[3] && t->tok[0][p] == t->tok[1][p] &&
-           t->tok[0][p] == t->tok[2][p] && t->tok[0][p] == t->tok[3][p])
-        p++;
-    t->prefix = p;
+    t->prefix = shared_prefix(4, t->tok, t->n);
     return TL_OK;
 }
 
@@ -208,7 +225,7 @@ int hellaswag_run(struct engine *e, char *text, size_t len, size_t n_tasks, hs_t
         if (end == t.line[1] || gold < 0 || gold > 3)
             rc = tl_fail(err, TL_EFORMAT, "hellaswag: gold index '%s' is not 0..3", t.line[1]);
         int best = -1;
-        if (rc == TL_OK && (rc = hs_prepare(e, &t, err)) == TL_OK && (rc = hs_pick(e, &t, (int)i, &best, err)) == TL_OK) {
+        if (rc == TL_OK && (rc = hs_prepare(e, &t, err)) == TL_OK && (rc = pick_ending(e, 4, t.tok, t.n, t.prefix, (int)i, &best, err)) == TL_OK) {
             *n_correct += best == gold;
             *n_done = i + 1;
             if (on_task)
@@ -415,5 +432,147 @@ out:
     free(aux);
     free(all);
     free(lines);
+    return rc;
+}
+
+/* ---- multiple choice (llama.cpp's binary TruthfulQA/ARC/MMLU files) ----
+ * uint32 n_task, uint32 offset[n_task] (from the file's start), then per
+ * task: string question, mc1, mc2; a string is uint32 length + bytes, an
+ * answer set uint32 n (<= 100), n strings, int32 labels[n] (1 = right).
+ * Only mc1 is scored, as there. */
+struct mc_reader { const uint8_t *p; size_t len, at; };
+
+static bool mc_u32(struct mc_reader *r, uint32_t *v)
+{
+    if (r->len - r->at < 4)
+        return false;
+    memcpy(v, r->p + r->at, 4);
+    r->at += 4;
+    return true;
+}
+
+static bool mc_str(struct mc_reader *r, const char **s, size_t *n)
+{
+    uint32_t len;
+    if (!mc_u32(r, &len) || r->len - r->at < len)
+        return false;
+    *s = (const char *)r->p + r->at;
+    *n = len;
+    r->at += len;
+    return true;
+}
+
+#define MC_MAX 100
+struct mc_task {
+    const char *q, *a[MC_MAX];
+    size_t      lq, la[MC_MAX];
+    int32_t     label[MC_MAX];
+    int         n;
+};
+
+/* An answer set; keep: fill t (mc1), else only skip over it (mc2). */
+static bool mc_answers(struct mc_reader *r, struct mc_task *t, bool keep)
+{
+    uint32_t n;
+    const char *s;
+    size_t len;
+    if (!mc_u32(r, &n) || n > MC_MAX)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!mc_str(r, &s, &len))
+            return false;
+        if (keep)
+            t->a[i] = s, t->la[i] = len;
+    }
+    if (r->len - r->at < 4 * (size_t)n)
+        return false;
+    if (keep) {
+        memcpy(t->label, r->p + r->at, 4 * (size_t)n);
+        t->n = (int)n;
+    }
+    r->at += 4 * (size_t)n;
+    return true;
+}
+
+static bool mc_task_at(struct mc_reader *r, struct mc_task *t)
+{
+    return mc_str(r, &t->q, &t->lq) && mc_answers(r, t, true) && mc_answers(r, t, false);
+}
+
+/* Score one task: *right when the best-scoring answer is labelled 1. */
+static int mc_score(struct engine *e, const struct mc_task *t, int idx, bool *right, struct tl_error *err)
+{
+    if (t->lq == 0 || t->n == 0)
+        return tl_fail(err, TL_EFORMAT, "multiple choice task %d: empty question or no answers", idx + 1);
+    int32_t *tok[MC_MAX] = { 0 };
+    int n[MC_MAX], rc = TL_OK, best = 0;
+    for (int s = 0; s < t->n && rc == TL_OK; s++)
+        if (t->la[s] == 0)
+            rc = tl_fail(err, TL_EFORMAT, "multiple choice task %d: answer %d is empty", idx + 1, s + 1);
+        else
+            rc = tokenize_pair(e, t->q, t->lq, t->a[s], t->la[s], &tok[s], &n[s], err);
+    if (rc == TL_OK)
+        rc = pick_ending(e, t->n, tok, n, shared_prefix(t->n, tok, n), idx, &best, err);
+    *right = rc == TL_OK && t->label[best] == 1;
+    for (int s = 0; s < t->n; s++)
+        free(tok[s]);
+    return rc;
+}
+
+int multiple_choice_run(struct engine *e, const uint8_t *data, size_t len, size_t n_tasks, hs_task_fn on_task,
+                        void *ctx, size_t *n_done, size_t *n_correct, size_t *n_answers, size_t *n_all,
+                        struct tl_error *err)
+{
+    struct mc_reader r = { data, len, 0 };
+    uint32_t n_file;
+    *n_done = *n_correct = *n_answers = *n_all = 0;
+    if (!mc_u32(&r, &n_file) || n_file == 0)
+        return tl_fail(err, TL_EFORMAT, "multiple choice: no tasks");
+    if ((len - 4) / 4 < n_file)
+        return tl_fail(err, TL_EFORMAT, "multiple choice: the file is too short for %u task offsets", n_file);
+    *n_all = n_file;
+    const uint8_t *offsets = data + 4;
+    r.at = 4 + 4 * (size_t)n_file;
+    size_t use = n_tasks > 0 && n_tasks < n_file ? n_tasks : n_file;
+    uint32_t *aux = use < n_file ? malloc(n_file * sizeof *aux) : NULL;
+    struct mt19937 *mt = malloc(sizeof *mt);
+    struct mc_task *t = malloc(sizeof *t);
+    int rc = TL_OK;
+    if (!mt || !t || (use < n_file && !aux)) {
+        rc = tl_fail(err, TL_ENOMEM, "out of memory");
+        goto out;
+    }
+    mt_seed(mt, 1);
+    for (uint32_t i = 0; aux && i < n_file; i++)
+        aux[i] = i;
+    size_t left = n_file;
+    /* every task: read one after another; fewer: drawn as Winogrande's are,
+     * each read at its offset */
+    for (size_t i = 0; i < use && rc == TL_OK; i++) {
+        if (aux) {
+            float scale = 1 / (1.f + 4294967295.f);
+            size_t j = (size_t)(scale * (float)mt_next(mt) * (float)left);
+            uint32_t off;
+            memcpy(&off, offsets + 4 * (size_t)aux[j], 4);
+            aux[j] = aux[--left];
+            r.at = off;
+        }
+        bool right;
+        if (r.at > len || !mc_task_at(&r, t)) {
+            rc = tl_fail(err, TL_EFORMAT, "multiple choice: cannot read task %zu", i + 1);
+            break;
+        }
+        if ((rc = mc_score(e, t, (int)i, &right, err)) == TL_OK) {
+            *n_correct += right;
+            *n_answers += (size_t)t->n;
+            *n_done = i + 1;
+            if (on_task)
+                on_task(ctx, i, *n_correct);
+        }
+    }
+out:
+    free(t);
+    free(mt);
+    free(aux);
     return rc;
 }

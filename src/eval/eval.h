@@ -1,7 +1,7 @@
 /* eval/eval.h: measuring a model on text the way llama-perplexity does:
  * perplexity over chunks (eval/perplexity.c), KL divergence against a base
- * model's saved log-probabilities (eval/kld.c) and HellaSwag and Winogrande
- * accuracy (eval/choice.c). These compute; cli/cmd_perplexity.c prints. */
+ * model's saved log-probabilities (eval/kld.c) and HellaSwag, Winogrande and
+ * multiple-choice accuracy (eval/choice.c). These compute; cli/cmd_perplexity.c prints. */
 #ifndef TINYLLM_EVAL_H
 #define TINYLLM_EVAL_H
 
@@ -129,6 +129,16 @@ typedef void (*wg_task_fn)(void *ctx, size_t task, size_t n_correct, const float
  * lines "index,sentence with _,choice1,choice2,answer"; lines that are not
  * tasks are skipped. n_tasks 0 (or at least all): every task in order;
  * fewer: drawn in llama-perplexity's order. */
+/* llama.cpp's binary multiple-choice file (TruthfulQA, ARC, MMLU as its
+ * converters write them) scored as llama-perplexity does: every answer of
+ * mc1 after the question and a space, the best mean log-probability right
+ * when labelled 1. n_tasks 0 (or at least all): every task in order; fewer:
+ * drawn in llama-perplexity's order. *n_answers: answers seen in all;
+ * *n_all: tasks in the file. */
+int multiple_choice_run(struct engine *e, const uint8_t *data, size_t len, size_t n_tasks, hs_task_fn on_task,
+                        void *ctx, size_t *n_done, size_t *n_correct, size_t *n_answers, size_t *n_all,
+                        struct tl_error *err);
+
 int winogrande_run(struct engine *e, char *text, size_t len, size_t n_tasks, wg_task_fn on_task, void *ctx,
                    size_t *n_done, size_t *n_correct, struct tl_error *err);
 
