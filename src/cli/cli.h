@@ -29,6 +29,7 @@ int cmd_template(int argc, char **argv, struct tl_error *err);
 int cmd_chat(int argc, char **argv, struct tl_error *err);
 int cmd_convert(int argc, char **argv, struct tl_error *err);
 int cmd_serve(int argc, char **argv, struct tl_error *err);
+int cmd_perplexity(int argc, char **argv, struct tl_error *err);
 
 /* Parse a whole decimal integer in [lo, hi] or fail with TL_EINVAL naming flag. */
 int cli_int(const char *flag, const char *s, long lo, long hi, long *out, struct tl_error *err);

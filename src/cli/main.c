@@ -22,6 +22,7 @@ static const struct command commands[] = {
     { "info", cmd_info, "show a model's architecture, hyper-parameters and tensors" },
     { "template", cmd_template, "render a chat template for a list of messages" },
     { "quantize", cmd_quantize, "convert a model to another tensor type" },
+    { "perplexity", cmd_perplexity, "perplexity and KL divergence on a text (llama-perplexity compatible)" },
     { "convert", cmd_convert, "turn a llama2.c checkpoint and its tokenizer into a GGUF" },
 };
 
