@@ -17,7 +17,6 @@ static void lc_error(struct http_out *out, int status, const char *msg)
     jw_fmt(&b, ",\"type\":\"%s\"}}", status == 404 ? "not_found_error" : status >= 500 ? "server_error"
                                     : "invalid_request_error");
     api_send_json(out, status, &b);
-    json_buf_free(&b);
 }
 
 /* The pieces of ids[0..n) with control tokens' texts, as llama.cpp's
@@ -314,7 +313,6 @@ static void tokenize(struct server *s, const struct http_request *req, struct ht
     }
     json_buf_puts(&b, "]}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
     free(piece);
     free(ids);
     req_free(&q);
@@ -352,7 +350,6 @@ static void detokenize_route(struct server *s, const struct http_request *req, s
         if (!text)
             b.nomem = true;
         api_send_json(out, 200, &b);
-        json_buf_free(&b);
         free(text);
     }
     free(ids);

@@ -17,7 +17,6 @@ static void ol_error(struct http_out *out, int status, const char *msg)
     jw_cstr(&b, msg);
     json_buf_puts(&b, "}");
     api_send_json(out, status, &b);
-    json_buf_free(&b);
 }
 
 /* RFC 3339 in UTC with nanoseconds, as Ollama writes created_at */
@@ -164,7 +163,6 @@ static void send_loaded(struct ol *g)
     put_final(g, &b, NULL, 0, "load");
     json_buf_puts(&b, "}");
     api_send_json(g->out, 200, &b);
-    json_buf_free(&b);
 }
 
 static double mono_ms(void)
@@ -254,7 +252,6 @@ static void tags(struct server *s, const struct http_request *req, struct http_o
     put_time(&b, &mt);
     json_buf_puts(&b, "}]}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 static void ps(struct server *s, const struct http_request *req, struct http_out *out)
@@ -264,7 +261,6 @@ static void ps(struct server *s, const struct http_request *req, struct http_out
     put_model(s, &b);
     json_buf_puts(&b, ",\"expires_at\":\"9999-12-31T23:59:59Z\",\"size_vram\":0}]}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 static void version(struct server *s, const struct http_request *req, struct http_out *out)
@@ -315,7 +311,6 @@ static void show(struct server *s, const struct http_request *req, struct http_o
     put_now(&b);
     json_buf_puts(&b, "}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 const struct route ollama_routes[] = {

@@ -51,7 +51,6 @@ static void oai_error(struct http_out *out, int status, const char *param, const
         json_buf_puts(&b, "null");
     json_buf_puts(&b, "}}");
     api_send_json(out, status, &b);
-    json_buf_free(&b);
 }
 
 static void req_error(struct http_out *out, const struct req *q)
@@ -273,7 +272,6 @@ static void send_whole(struct oai *g, const struct gen_result *r, const char *ec
     jw_timings(&b, r);
     json_buf_puts(&b, "}");
     api_send_json(g->out, 200, &b);
-    json_buf_free(&b);
 }
 
 static void oai_free(struct oai *g)
@@ -457,7 +455,6 @@ static void models(struct server *s, const struct http_request *req, struct http
     jw_cstr(&b, s->model_name);
     jw_fmt(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"tinyllm\"}]}", (long long)s->created);
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 const struct route openai_routes[] = {

@@ -442,9 +442,10 @@ void api_send_json(struct http_out *out, int status, struct json_buf *b)
     if (b->overflow || b->nomem || !b->p) {
         static const char oom[] = "{\"error\":\"out of memory for the answer\"}";
         http_send(out, 500, "application/json", "", oom, sizeof oom - 1);
-        return;
+    } else {
+        http_send(out, status, "application/json", "", b->p, b->len);
     }
-    http_send(out, status, "application/json", "", b->p, b->len);
+    json_buf_free(b);
 }
 
 char *api_clean_utf8(const char *s, size_t n, size_t *out_len)

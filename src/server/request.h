@@ -100,7 +100,8 @@ struct gen_result;
  * writes them (also into OpenAI answers, where its chat page reads them). */
 void jw_timings(struct json_buf *b, const struct gen_result *r);
 
-/* Send b as application/json with status (500 when b overflowed). */
+/* Send b as application/json with status (500 when b overflowed), then
+ * free it (json_buf_free: b is left empty). */
 void api_send_json(struct http_out *out, int status, struct json_buf *b);
 
 /* Run gen_run for a request on the model thread: the server's cache,
