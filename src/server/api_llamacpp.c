@@ -251,17 +251,11 @@ static void completion(struct server *s, const struct http_request *req, struct 
         jw_cstr(&b, err.msg);
         json_buf_puts(&b, ",\"type\":\"server_error\"}}\n\n");
     } else {
-        if (r.finish == GEN_CANCELLED)
-            r.finish = GEN_LENGTH;
         json_buf_puts(&b, g.stream ? "data: " : "");
         put_final(&g, &b, &p, &r, ids, n);
         json_buf_puts(&b, g.stream ? "\n\n" : "");
     }
-    if (!g.stream)
-        api_send_json(out, 200, &b);
-    else if (!b.nomem && http_stream_write(out, b.p, b.len) == TL_OK)
-        http_stream_end(out);
-    json_buf_free(&b);
+    api_send_last(out, g.stream, &b);
 out:
     free(ids);
     free(g.piece);

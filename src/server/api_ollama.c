@@ -144,16 +144,10 @@ static void ol_run(struct ol *g, const int32_t *ids, int n, const struct gen_par
         jw_cstr(&b, err.msg);
         json_buf_puts(&b, "}\n");
     } else {
-        if (r.finish == GEN_CANCELLED)
-            r.finish = GEN_LENGTH;
         put_final(g, &b, &r, t0, gen_finish_reason(r.finish));
         json_buf_puts(&b, g->stream ? "}\n" : "}");
     }
-    if (!g->stream)
-        api_send_json(g->out, 200, &b);
-    else if (!b.nomem && http_stream_write(g->out, b.p, b.len) == TL_OK)
-        http_stream_end(g->out);
-    json_buf_free(&b);
+    api_send_last(g->out, g->stream, &b);
 }
 
 /* Nothing to generate: Ollama's answer to a request that only loads the model. */

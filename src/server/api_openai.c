@@ -317,8 +317,6 @@ static void oai_run(struct oai *g, const int32_t *ids, int n, const struct gen_p
         }
         return;
     }
-    if (r.finish == GEN_CANCELLED)
-        r.finish = GEN_LENGTH;   /* the server is stopping: what there is, cut */
     if (g->stream)
         finish_stream(g, &r);
     else

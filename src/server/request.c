@@ -448,6 +448,15 @@ void api_send_json(struct http_out *out, int status, struct json_buf *b)
     json_buf_free(b);
 }
 
+void api_send_last(struct http_out *out, bool stream, struct json_buf *b)
+{
+    if (!stream)
+        api_send_json(out, 200, b);
+    else if (!b->nomem && http_stream_write(out, b->p, b->len) == TL_OK)
+        http_stream_end(out);
+    json_buf_free(b);
+}
+
 char *api_clean_utf8(const char *s, size_t n, size_t *out_len)
 {
     struct utf8_stream u = { 0 };
@@ -514,6 +523,8 @@ int api_generate(struct server *s, struct http_out *out, const int32_t *prompt, 
     struct api_gen g = { s, out, sink };
     struct gen_sink fwd = { fwd_text, fwd_token, fwd_prompt_token, gone, &g };
     int rc = gen_run(&s->e, &s->kv, prompt, n_prompt, p, &fwd, r, err);
+    if (rc == TL_OK && r->finish == GEN_CANCELLED)
+        r->finish = GEN_LENGTH;   /* stopping, or the client is gone: what there is, cut */
     out->n_prompt = r->n_prompt;
     out->n_gen = r->n_gen;
     atomic_fetch_add(&s->m.prompt_us, (long long)(r->t_prompt_ms * 1e3));
