@@ -58,8 +58,10 @@ struct lc {
     size_t cap;
 };
 
-static void prob_entry(struct lc *g, struct json_buf *b, int32_t id, float logprob)
+/* {"id":..,"token":..,"bytes":[..],"logprob":.. without the closing brace */
+static void prob_entry(void *ctx, struct json_buf *b, int32_t id, float logprob)
 {
+    struct lc *g = ctx;
     size_t n = 0;
     struct tl_error err;
     if (cli_piece(&g->s->e.tok, id, &g->piece, &g->cap, &n, &err))
@@ -79,14 +81,7 @@ static int on_token(void *ctx, const struct gen_token *t)
     jw_fmt(&g->ids, "%s%d", g->n_ids++ ? "," : "", t->id);
     if (g->n_probs > 0) {
         json_buf_puts(&g->probs, g->n_probs_out++ ? "," : "");
-        prob_entry(g, &g->probs, t->id, t->logprob);
-        json_buf_puts(&g->probs, ",\"top_logprobs\":[");
-        for (int i = 0; i < t->n_top; i++) {
-            json_buf_puts(&g->probs, i ? "," : "");
-            prob_entry(g, &g->probs, t->top[i].id, t->top[i].logprob);
-            json_buf_puts(&g->probs, "}");
-        }
-        json_buf_puts(&g->probs, "]}");
+        jw_token_with_top(&g->probs, t, prob_entry, g);
     }
     return g->ids.nomem || g->probs.nomem;
 }

@@ -70,8 +70,9 @@ static size_t piece_of(struct oai *g, int32_t id)
 }
 
 /* {"token":..,"logprob":..,"bytes":[..]} without the closing brace */
-static void chat_entry(struct oai *g, struct json_buf *b, int32_t id, float logprob)
+static void chat_entry(void *ctx, struct json_buf *b, int32_t id, float logprob)
 {
+    struct oai *g = ctx;
     size_t n = piece_of(g, id);
     json_buf_puts(b, "{\"token\":");
     jw_str(b, g->piece, n);
@@ -88,14 +89,7 @@ static void add_entry(struct oai *g, const struct gen_token *t, bool first)
     g->n_lp++;
     if (g->chat) {
         json_buf_puts(&g->lp, sep);
-        chat_entry(g, &g->lp, t->id, t->logprob);
-        json_buf_puts(&g->lp, ",\"top_logprobs\":[");
-        for (int i = 0; i < t->n_top; i++) {
-            json_buf_puts(&g->lp, i ? "," : "");
-            chat_entry(g, &g->lp, t->top[i].id, t->top[i].logprob);
-            json_buf_puts(&g->lp, "}");
-        }
-        json_buf_puts(&g->lp, "]}");
+        jw_token_with_top(&g->lp, t, chat_entry, g);
         return;
     }
     size_t n = piece_of(g, t->id);

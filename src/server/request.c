@@ -505,6 +505,19 @@ static bool gone(void *ctx)
 
 /* llama-server's timings object: the prompt tokens evaluated (the cached
  * prefix is not) and the generated ones, with their times and rates. */
+void jw_token_with_top(struct json_buf *b, const struct gen_token *t,
+                       void (*entry)(void *ctx, struct json_buf *b, int32_t id, float logprob), void *ctx)
+{
+    entry(ctx, b, t->id, t->logprob);
+    json_buf_puts(b, ",\"top_logprobs\":[");
+    for (int i = 0; i < t->n_top; i++) {
+        json_buf_puts(b, i ? "," : "");
+        entry(ctx, b, t->top[i].id, t->top[i].logprob);
+        json_buf_puts(b, "}");
+    }
+    json_buf_puts(b, "]}");
+}
+
 void jw_timings(struct json_buf *b, const struct gen_result *r)
 {
     int pn = r->n_prompt - r->n_cached;

@@ -95,6 +95,13 @@ void jw_fmt(struct json_buf *b, const char *fmt, ...) __attribute__((format(prin
 /* [b0,b1,...]: the bytes of s as numbers */
 void jw_bytes(struct json_buf *b, const char *s, size_t n);
 
+/* t's entry, then ,"top_logprobs":[..] with an entry per alternative,
+ * each closed, and t's entry closed: entry(ctx, b, id, logprob) writes
+ * one entry without its closing brace (OpenAI's and llama.cpp's shapes
+ * differ only there). */
+void jw_token_with_top(struct json_buf *b, const struct gen_token *t,
+                       void (*entry)(void *ctx, struct json_buf *b, int32_t id, float logprob), void *ctx);
+
 struct gen_result;
 /* "timings":{prompt_n, prompt_ms, ..., predicted_per_second}, as llama-server
  * writes them (also into OpenAI answers, where its chat page reads them). */
