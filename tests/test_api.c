@@ -31,15 +31,21 @@ static char *run_text(const char *args)
     return out;
 }
 
-static bool have_model(void)
+/* POST body to path on a; the answer must be a 200. */
+static void post_ok(struct api_server *a, const char *path, const char *body, struct api_resp *r)
 {
-    return srv.open;
+    CHECK(api_call(a, "POST", path, body, r) == 200, "%s %s: %d %s", path, body, r->status, r->body);
 }
+
+/* The tests over MODEL skip, each by name, when it did not open. */
+static void no_model(void)
+{
+    SKIP("%s not found", MODEL);
+}
+#define RUN_MODEL_TEST(fn) test_run(#fn, srv.open ? fn : no_model)
 
 static void completions_match_run(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     static const struct { const char *run, *body; } cases[] = {
         { "-p 'Once upon a time' -n 40 --seed 7 --temp 0.8",
           "{\"prompt\":\"Once upon a time\",\"max_tokens\":40,\"seed\":7,\"temperature\":0.8}" },
@@ -58,7 +64,7 @@ static void completions_match_run(void)
         /* twice: the second reuses the cached prompt */
         for (int k = 0; k < 2; k++) {
             struct api_resp r;
-            CHECK(api_call(&srv, "POST", "/v1/completions", cases[i].body, &r) == 200, "%s", r.body);
+            post_ok(&srv, "/v1/completions", cases[i].body, &r);
             CHECK(!strcmp(api_jstr(&r.json, "choices.0.text"), want), "case %zu try %d: '%s' vs run '%s'", i, k,
                   api_jstr(&r.json, "choices.0.text"), want);
             if (k == 1)
@@ -70,7 +76,7 @@ static void completions_match_run(void)
         snprintf(body, sizeof body, "%.*s\"n_predict\"%s", (int)(b - cases[i].body), cases[i].body,
                  b + strlen("\"max_tokens\""));
         struct api_resp r;
-        CHECK(api_call(&srv, "POST", "/completion", body, &r) == 200, "%s", r.body);
+        post_ok(&srv, "/completion", body, &r);
         CHECK(!strcmp(api_jstr(&r.json, "content"), want), "/completion case %zu: '%s' vs '%s'", i,
               api_jstr(&r.json, "content"), want);
         api_resp_free(&r);
@@ -110,7 +116,7 @@ static void generated_models_match_run(void)
                      prompts[p]);
             for (int k = 0; k < 2; k++) {
                 struct api_resp resp;
-                CHECK(api_call(&a, "POST", "/v1/completions", args, &resp) == 200, "%s", resp.body);
+                post_ok(&a, "/v1/completions", args, &resp);
                 /* the JSON string is the text with broken UTF-8 as U+FFFD, as run prints it */
                 CHECK(r.out && !strcmp(api_jstr(&resp.json, "choices.0.text"), r.out), "%s prompt %d try %d differs",
                       types[t].name, p, k);
@@ -125,13 +131,11 @@ static void generated_models_match_run(void)
 
 static void ollama_raw_matches_run(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     char *want = run_text("-p 'Once upon a time' -n 30 --seed 5 --temp 0.9 --top-k 20 --repeat-penalty 1.1");
     struct api_resp r;
-    CHECK(api_call(&srv, "POST", "/api/generate", "{\"model\":\"x\",\"prompt\":\"Once upon a time\",\"raw\":true,"
-                   "\"stream\":false,\"options\":{\"num_predict\":30,\"seed\":5,\"temperature\":0.9,\"top_k\":20,"
-                   "\"repeat_penalty\":1.1}}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/api/generate", "{\"model\":\"x\",\"prompt\":\"Once upon a time\",\"raw\":true,"
+            "\"stream\":false,\"options\":{\"num_predict\":30,\"seed\":5,\"temperature\":0.9,\"top_k\":20,"
+            "\"repeat_penalty\":1.1}}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "response"), want), "'%s' vs '%s'", api_jstr(&r.json, "response"), want);
     CHECK(api_jpath(&r.json, "done")->v.b, "done");
     CHECK(!strcmp(api_jstr(&r.json, "done_reason"), "length"), "%s", r.body);
@@ -139,9 +143,9 @@ static void ollama_raw_matches_run(void)
     CHECK(api_jint(&r.json, "prompt_eval_count") > 0 && api_jint(&r.json, "eval_duration") > 0, "%s", r.body);
     api_resp_free(&r);
     /* streamed: one JSON object per line, the pieces add up to the same text */
-    CHECK(api_call(&srv, "POST", "/api/generate", "{\"model\":\"x\",\"prompt\":\"Once upon a time\",\"raw\":true,"
-                   "\"options\":{\"num_predict\":30,\"seed\":5,\"temperature\":0.9,\"top_k\":20,"
-                   "\"repeat_penalty\":1.1}}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/api/generate", "{\"model\":\"x\",\"prompt\":\"Once upon a time\",\"raw\":true,"
+            "\"options\":{\"num_predict\":30,\"seed\":5,\"temperature\":0.9,\"top_k\":20,"
+            "\"repeat_penalty\":1.1}}", &r);
     CHECK(strstr(r.head, "application/x-ndjson") != NULL, "%s", r.head);
     char text[4096] = "";
     int lines = 0, done = 0;
@@ -160,14 +164,11 @@ static void ollama_raw_matches_run(void)
 
 static void chat_matches_run_chat(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     char *want = run_text("--chat --chat-template chatml -p 'Tell me a story' -n 40 --seed 9 --temp 0.8");
     char *want_sys = run_text("--chat --chat-template chatml --system 'Be brief' -p 'Hi' -n 20 --temp 0");
     struct api_resp r;
-    CHECK(api_call(&srv, "POST", "/v1/chat/completions", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
-                   "\"content\":\"Tell me a story\"}],\"max_tokens\":40,\"seed\":9,\"temperature\":0.8}", &r) == 200,
-          "%s", r.body);
+    post_ok(&srv, "/v1/chat/completions", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+            "\"content\":\"Tell me a story\"}],\"max_tokens\":40,\"seed\":9,\"temperature\":0.8}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "choices.0.message.content"), want), "'%s' vs '%s'",
           api_jstr(&r.json, "choices.0.message.content"), want);
     CHECK(!strcmp(api_jstr(&r.json, "object"), "chat.completion") && !strncmp(api_jstr(&r.json, "id"), "chatcmpl-", 9),
@@ -175,20 +176,20 @@ static void chat_matches_run_chat(void)
     CHECK(!strcmp(api_jstr(&r.json, "choices.0.message.role"), "assistant"), "%s", r.body);
     api_resp_free(&r);
     /* a system message, content as text parts */
-    CHECK(api_call(&srv, "POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief\"},"
-                   "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]}],\"max_tokens\":20,"
-                   "\"temperature\":0}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/v1/chat/completions", "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief\"},"
+            "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]}],\"max_tokens\":20,"
+            "\"temperature\":0}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "choices.0.message.content"), want_sys), "'%s' vs '%s'",
           api_jstr(&r.json, "choices.0.message.content"), want_sys);
     api_resp_free(&r);
     /* Ollama's chat and generate (not raw) render the same conversation */
-    CHECK(api_call(&srv, "POST", "/api/chat", "{\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":\"user\","
-                   "\"content\":\"Tell me a story\"}],\"options\":{\"num_predict\":40,\"seed\":9,\"temperature\":0.8}}",
-                   &r) == 200, "%s", r.body);
+    post_ok(&srv, "/api/chat", "{\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":\"user\","
+            "\"content\":\"Tell me a story\"}],\"options\":{\"num_predict\":40,\"seed\":9,\"temperature\":0.8}}",
+            &r);
     CHECK(!strcmp(api_jstr(&r.json, "message.content"), want), "'%s' vs '%s'", api_jstr(&r.json, "message.content"), want);
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/api/generate", "{\"model\":\"m\",\"stream\":false,\"system\":\"Be brief\","
-                   "\"prompt\":\"Hi\",\"options\":{\"num_predict\":20,\"temperature\":0}}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/api/generate", "{\"model\":\"m\",\"stream\":false,\"system\":\"Be brief\","
+            "\"prompt\":\"Hi\",\"options\":{\"num_predict\":20,\"temperature\":0}}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "response"), want_sys), "'%s' vs '%s'", api_jstr(&r.json, "response"), want_sys);
     api_resp_free(&r);
     free(want);
@@ -215,15 +216,13 @@ static int sse_events(char *body, char **ev, int cap)
 
 static void openai_stream_framing(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     struct api_resp whole, r;
     const char *req = "{\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}],\"max_tokens\":25,\"seed\":4";
     char body[512];
     snprintf(body, sizeof body, "%s}", req);
-    CHECK(api_call(&srv, "POST", "/v1/chat/completions", body, &whole) == 200, "%s", whole.body);
+    post_ok(&srv, "/v1/chat/completions", body, &whole);
     snprintf(body, sizeof body, "%s,\"stream\":true,\"stream_options\":{\"include_usage\":true}}", req);
-    CHECK(api_call(&srv, "POST", "/v1/chat/completions", body, &r) == 200, "%s", r.body);
+    post_ok(&srv, "/v1/chat/completions", body, &r);
     CHECK(strstr(r.head, "text/event-stream") != NULL, "%s", r.head);
     char *ev[512], text[4096] = "";
     int n = sse_events(r.body, ev, 512), finishes = 0;
@@ -251,15 +250,13 @@ static void openai_stream_framing(void)
     api_resp_free(&r);
     api_resp_free(&whole);
     /* completions stream, no usage; llama.cpp's stream has no [DONE] */
-    CHECK(api_call(&srv, "POST", "/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":10,\"stream\":true}", &r) == 200,
-          "%s", r.body);
+    post_ok(&srv, "/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":10,\"stream\":true}", &r);
     n = sse_events(r.body, ev, 512);
     CHECK(n >= 3 && !strcmp(ev[n - 1], "[DONE]") && strstr(ev[n - 2], "\"finish_reason\":\"length\""), "%s",
           n > 1 ? ev[n - 2] : "");
     CHECK(!strstr(ev[0], "usage"), "no usage without include_usage");
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/completion", "{\"prompt\":\"Once\",\"n_predict\":10,\"stream\":true}", &r) == 200,
-          "%s", r.body);
+    post_ok(&srv, "/completion", "{\"prompt\":\"Once\",\"n_predict\":10,\"stream\":true}", &r);
     n = sse_events(r.body, ev, 512);
     CHECK(n >= 2 && strstr(ev[n - 1], "\"stop\":true") && !strstr(r.body, "[DONE]"), "%s", n ? ev[n - 1] : "");
     CHECK(strstr(ev[n - 1], "\"stop_type\":\"limit\"") && strstr(ev[n - 1], "\"timings\""), "%s", ev[n - 1]);
@@ -268,13 +265,10 @@ static void openai_stream_framing(void)
 
 static void lengths_and_full_context(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     struct api_server small;
     CHECK(api_server_open(&small, MODEL, 32, "chatml") == TL_OK, "open");
     struct api_resp r;
-    CHECK(api_call(&small, "POST", "/v1/completions", "{\"prompt\":\"Once upon a time\",\"max_tokens\":1000}", &r) == 200,
-          "%s", r.body);
+    post_ok(&small, "/v1/completions", "{\"prompt\":\"Once upon a time\",\"max_tokens\":1000}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "choices.0.finish_reason"), "length"), "%s", r.body);
     /* as `run`: the token sampled when the cache is full needs no room */
     CHECK(api_jint(&r.json, "usage.total_tokens") == 33, "the context is full at 32: %s", r.body);
@@ -292,8 +286,7 @@ static void lengths_and_full_context(void)
     CHECK(strstr(api_jstr(&r.json, "error"), "num_ctx") != NULL, "%s", r.body);
     api_resp_free(&r);
     api_server_close(&small);
-    CHECK(api_call(&srv, "POST", "/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":5,\"temperature\":0}", &r) == 200,
-          "%s", r.body);
+    post_ok(&srv, "/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":5,\"temperature\":0}", &r);
     CHECK(api_jint(&r.json, "usage.completion_tokens") == 5, "%s", r.body);
     CHECK(!strcmp(api_jstr(&r.json, "choices.0.finish_reason"), "length"), "%s", r.body);
     api_resp_free(&r);
@@ -301,11 +294,9 @@ static void lengths_and_full_context(void)
 
 static void logprobs_are_log_softmax(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     struct api_resp r;
-    CHECK(api_call(&srv, "POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
-                   "\"max_tokens\":8,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+            "\"max_tokens\":8,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3}", &r);
     const struct json_value *c = api_jpath(&r.json, "choices.0.logprobs.content");
     CHECK(c && c->type == JSON_ARRAY && c->v.arr.n > 0, "%s", r.body);
     for (size_t i = 0; c && i < c->v.arr.n; i++) {
@@ -321,8 +312,8 @@ static void logprobs_are_log_softmax(void)
     }
     api_resp_free(&r);
     /* the legacy object of completions, with the prompt echoed */
-    CHECK(api_call(&srv, "POST", "/v1/completions", "{\"prompt\":\"Once upon\",\"max_tokens\":4,\"temperature\":0,"
-                   "\"logprobs\":2,\"echo\":true}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/v1/completions", "{\"prompt\":\"Once upon\",\"max_tokens\":4,\"temperature\":0,"
+            "\"logprobs\":2,\"echo\":true}", &r);
     const struct json_value *t = api_jpath(&r.json, "choices.0.logprobs.tokens"),
                             *l = api_jpath(&r.json, "choices.0.logprobs.token_logprobs"),
                             *o = api_jpath(&r.json, "choices.0.logprobs.text_offset");
@@ -330,8 +321,7 @@ static void logprobs_are_log_softmax(void)
     CHECK(l && l->v.arr.items[0].type == JSON_NULL, "the first prompt token has no logprob");
     CHECK(!strncmp(api_jstr(&r.json, "choices.0.text"), "Once upon", 9), "echo: %s", r.body);
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/completion", "{\"prompt\":\"Once\",\"n_predict\":3,\"temperature\":0,\"n_probs\":2}",
-                   &r) == 200, "%s", r.body);
+    post_ok(&srv, "/completion", "{\"prompt\":\"Once\",\"n_predict\":3,\"temperature\":0,\"n_probs\":2}", &r);
     CHECK(api_jpath(&r.json, "completion_probabilities.2.top_logprobs.1.logprob") != NULL, "%s", r.body);
     api_resp_free(&r);
 }
@@ -340,8 +330,6 @@ static void logprobs_are_log_softmax(void)
  * the prompt, computed here on an engine of our own. */
 static void logprobs_match_the_logits(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     struct engine e;
     struct engine_opts eo = { .model_path = MODEL, .n_threads = 1 };
     struct tl_error err = { 0 };
@@ -357,8 +345,8 @@ static void logprobs_match_the_logits(void)
         sum += exp(l[i] - mx);
     double want = l[best] - mx - log(sum);
     struct api_resp r;
-    CHECK(api_call(&srv, "POST", "/completion", "{\"prompt\":\"Once upon a time\",\"n_predict\":1,"
-                   "\"temperature\":0,\"n_probs\":1}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/completion", "{\"prompt\":\"Once upon a time\",\"n_predict\":1,"
+            "\"temperature\":0,\"n_probs\":1}", &r);
     const struct json_value *lp = api_jpath(&r.json, "completion_probabilities.0.logprob");
     CHECK(lp && lp->type == JSON_FLOAT && fabs(lp->v.f - want) < 1e-5, "%g vs %g", lp ? lp->v.f : 0.0, want);
     CHECK(api_jint(&r.json, "completion_probabilities.0.id") == best, "%s", r.body);
@@ -371,12 +359,9 @@ static void logprobs_match_the_logits(void)
  * the token in flight; the next request is served as usual. */
 static void generation_stops_when_asked(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     struct api_resp r;
     atomic_store(&srv.s.stopping, true);
-    CHECK(api_call(&srv, "POST", "/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":100,\"temperature\":0}",
-                   &r) == 200, "%s", r.body);
+    post_ok(&srv, "/v1/completions", "{\"prompt\":\"Once\",\"max_tokens\":100,\"temperature\":0}", &r);
     CHECK(api_jint(&r.json, "usage.completion_tokens") == 1, "%s", r.body);
     CHECK(!strcmp(api_jstr(&r.json, "choices.0.finish_reason"), "length"), "%s", r.body);
     api_resp_free(&r);
@@ -392,8 +377,7 @@ static void generation_stops_when_asked(void)
     llamacpp_routes[0].fn(&srv.s, &req, &out);
     CHECK(out.failed && out.n_gen <= 1, "failed %d, %d tokens", out.failed, out.n_gen);
     close(sv[0]);
-    CHECK(api_call(&srv, "POST", "/completion", "{\"prompt\":\"Once\",\"n_predict\":7,\"stop\":[\"zzz\"]}", &r) == 200,
-          "%s", r.body);
+    post_ok(&srv, "/completion", "{\"prompt\":\"Once\",\"n_predict\":7,\"stop\":[\"zzz\"]}", &r);
     CHECK(api_jint(&r.json, "tokens_predicted") == 7 && !strcmp(api_jstr(&r.json, "stop_type"), "limit"), "%s", r.body);
     api_resp_free(&r);
 }
@@ -401,17 +385,15 @@ static void generation_stops_when_asked(void)
 /* A stop string cuts the text before it: llama.cpp reports which. */
 static void stop_words(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     char *want = run_text("-p 'Once upon a time' -n 60 --temp 0 --stop Lily --stop tree");
     struct api_resp r;
-    CHECK(api_call(&srv, "POST", "/completion", "{\"prompt\":\"Once upon a time\",\"n_predict\":60,"
-                   "\"temperature\":0,\"stop\":[\"Lily\",\"tree\"]}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/completion", "{\"prompt\":\"Once upon a time\",\"n_predict\":60,"
+            "\"temperature\":0,\"stop\":[\"Lily\",\"tree\"]}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "content"), want), "'%s' vs '%s'", api_jstr(&r.json, "content"), want);
     CHECK(!strcmp(api_jstr(&r.json, "stop_type"), "word") && *api_jstr(&r.json, "stopping_word"), "%s", r.body);
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
-                   "\"temperature\":0,\"max_tokens\":60,\"stop\":\"e\",\"stream\":true}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+            "\"temperature\":0,\"max_tokens\":60,\"stop\":\"e\",\"stream\":true}", &r);
     CHECK(strstr(r.body, "\"finish_reason\":\"stop\"") && !strstr(r.body, "\"content\":\"e"), "%s", r.body);
     api_resp_free(&r);
     free(want);
@@ -421,8 +403,6 @@ static void stop_words(void)
  * or presence penalty differs from greedy text without. */
 static void penalties_are_applied(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     static const char *const bodies[] = {
         "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0}",
         "{\"prompt\":\"Once upon a time\",\"max_tokens\":60,\"temperature\":0,\"frequency_penalty\":2}",
@@ -431,7 +411,7 @@ static void penalties_are_applied(void)
     char text[3][4096];
     for (int i = 0; i < 3; i++) {
         struct api_resp r;
-        CHECK(api_call(&srv, "POST", "/v1/completions", bodies[i], &r) == 200, "%s", r.body);
+        post_ok(&srv, "/v1/completions", bodies[i], &r);
         snprintf(text[i], sizeof text[i], "%s", api_jstr(&r.json, "choices.0.text"));
         api_resp_free(&r);
     }
@@ -449,34 +429,36 @@ static void refused(const char *path, const char *body, const char *field)
 
 static void bad_requests_are_400s(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
-    refused("/v1/completions", "{\"prompt\":", "JSON");
-    refused("/v1/completions", "[1,2]", "object");
-    refused("/v1/completions", "{\"prompt\":\"x\",\"temperature\":\"hot\"}", "temperature");
-    refused("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":1.5}", "max_tokens");
-    refused("/v1/completions", "{\"prompt\":\"x\",\"n\":2}", "'n'");
-    refused("/v1/completions", "{\"prompt\":\"x\",\"logit_bias\":{\"5\":1}}", "logit_bias");
-    refused("/v1/completions", "{\"prompt\":[1,99999]}", "prompt[1]");
-    refused("/v1/completions", "{}", "prompt");
-    refused("/v1/completions", "{\"prompt\":\"x\",\"stop\":[1]}", "stop");
-    refused("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
-            "\"function\"}]}", "tools");
-    refused("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":"
-            "{\"type\":\"json_object\"}}", "response_format");
-    refused("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
-            "messages[0].content");
-    refused("/v1/chat/completions", "{\"messages\":[]}", "messages");
-    refused("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}",
-            "top_logprobs");
-    refused("/api/generate", "{\"prompt\":\"x\",\"format\":\"json\"}", "format");
-    refused("/api/generate", "{\"prompt\":\"x\",\"template\":\"{{ .Prompt }}\"}", "template");
-    refused("/api/generate", "{\"prompt\":\"x\",\"options\":{\"top_k\":\"many\"}}", "options.top_k");
-    refused("/api/chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"images\":[\"AAAA\"]}]}", "images");
-    refused("/completion", "{\"prompt\":\"x\",\"grammar\":\"root ::= \\\"a\\\"\"}", "grammar");
-    refused("/completion", "{\"prompt\":\"x\",\"n_probs\":-1}", "n_probs");
-    refused("/tokenize", "{\"content\":5}", "content");
-    refused("/detokenize", "{\"tokens\":[\"a\"]}", "tokens[0]");
+    static const struct { const char *path, *body, *field; } bad[] = {
+        { "/v1/completions", "{\"prompt\":", "JSON" },
+        { "/v1/completions", "[1,2]", "object" },
+        { "/v1/completions", "{\"prompt\":\"x\",\"temperature\":\"hot\"}", "temperature" },
+        { "/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":1.5}", "max_tokens" },
+        { "/v1/completions", "{\"prompt\":\"x\",\"n\":2}", "'n'" },
+        { "/v1/completions", "{\"prompt\":\"x\",\"logit_bias\":{\"5\":1}}", "logit_bias" },
+        { "/v1/completions", "{\"prompt\":[1,99999]}", "prompt[1]" },
+        { "/v1/completions", "{}", "prompt" },
+        { "/v1/completions", "{\"prompt\":\"x\",\"stop\":[1]}", "stop" },
+        { "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
+          "\"function\"}]}", "tools" },
+        { "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":"
+          "{\"type\":\"json_object\"}}", "response_format" },
+        { "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
+          "messages[0].content" },
+        { "/v1/chat/completions", "{\"messages\":[]}", "messages" },
+        { "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}",
+          "top_logprobs" },
+        { "/api/generate", "{\"prompt\":\"x\",\"format\":\"json\"}", "format" },
+        { "/api/generate", "{\"prompt\":\"x\",\"template\":\"{{ .Prompt }}\"}", "template" },
+        { "/api/generate", "{\"prompt\":\"x\",\"options\":{\"top_k\":\"many\"}}", "options.top_k" },
+        { "/api/chat", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"images\":[\"AAAA\"]}]}", "images" },
+        { "/completion", "{\"prompt\":\"x\",\"grammar\":\"root ::= \\\"a\\\"\"}", "grammar" },
+        { "/completion", "{\"prompt\":\"x\",\"n_probs\":-1}", "n_probs" },
+        { "/tokenize", "{\"content\":5}", "content" },
+        { "/detokenize", "{\"tokens\":[\"a\"]}", "tokens[0]" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        refused(bad[i].path, bad[i].body, bad[i].field);
     /* the error shapes: OpenAI's object, Ollama's string, llama.cpp's object with a code */
     struct api_resp r;
     api_call(&srv, "POST", "/v1/completions", "{\"prompt\":\"x\",\"n\":3}", &r);
@@ -493,11 +475,8 @@ static void bad_requests_are_400s(void)
 
 static void read_only_routes(void)
 {
-    if (!have_model())
-        SKIP("%s not found", MODEL);
     struct api_resp r;
-    CHECK(api_call(&srv, "POST", "/tokenize", "{\"content\":\"Once upon a time\",\"add_special\":true}", &r) == 200, "%s",
-          r.body);
+    post_ok(&srv, "/tokenize", "{\"content\":\"Once upon a time\",\"add_special\":true}", &r);
     const struct json_value *t = api_jpath(&r.json, "tokens");
     CHECK(t && t->v.arr.n >= 2 && api_jint(t, "0") == 1, "BOS first: %s", r.body);
     char body[512] = "{\"tokens\":[";
@@ -505,10 +484,10 @@ static void read_only_routes(void)
         snprintf(body + strlen(body), sizeof body - strlen(body), "%s%lld", i > 1 ? "," : "", (long long)t->v.arr.items[i].v.i);
     strcat(body, "]}");
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/detokenize", body, &r) == 200, "%s", r.body);
+    post_ok(&srv, "/detokenize", body, &r);
     CHECK(!strcmp(api_jstr(&r.json, "content"), " Once upon a time"), "%s", r.body);
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/tokenize", "{\"content\":\"hi\",\"with_pieces\":true}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/tokenize", "{\"content\":\"hi\",\"with_pieces\":true}", &r);
     CHECK(api_jpath(&r.json, "tokens.0.piece") != NULL && api_jint(&r.json, "tokens.0.id") >= 0, "%s", r.body);
     api_resp_free(&r);
     CHECK(api_call(&srv, "GET", "/v1/models", NULL, &r) == 200 && !strcmp(api_jstr(&r.json, "data.0.id"), "test-model"),
@@ -519,13 +498,13 @@ static void read_only_routes(void)
           !strcmp(api_jstr(&r.json, "models.0.details.family"), "llama") &&
           !strcmp(api_jstr(&r.json, "models.0.details.quantization_level"), "F32"), "%s", r.body);
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/api/show", "{\"model\":\"test-model\"}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/api/show", "{\"model\":\"test-model\"}", &r);
     CHECK(strstr(r.body, "\"general.architecture\":\"llama\"") && strstr(r.body, "\"llama.context_length\":512"), "%s",
           r.body);
     api_resp_free(&r);
     CHECK(api_call(&srv, "GET", "/api/version", NULL, &r) == 200 && *api_jstr(&r.json, "version"), "%s", r.body);
     api_resp_free(&r);
-    CHECK(api_call(&srv, "POST", "/api/generate", "{\"model\":\"m\"}", &r) == 200, "%s", r.body);
+    post_ok(&srv, "/api/generate", "{\"model\":\"m\"}", &r);
     CHECK(!strcmp(api_jstr(&r.json, "done_reason"), "load"), "no prompt: the model is loaded: %s", r.body);
     api_resp_free(&r);
 }
@@ -534,19 +513,19 @@ int main(void)
 {
     if (api_server_open(&srv, MODEL, 0, "chatml"))
         srv.open = false;
-    RUN_TEST(completions_match_run);
+    RUN_MODEL_TEST(completions_match_run);
     RUN_TEST(generated_models_match_run);
-    RUN_TEST(ollama_raw_matches_run);
-    RUN_TEST(chat_matches_run_chat);
-    RUN_TEST(openai_stream_framing);
-    RUN_TEST(lengths_and_full_context);
-    RUN_TEST(logprobs_are_log_softmax);
-    RUN_TEST(logprobs_match_the_logits);
-    RUN_TEST(generation_stops_when_asked);
-    RUN_TEST(stop_words);
-    RUN_TEST(penalties_are_applied);
-    RUN_TEST(bad_requests_are_400s);
-    RUN_TEST(read_only_routes);
+    RUN_MODEL_TEST(ollama_raw_matches_run);
+    RUN_MODEL_TEST(chat_matches_run_chat);
+    RUN_MODEL_TEST(openai_stream_framing);
+    RUN_MODEL_TEST(lengths_and_full_context);
+    RUN_MODEL_TEST(logprobs_are_log_softmax);
+    RUN_MODEL_TEST(logprobs_match_the_logits);
+    RUN_MODEL_TEST(generation_stops_when_asked);
+    RUN_MODEL_TEST(stop_words);
+    RUN_MODEL_TEST(penalties_are_applied);
+    RUN_MODEL_TEST(bad_requests_are_400s);
+    RUN_MODEL_TEST(read_only_routes);
     api_server_close(&srv);
     return test_finish();
 }

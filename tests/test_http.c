@@ -47,15 +47,21 @@ static long parse_bytewise(const char *text, size_t len, struct http_request *r,
     return parse_str(text, len, NULL, r, buf);
 }
 
+/* parse_bytewise, and all of text must be one request. */
+static bool parses_whole(const char *text, size_t len, struct http_request *r, char **buf)
+{
+    long n = parse_bytewise(text, len, r, buf);
+    CHECK(n == (long)len, "%ld of %zu bytes", n, len);
+    return n == (long)len;
+}
+
 static void get_request(void)
 {
     static const char req[] = "GET /v1/models?x=1&y HTTP/1.1\r\nHost: a\r\nUser-Agent:  t/1 \r\n"
                               "X-Empty:\r\n\r\n";
     struct http_request r;
     char *buf = NULL;
-    long n = parse_bytewise(req, sizeof req - 1, &r, &buf);
-    CHECK(n == (long)sizeof req - 1, "%ld", n);
-    if (n > 0) {
+    if (parses_whole(req, sizeof req - 1, &r, &buf)) {
         CHECK(!strcmp(r.method, "GET"), "%s", r.method);
         CHECK(!strcmp(r.path, "/v1/models"), "%s", r.path);
         CHECK(!strcmp(r.query, "x=1&y"), "%s", r.query);
@@ -99,13 +105,11 @@ static void chunked_body(void)
                               "5;ext=1\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n";
     struct http_request r;
     char *buf = NULL;
-    long n = parse_bytewise(req, sizeof req - 1, &r, &buf);
-    CHECK(n == (long)sizeof req - 1, "%ld", n);
-    if (n > 0)
+    if (parses_whole(req, sizeof req - 1, &r, &buf))
         CHECK(r.body_len == 16 && !strcmp(r.body, "hello 0123456789"), "%zu %s", r.body_len, r.body);
     /* bare LF framing and an empty body, then a pipelined request */
     static const char req2[] = "POST /x HTTP/1.1\nHost: a\ntransfer-encoding: chunked\n\n0\n\nGET /";
-    n = parse_str(req2, sizeof req2 - 1, NULL, &r, &buf);
+    long n = parse_str(req2, sizeof req2 - 1, NULL, &r, &buf);
     CHECK(n == (long)sizeof req2 - 1 - 5, "%ld", n);
     if (n > 0)
         CHECK(r.body_len == 0 && !strcmp(r.body, ""), "%zu", r.body_len);
@@ -117,13 +121,11 @@ static void bare_lf_head_expect_connection(void)
     static const char req[] = "HEAD /health HTTP/1.1\nHost: a\nConnection: Upgrade, close\nExpect: 100-continue\n\n";
     struct http_request r;
     char *buf = NULL;
-    long n = parse_bytewise(req, sizeof req - 1, &r, &buf);
-    CHECK(n == (long)sizeof req - 1, "%ld", n);
-    if (n > 0)
+    if (parses_whole(req, sizeof req - 1, &r, &buf))
         CHECK(!strcmp(r.method, "HEAD") && !r.keep_alive && r.expect_continue, "%d", r.keep_alive);
     /* 1.0 with keep-alive; absolute-form target */
     static const char req2[] = "GET http://h:80/a/b?q HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
-    n = parse_str(req2, sizeof req2 - 1, NULL, &r, &buf);
+    long n = parse_str(req2, sizeof req2 - 1, NULL, &r, &buf);
     CHECK(n == (long)sizeof req2 - 1, "%ld", n);
     if (n > 0)
         CHECK(r.keep_alive && !strcmp(r.path, "/a/b") && !strcmp(r.query, "q"), "%s", r.path);

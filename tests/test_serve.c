@@ -46,7 +46,8 @@ static bool wait_ready(int port)
 }
 
 /* Start `tinyllm serve -m MODEL --port 0 ARGS` with stderr in a file and
- * wait for the port it prints. */
+ * wait for the port it prints (and, unless no_wait, for /health to say
+ * ok). false, and a failed check, when it did not come up. */
 static bool srv_start(struct srv *s, const char *args)
 {
     static int n;
@@ -67,8 +68,11 @@ static bool srv_start(struct srv *s, const char *args)
         if (p)
             s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
         free(log);
-        if (s->port)
-            return !s->no_wait ? wait_ready(s->port) : true;
+        if (s->port) {
+            if (s->no_wait || wait_ready(s->port))
+                return true;
+            break;
+        }
         int st;
         if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
             s->pid = 0;
@@ -76,7 +80,7 @@ static bool srv_start(struct srv *s, const char *args)
         }
         nap_ms(10);
     }
-    printf("  the server did not start (%s)\n", s->log);
+    CHECK(0, "the server did not start or get ready (%s)", s->log);
     return false;
 }
 
@@ -196,11 +200,33 @@ static const char *body_of(const char *resp)
 
 /* ---- tests ---- */
 
+/* The tests that need nothing but a running server: it is started with
+ * args before body and must exit 0 on SIGTERM after it. */
+static const char *served_args;
+static void (*served_body)(struct srv *s);
+
+static void serve_and_run(void)
+{
+    struct srv s = { 0 };
+    if (!srv_start(&s, served_args))
+        return;
+    served_body(&s);
+    CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
+}
+
+static void run_served(const char *name, const char *args, void (*body)(struct srv *s))
+{
+    served_args = args;
+    served_body = body;
+    test_run(name, serve_and_run);
+}
+#define RUN_SERVED(fn, args) run_served(#fn, args, fn)
+
 static void server_routes_and_errors(void)
 {
     struct srv s = { 0 };
     if (!srv_start(&s, ""))
-        { CHECK(0, "start"); return; }
+        return;
     char r[8192];
     CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
     CHECK(!strcmp(body_of(r), "{\"status\":\"ok\"}") && strstr(r, "Access-Control-Allow-Origin: *\r\n"), "%s", r);
@@ -243,7 +269,7 @@ static void keep_alive_and_pipelining(void)
 {
     struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
-        { CHECK(0, "start"); return; }
+        return;
     struct client *c = malloc(sizeof *c);
     char r[8192];
     CHECK(client_open(c, s.port), "connect");
@@ -291,7 +317,7 @@ static void loading(void)
         SKIP("no mkfifo");
     struct srv s = { .no_wait = true, .model = fifo };
     if (!srv_start(&s, ""))
-        { CHECK(0, "start"); return; }
+        return;
     char r[8192];
     CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 503, "%s", r);
     CHECK(strstr(r, "Retry-After: ") && strstr(body_of(r), "\"Loading model\""), "%s", r);
@@ -315,24 +341,20 @@ static void loading(void)
     unlink(fifo);
 }
 
-static void api_key(void)
+static void api_key(struct srv *s)
 {
-    struct srv s = { 0 };
-    if (!srv_start(&s, "--quiet --api-key sekrit"))
-        { CHECK(0, "start"); return; }
     char r[8192];
-    CHECK(request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 401, "%s", r);
+    CHECK(request(s->port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 401, "%s", r);
     CHECK(!strcmp(body_of(r), "{\"error\":{\"code\":401,\"message\":\"Invalid API Key\",\"type\":\"authentication_error\"}}"),
           "%s", r);
-    CHECK(request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekri\r\n\r\n", r, sizeof r) == 401,
+    CHECK(request(s->port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekri\r\n\r\n", r, sizeof r) == 401,
           "%s", r);
-    CHECK(request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekritt\r\n\r\n", r, sizeof r) == 401,
+    CHECK(request(s->port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekritt\r\n\r\n", r, sizeof r) == 401,
           "%s", r);
-    CHECK(request(s.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit\r\n\r\n", r, sizeof r) == 200,
+    CHECK(request(s->port, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit\r\n\r\n", r, sizeof r) == 200,
           "%s", r);
-    CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
-    CHECK(request(s.port, "OPTIONS /metrics HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
-    CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
+    CHECK(request(s->port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
+    CHECK(request(s->port, "OPTIONS /metrics HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
 }
 
 /* A request that must get status and then a closed connection. */
@@ -350,25 +372,22 @@ static void expect_refusal(int port, const char *req, size_t n, int status)
     free(c);
 }
 
-static void limits_and_malformed(void)
+static void limits_and_malformed(struct srv *s)
 {
-    struct srv s = { 0 };
-    if (!srv_start(&s, "--quiet"))
-        { CHECK(0, "start"); return; }
     size_t n = 40000;
     char *big = malloc(n);
     /* request line */
     memset(big, 'a', n);
     memcpy(big, "GET /", 5);
-    expect_refusal(s.port, big, 10000, 414);
+    expect_refusal(s->port, big, 10000, 414);
     /* header block */
     int k = snprintf(big, n, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ");
     memset(big + k, 'b', 20000);
     memcpy(big + k + 20000, "\r\n\r\n", 4);
-    expect_refusal(s.port, big, (size_t)k + 20004, 431);
+    expect_refusal(s->port, big, (size_t)k + 20004, 431);
     /* body, refused from its Content-Length alone */
     k = snprintf(big, n, "POST /completion HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n{\"prompt\":");
-    expect_refusal(s.port, big, (size_t)k, 413);
+    expect_refusal(s->port, big, (size_t)k, 413);
     static const struct { const char *req; int status; } bad[] = {
         { "GARBAGE\r\n\r\n", 400 },
         { "GET /health HTTP/1.1\r\n\r\n", 400 },
@@ -379,11 +398,11 @@ static void limits_and_malformed(void)
         { "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/9.9\r\n\r\n", 200 },
     };
     for (size_t i = 0; i + 1 < sizeof bad / sizeof bad[0]; i++)
-        expect_refusal(s.port, bad[i].req, strlen(bad[i].req), bad[i].status);
+        expect_refusal(s->port, bad[i].req, strlen(bad[i].req), bad[i].status);
     /* a good request, then a bad one on the same connection */
     struct client *c = malloc(sizeof *c);
     char r[8192];
-    CHECK(client_open(c, s.port), "connect");
+    CHECK(client_open(c, s->port), "connect");
     client_send(c, bad[6].req, strlen(bad[6].req));
     CHECK(client_response(c, r, sizeof r) == 200, "%s", r);
     CHECK(client_response(c, r, sizeof r) == 505, "%s", r);
@@ -392,20 +411,16 @@ static void limits_and_malformed(void)
     free(c);
     free(big);
     /* still serving */
-    CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
-    CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
+    CHECK(request(s->port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "%s", r);
 }
 
-static void slow_client_and_many_connections(void)
+static void slow_client_and_many_connections(struct srv *s)
 {
-    struct srv s = { 0 };
-    if (!srv_start(&s, "--quiet"))
-        { CHECK(0, "start"); return; }
     char r[8192];
     struct client *slow = malloc(sizeof *slow);
-    CHECK(client_open(slow, s.port), "connect");
+    CHECK(client_open(slow, s->port), "connect");
     client_send(slow, "GET /health HTTP/1.1\r\nHo", 24);
-    CHECK(request(s.port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "blocked by a stalled client");
+    CHECK(request(s->port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", r, sizeof r) == 200, "blocked by a stalled client");
     client_send(slow, "st: x\r\n\r\n", 9);
     CHECK(client_response(slow, r, sizeof r) == 200, "%s", r);
     close(slow->fd);
@@ -414,7 +429,7 @@ static void slow_client_and_many_connections(void)
     struct client *cs = malloc(N * sizeof *cs);
     int ok = 0, open_ = 0;
     for (int i = 0; i < N; i++)
-        open_ += client_open(&cs[i], s.port);
+        open_ += client_open(&cs[i], s->port);
     for (int i = 0; i < N; i++)
         client_send(&cs[i], "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
     for (int i = N - 1; i >= 0; i--)
@@ -423,14 +438,10 @@ static void slow_client_and_many_connections(void)
         close(cs[i].fd);
     free(cs);
     CHECK(open_ == N && ok == N, "%d of %d connections, %d answered", open_, N, ok);
-    CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
 }
 
-static void timeouts_and_max_conns(void)
+static void timeouts_and_max_conns(struct srv *s)
 {
-    struct srv s = { 0 };
-    if (!srv_start(&s, "--quiet --timeout 1 --max-conns 2"))
-        { CHECK(0, "start"); return; }
     char r[8192];
     struct client *a = malloc(sizeof *a), *b = malloc(sizeof *b), *c = malloc(sizeof *c);
     /* both slots taken once a and b are answered; a slot of an earlier
@@ -442,7 +453,7 @@ static void timeouts_and_max_conns(void)
             close(b->fd);
             nap_ms(20);
         }
-        CHECK(client_open(a, s.port) && client_open(b, s.port), "connect");
+        CHECK(client_open(a, s->port) && client_open(b, s->port), "connect");
         client_send(a, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
         client_send(b, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 33);
         st = client_response(a, r, sizeof r);
@@ -450,7 +461,7 @@ static void timeouts_and_max_conns(void)
     }
     CHECK(st == 200 && st2 == 200, "%s", r);
     client_send(a, "GET /health HTTP/1.1\r\nHo", 24);
-    CHECK(client_open(c, s.port), "connect");
+    CHECK(client_open(c, s->port), "connect");
     CHECK(client_response(c, r, sizeof r) == 503 && strstr(r, "Retry-After:"), "%s", r);
     /* the stalled request times out with 408; the idle one is closed */
     CHECK(client_response(a, r, sizeof r) == 408, "%s", r);
@@ -461,15 +472,14 @@ static void timeouts_and_max_conns(void)
     free(a);
     free(b);
     free(c);
-    CHECK(wait_ready(s.port), "slots freed");
-    CHECK(srv_stop(&s, SIGTERM) == 0, "exit status");
+    CHECK(wait_ready(s->port), "slots freed");
 }
 
 static void model_routes_when_present(void)
 {
     struct srv s = { 0 };
     if (!srv_start(&s, "--quiet --queue 2 -n 8"))
-        { CHECK(0, "start"); return; }
+        return;
     char r[8192];
     const char *body = "{\"prompt\":\"Once upon\",\"n_predict\":8}";
     char req[512];
@@ -507,7 +517,7 @@ static void sigterm_mid_stream(void)
 {
     struct srv s = { 0 };
     if (!srv_start(&s, "--quiet -c 4096"))
-        { CHECK(0, "start"); return; }
+        return;
     const char *body = "{\"prompt\":\"Once upon a time\",\"max_tokens\":4000,\"stream\":true}";
     char req[512];
     snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -551,7 +561,7 @@ static void with_curl(void)
         SKIP("curl is not installed");
     struct srv s = { 0 };
     if (!srv_start(&s, "--quiet"))
-        { CHECK(0, "start"); return; }
+        return;
     struct test_cli res = { 0 };
     char cmd[512];
     snprintf(cmd, sizeof cmd, "curl -s -o %s/curl.out -w '%%{http_code}' http://127.0.0.1:%d/health", test_tmpdir(),
@@ -645,10 +655,10 @@ int main(void)
     RUN_TEST(server_routes_and_errors);
     RUN_TEST(keep_alive_and_pipelining);
     RUN_TEST(loading);
-    RUN_TEST(api_key);
-    RUN_TEST(limits_and_malformed);
-    RUN_TEST(slow_client_and_many_connections);
-    RUN_TEST(timeouts_and_max_conns);
+    RUN_SERVED(api_key, "--quiet --api-key sekrit");
+    RUN_SERVED(limits_and_malformed, "--quiet");
+    RUN_SERVED(slow_client_and_many_connections, "--quiet");
+    RUN_SERVED(timeouts_and_max_conns, "--quiet --timeout 1 --max-conns 2");
     RUN_TEST(model_routes_when_present);
     RUN_TEST(sigterm_mid_stream);
     RUN_TEST(with_curl);

@@ -142,64 +142,39 @@ static bool ready(void)
     return server_port > 0;
 }
 
-static void openai_client(void)
-{
-    if (!have_node())
-        SKIP("node is not installed");
-    if (!have_package("openai"))
-        SKIP("the openai npm package is not in %s (set TINYLLM_NODE_PATH)", node_path());
-    if (!ready())
-        SKIP("tinyllm serve is not built or the model is missing");
-    run_script("openai.mjs");
-}
-
-static void ollama_client(void)
-{
-    if (!have_node())
-        SKIP("node is not installed");
-    if (!have_package("ollama"))
-        SKIP("the ollama npm package is not in %s (set TINYLLM_NODE_PATH)", node_path());
-    if (!ready())
-        SKIP("tinyllm serve is not built or the model is missing");
-    run_script("ollama.mjs");
-}
-
-static void llamacpp_fetch(void)
-{
-    if (!have_node())
-        SKIP("node is not installed");
-    if (!ready())
-        SKIP("tinyllm serve is not built or the model is missing");
-    run_script("llamacpp.mjs");
-}
-
 static const char *chromium(void)
 {
     const char *p = getenv("CHROMIUM");
     return p && *p ? p : "/usr/bin/chromium";
 }
 
-static void page_in_chromium(void)
+/* One client script: the test's name, the npm package it needs (NULL:
+ * Node alone) and whether it drives Chromium. */
+static const struct client {
+    const char *test, *script, *package;
+    bool        browser;
+} clients[] = {
+    { "openai_client", "openai.mjs", "openai", false },
+    { "ollama_client", "ollama.mjs", "ollama", false },
+    { "llamacpp_fetch", "llamacpp.mjs", NULL, false },
+    { "page_in_chromium", "page.mjs", "playwright-core", true },
+    { "many_clients", "stress.mjs", NULL, false },
+};
+static const struct client *client;   /* the one run_client runs (test_run takes no argument) */
+
+static void run_client(void)
 {
     if (!have_node())
         SKIP("node is not installed");
-    if (!have_package("playwright-core"))
-        SKIP("the playwright-core npm package is not in %s (set TINYLLM_NODE_PATH)", node_path());
-    if (access(chromium(), X_OK) != 0)
+    if (client->package && !have_package(client->package))
+        SKIP("the %s npm package is not in %s (set TINYLLM_NODE_PATH)", client->package, node_path());
+    if (client->browser && access(chromium(), X_OK) != 0)
         SKIP("no Chromium at %s (apt-get install chromium, or set CHROMIUM)", chromium());
     if (!ready())
         SKIP("tinyllm serve is not built or the model is missing");
-    setenv("CHROMIUM", chromium(), 1);
-    run_script("page.mjs");
-}
-
-static void many_clients(void)
-{
-    if (!have_node())
-        SKIP("node is not installed");
-    if (!ready())
-        SKIP("tinyllm serve is not built or the model is missing");
-    run_script("stress.mjs");
+    if (client->browser)
+        setenv("CHROMIUM", chromium(), 1);
+    run_script(client->script);
 }
 
 int main(void)
@@ -214,11 +189,10 @@ int main(void)
         run_expect(CHAT_ARGS, expect_chat, sizeof expect_chat);
         start_server();
     }
-    RUN_TEST(openai_client);
-    RUN_TEST(ollama_client);
-    RUN_TEST(llamacpp_fetch);
-    RUN_TEST(page_in_chromium);
-    RUN_TEST(many_clients);
+    for (size_t i = 0; i < sizeof clients / sizeof clients[0]; i++) {
+        client = &clients[i];
+        test_run(client->test, run_client);
+    }
     RUN_TEST(serve_exits_cleanly);
     return test_finish();
 }

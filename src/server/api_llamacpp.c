@@ -17,7 +17,6 @@ static void lc_error(struct http_out *out, int status, const char *msg)
     jw_fmt(&b, ",\"type\":\"%s\"}}", status == 404 ? "not_found_error" : status >= 500 ? "server_error"
                                     : "invalid_request_error");
     api_send_json(out, status, &b);
-    json_buf_free(&b);
 }
 
 /* The pieces of ids[0..n) with control tokens' texts, as llama.cpp's
@@ -59,8 +58,10 @@ struct lc {
     size_t cap;
 };
 
-static void prob_entry(struct lc *g, struct json_buf *b, int32_t id, float logprob)
+/* {"id":..,"token":..,"bytes":[..],"logprob":.. without the closing brace */
+static void prob_entry(void *ctx, struct json_buf *b, int32_t id, float logprob)
 {
+    struct lc *g = ctx;
     size_t n = 0;
     struct tl_error err;
     if (cli_piece(&g->s->e.tok, id, &g->piece, &g->cap, &n, &err))
@@ -80,14 +81,7 @@ static int on_token(void *ctx, const struct gen_token *t)
     jw_fmt(&g->ids, "%s%d", g->n_ids++ ? "," : "", t->id);
     if (g->n_probs > 0) {
         json_buf_puts(&g->probs, g->n_probs_out++ ? "," : "");
-        prob_entry(g, &g->probs, t->id, t->logprob);
-        json_buf_puts(&g->probs, ",\"top_logprobs\":[");
-        for (int i = 0; i < t->n_top; i++) {
-            json_buf_puts(&g->probs, i ? "," : "");
-            prob_entry(g, &g->probs, t->top[i].id, t->top[i].logprob);
-            json_buf_puts(&g->probs, "}");
-        }
-        json_buf_puts(&g->probs, "]}");
+        jw_token_with_top(&g->probs, t, prob_entry, g);
     }
     return g->ids.nomem || g->probs.nomem;
 }
@@ -252,17 +246,11 @@ static void completion(struct server *s, const struct http_request *req, struct 
         jw_cstr(&b, err.msg);
         json_buf_puts(&b, ",\"type\":\"server_error\"}}\n\n");
     } else {
-        if (r.finish == GEN_CANCELLED)
-            r.finish = GEN_LENGTH;
         json_buf_puts(&b, g.stream ? "data: " : "");
         put_final(&g, &b, &p, &r, ids, n);
         json_buf_puts(&b, g.stream ? "\n\n" : "");
     }
-    if (!g.stream)
-        api_send_json(out, 200, &b);
-    else if (!b.nomem && http_stream_write(out, b.p, b.len) == TL_OK)
-        http_stream_end(out);
-    json_buf_free(&b);
+    api_send_last(out, g.stream, &b);
 out:
     free(ids);
     free(g.piece);
@@ -314,7 +302,6 @@ static void tokenize(struct server *s, const struct http_request *req, struct ht
     }
     json_buf_puts(&b, "]}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
     free(piece);
     free(ids);
     req_free(&q);
@@ -352,7 +339,6 @@ static void detokenize_route(struct server *s, const struct http_request *req, s
         if (!text)
             b.nomem = true;
         api_send_json(out, 200, &b);
-        json_buf_free(&b);
         free(text);
     }
     free(ids);

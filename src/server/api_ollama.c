@@ -17,7 +17,6 @@ static void ol_error(struct http_out *out, int status, const char *msg)
     jw_cstr(&b, msg);
     json_buf_puts(&b, "}");
     api_send_json(out, status, &b);
-    json_buf_free(&b);
 }
 
 /* RFC 3339 in UTC with nanoseconds, as Ollama writes created_at */
@@ -145,16 +144,10 @@ static void ol_run(struct ol *g, const int32_t *ids, int n, const struct gen_par
         jw_cstr(&b, err.msg);
         json_buf_puts(&b, "}\n");
     } else {
-        if (r.finish == GEN_CANCELLED)
-            r.finish = GEN_LENGTH;
         put_final(g, &b, &r, t0, gen_finish_reason(r.finish));
         json_buf_puts(&b, g->stream ? "}\n" : "}");
     }
-    if (!g->stream)
-        api_send_json(g->out, 200, &b);
-    else if (!b.nomem && http_stream_write(g->out, b.p, b.len) == TL_OK)
-        http_stream_end(g->out);
-    json_buf_free(&b);
+    api_send_last(g->out, g->stream, &b);
 }
 
 /* Nothing to generate: Ollama's answer to a request that only loads the model. */
@@ -164,7 +157,6 @@ static void send_loaded(struct ol *g)
     put_final(g, &b, NULL, 0, "load");
     json_buf_puts(&b, "}");
     api_send_json(g->out, 200, &b);
-    json_buf_free(&b);
 }
 
 static double mono_ms(void)
@@ -254,7 +246,6 @@ static void tags(struct server *s, const struct http_request *req, struct http_o
     put_time(&b, &mt);
     json_buf_puts(&b, "}]}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 static void ps(struct server *s, const struct http_request *req, struct http_out *out)
@@ -264,7 +255,6 @@ static void ps(struct server *s, const struct http_request *req, struct http_out
     put_model(s, &b);
     json_buf_puts(&b, ",\"expires_at\":\"9999-12-31T23:59:59Z\",\"size_vram\":0}]}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 static void version(struct server *s, const struct http_request *req, struct http_out *out)
@@ -315,7 +305,6 @@ static void show(struct server *s, const struct http_request *req, struct http_o
     put_now(&b);
     json_buf_puts(&b, "}");
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 const struct route ollama_routes[] = {

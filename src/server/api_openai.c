@@ -29,6 +29,10 @@ struct oai {
     long long offset;         /* text_offset of the next token */
     char  *piece;             /* scratch for the alternatives' pieces */
     size_t cap;
+    struct gen_params p;      /* the request's sampling and lengths */
+    struct req_stops  stops;  /* p.stops points into it */
+    int32_t *ids;             /* the prompt's tokens [n_ids] (heap) */
+    int      n_ids;
 };
 
 static void oai_error(struct http_out *out, int status, const char *param, const char *msg,
@@ -51,7 +55,6 @@ static void oai_error(struct http_out *out, int status, const char *param, const
         json_buf_puts(&b, "null");
     json_buf_puts(&b, "}}");
     api_send_json(out, status, &b);
-    json_buf_free(&b);
 }
 
 static void req_error(struct http_out *out, const struct req *q)
@@ -71,8 +74,9 @@ static size_t piece_of(struct oai *g, int32_t id)
 }
 
 /* {"token":..,"logprob":..,"bytes":[..]} without the closing brace */
-static void chat_entry(struct oai *g, struct json_buf *b, int32_t id, float logprob)
+static void chat_entry(void *ctx, struct json_buf *b, int32_t id, float logprob)
 {
+    struct oai *g = ctx;
     size_t n = piece_of(g, id);
     json_buf_puts(b, "{\"token\":");
     jw_str(b, g->piece, n);
@@ -89,14 +93,7 @@ static void add_entry(struct oai *g, const struct gen_token *t, bool first)
     g->n_lp++;
     if (g->chat) {
         json_buf_puts(&g->lp, sep);
-        chat_entry(g, &g->lp, t->id, t->logprob);
-        json_buf_puts(&g->lp, ",\"top_logprobs\":[");
-        for (int i = 0; i < t->n_top; i++) {
-            json_buf_puts(&g->lp, i ? "," : "");
-            chat_entry(g, &g->lp, t->top[i].id, t->top[i].logprob);
-            json_buf_puts(&g->lp, "}");
-        }
-        json_buf_puts(&g->lp, "]}");
+        jw_token_with_top(&g->lp, t, chat_entry, g);
         return;
     }
     size_t n = piece_of(g, t->id);
@@ -273,7 +270,6 @@ static void send_whole(struct oai *g, const struct gen_result *r, const char *ec
     jw_timings(&b, r);
     json_buf_puts(&b, "}");
     api_send_json(g->out, 200, &b);
-    json_buf_free(&b);
 }
 
 static void oai_free(struct oai *g)
@@ -285,12 +281,15 @@ static void oai_free(struct oai *g)
     json_buf_free(&g->ltop);
     json_buf_free(&g->loff);
     free(g->piece);
+    free(g->ids);
 }
 
 /* Generate and answer; echo: the prompt text to put first (completions). */
-static void oai_run(struct oai *g, const int32_t *ids, int n, const struct gen_params *p,
-                    const char *echo, size_t echo_len)
+/* Generate for the prompt g->ids with g->p and send the answer, echo first. */
+static void oai_run(struct oai *g, const char *echo, size_t echo_len)
 {
+    const int32_t *ids = g->ids;
+    const struct gen_params *p = &g->p;
     struct tl_error err = { 0 };
     struct gen_result r;
     struct gen_sink sink = { on_text, on_token, on_prompt_token, NULL, g };
@@ -306,7 +305,7 @@ static void oai_run(struct oai *g, const int32_t *ids, int n, const struct gen_p
         if (g->chat ? send_chunk(g, "", 0, true, NULL) : echo_len && send_chunk(g, echo, echo_len, false, NULL))
             return;
     }
-    if (api_generate(g->s, g->out, ids, n, p, &sink, &r, &err)) {
+    if (api_generate(g->s, g->out, ids, g->n_ids, p, &sink, &r, &err)) {
         if (!g->stream) {
             oai_error(g->out, 500, NULL, err.msg, NULL);
         } else {
@@ -319,8 +318,6 @@ static void oai_run(struct oai *g, const int32_t *ids, int n, const struct gen_p
         }
         return;
     }
-    if (r.finish == GEN_CANCELLED)
-        r.finish = GEN_LENGTH;   /* the server is stopping: what there is, cut */
     if (g->stream)
         finish_stream(g, &r);
     else
@@ -328,8 +325,10 @@ static void oai_run(struct oai *g, const int32_t *ids, int n, const struct gen_p
 }
 
 /* Fields both endpoints take: sampling, stop, stream, and those refused. */
-static bool decode_common(struct req *q, struct oai *g, struct gen_params *p, struct req_stops *stops)
+static bool decode_common(struct req *q, struct oai *g)
 {
+    struct gen_params *p = &g->p;
+    struct req_stops *stops = &g->stops;
     const struct json_value *o = &q->root, *so = NULL;
     struct sampler_params *sp = &p->sp;
     if (!req_float(q, o, "", "temperature", 0, 2, &sp->temp) || !req_float(q, o, "", "top_p", 0, 1, &sp->top_p) ||
@@ -359,6 +358,7 @@ static bool decode_common(struct req *q, struct oai *g, struct gen_params *p, st
     return true;
 }
 
+/* g for one request: its id, the server's sampling defaults, no prompt yet. */
 static void oai_init(struct oai *g, struct server *s, struct http_out *out, bool chat)
 {
     memset(g, 0, sizeof *g);
@@ -370,33 +370,28 @@ static void oai_init(struct oai *g, struct server *s, struct http_out *out, bool
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(g->id, sizeof g->id, "%s%llx%lx", chat ? "chatcmpl-" : "cmpl-",
              (unsigned long long)atomic_load(&s->m.requests), (long)ts.tv_nsec);
+    req_gen_defaults(s, &g->p);
 }
 
 static void chat_completions(struct server *s, const struct http_request *req, struct http_out *out)
 {
     struct req q;
     struct oai g;
-    struct gen_params p;
-    struct req_stops stops = { 0 };
-    int32_t *ids = NULL;
-    int n = 0;
     oai_init(&g, s, out, true);
-    req_gen_defaults(s, &p);
-    if (req_parse(&q, req) && decode_common(&q, &g, &p, &stops) &&
-        req_int(&q, &q.root, "", "max_completion_tokens", -1, 1 << 30, &p.n_predict) &&
+    if (req_parse(&q, req) && decode_common(&q, &g) &&
+        req_int(&q, &q.root, "", "max_completion_tokens", -1, 1 << 30, &g.p.n_predict) &&
         req_bool(&q, &q.root, "", "logprobs", &g.logprobs) &&
         req_int(&q, &q.root, "", "top_logprobs", 0, GEN_MAX_TOP, &g.n_top) &&
         req_refuse(&q, &q.root, "", "modalities", NULL) && req_refuse(&q, &q.root, "", "reasoning_effort", NULL) &&
         (g.logprobs || !g.n_top || req_fail(&q, 400, "top_logprobs", "'top_logprobs' needs \"logprobs\": true")))
-        req_messages(&q, s, json_get(&q.root, "messages"), "messages", &ids, &n);
+        req_messages(&q, s, json_get(&q.root, "messages"), "messages", &g.ids, &g.n_ids);
     if (q.status) {
         req_error(out, &q);
     } else {
-        p.logprobs = g.logprobs;
-        p.n_top = g.n_top;
-        oai_run(&g, ids, n, &p, "", 0);
+        g.p.logprobs = g.logprobs;
+        g.p.n_top = g.n_top;
+        oai_run(&g, "", 0);
     }
-    free(ids);
     oai_free(&g);
     req_free(&q);
 }
@@ -423,29 +418,24 @@ static void completions(struct server *s, const struct http_request *req, struct
 {
     struct req q;
     struct oai g;
-    struct gen_params p;
-    struct req_stops stops = { 0 };
-    int32_t *ids = NULL;
-    int n = 0, logprobs = -1;
+    int logprobs = -1;
     bool echo = false;
     oai_init(&g, s, out, false);
-    req_gen_defaults(s, &p);
-    if (req_parse(&q, req) && decode_common(&q, &g, &p, &stops) &&
+    if (req_parse(&q, req) && decode_common(&q, &g) &&
         req_int(&q, &q.root, "", "logprobs", 0, GEN_MAX_TOP, &logprobs) &&
         req_bool(&q, &q.root, "", "echo", &echo))
-        req_prompt(&q, s, json_get(&q.root, "prompt"), "prompt", &ids, &n);
+        req_prompt(&q, s, json_get(&q.root, "prompt"), "prompt", &g.ids, &g.n_ids);
     if (q.status) {
         req_error(out, &q);
     } else {
         size_t elen = 0;
-        char *etext = echo ? echo_text(&g, json_get(&q.root, "prompt"), ids, n, &elen) : NULL;
-        g.logprobs = p.logprobs = logprobs >= 0;
-        g.n_top = p.n_top = logprobs > 0 ? logprobs : 0;
-        p.prompt_logprobs = echo && g.logprobs;
-        oai_run(&g, ids, n, &p, etext ? etext : "", elen);
+        char *etext = echo ? echo_text(&g, json_get(&q.root, "prompt"), g.ids, g.n_ids, &elen) : NULL;
+        g.logprobs = g.p.logprobs = logprobs >= 0;
+        g.n_top = g.p.n_top = logprobs > 0 ? logprobs : 0;
+        g.p.prompt_logprobs = echo && g.logprobs;
+        oai_run(&g, etext ? etext : "", elen);
         free(etext);
     }
-    free(ids);
     oai_free(&g);
     req_free(&q);
 }
@@ -457,7 +447,6 @@ static void models(struct server *s, const struct http_request *req, struct http
     jw_cstr(&b, s->model_name);
     jw_fmt(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"tinyllm\"}]}", (long long)s->created);
     api_send_json(out, 200, &b);
-    json_buf_free(&b);
 }
 
 const struct route openai_routes[] = {

@@ -65,15 +65,28 @@ static bool wrong_type(struct req *q, const char *pre, const char *key, const ch
     return req_fail(q, 400, name, "'%s' must be %s, not %s", name, want, type_name(v->type));
 }
 
-bool req_bool(struct req *q, const struct json_value *obj, const char *pre, const char *key, bool *dst)
+/* Member key of obj, NULL when absent. When present with a type not in
+ * types (bits 1 << JSON_*) it is also NULL, *ok is false and q has the 400
+ * naming want; otherwise *ok is true. */
+static const struct json_value *typed_member(struct req *q, const struct json_value *obj, const char *pre,
+                                             const char *key, unsigned types, const char *want, bool *ok)
 {
     const struct json_value *v = member(obj, key);
-    if (!v)
-        return true;
-    if (v->type != JSON_BOOL)
-        return wrong_type(q, pre, key, "a boolean", v);
-    *dst = v->v.b;
-    return true;
+    *ok = true;
+    if (v && !(types & 1u << v->type)) {
+        *ok = wrong_type(q, pre, key, want, v);
+        return NULL;
+    }
+    return v;
+}
+
+bool req_bool(struct req *q, const struct json_value *obj, const char *pre, const char *key, bool *dst)
+{
+    bool ok;
+    const struct json_value *v = typed_member(q, obj, pre, key, 1u << JSON_BOOL, "a boolean", &ok);
+    if (v)
+        *dst = v->v.b;
+    return ok;
 }
 
 static bool out_of_range(struct req *q, const char *pre, const char *key, double lo, double hi)
@@ -83,52 +96,51 @@ static bool out_of_range(struct req *q, const char *pre, const char *key, double
     return req_fail(q, 400, name, "'%s' must be in [%g, %g]", name, lo, hi);
 }
 
+/* A number in [lo, hi] at key of obj into *dst (untouched when absent);
+ * integer: also integral (512.0 from clients that only have doubles is
+ * one). All callers' bounds are within 2^31, exact as doubles. */
+static bool number_in(struct req *q, const struct json_value *obj, const char *pre, const char *key,
+                      double lo, double hi, bool integer, double *dst)
+{
+    bool ok;
+    const char *want = integer ? "an integer" : "a number";
+    const struct json_value *v = typed_member(q, obj, pre, key, 1u << JSON_INT | 1u << JSON_FLOAT, want, &ok);
+    if (!v)
+        return ok;
+    double d = v->type == JSON_INT ? (double)v->v.i : v->v.f;
+    if (integer && v->type == JSON_FLOAT && (d != floor(d) || !(fabs(d) < 1e15)))
+        return wrong_type(q, pre, key, want, v);
+    if (!(d >= lo && d <= hi))
+        return out_of_range(q, pre, key, lo, hi);
+    *dst = d;
+    return true;
+}
+
 bool req_int(struct req *q, const struct json_value *obj, const char *pre, const char *key,
              long lo, long hi, int *dst)
 {
-    const struct json_value *v = member(obj, key);
-    if (!v)
-        return true;
-    int64_t i;
-    if (v->type == JSON_INT)
-        i = v->v.i;
-    else if (v->type == JSON_FLOAT && v->v.f == floor(v->v.f) && fabs(v->v.f) < 1e15)
-        i = (int64_t)v->v.f;   /* 512.0 from clients that only have doubles */
-    else
-        return wrong_type(q, pre, key, "an integer", v);
-    if (i < lo || i > hi)
-        return out_of_range(q, pre, key, (double)lo, (double)hi);
-    *dst = (int)i;
-    return true;
+    double d = *dst;
+    bool ok = number_in(q, obj, pre, key, (double)lo, (double)hi, true, &d);
+    *dst = (int)d;
+    return ok;
 }
 
 bool req_float(struct req *q, const struct json_value *obj, const char *pre, const char *key,
                double lo, double hi, float *dst)
 {
-    const struct json_value *v = member(obj, key);
-    if (!v)
-        return true;
-    double d;
-    if (v->type == JSON_INT)
-        d = (double)v->v.i;
-    else if (v->type == JSON_FLOAT)
-        d = v->v.f;
-    else
-        return wrong_type(q, pre, key, "a number", v);
-    if (!(d >= lo && d <= hi))
-        return out_of_range(q, pre, key, lo, hi);
+    double d = *dst;
+    bool ok = number_in(q, obj, pre, key, lo, hi, false, &d);
     *dst = (float)d;
-    return true;
+    return ok;
 }
 
 bool req_seed(struct req *q, const struct json_value *obj, const char *pre, const char *key,
               uint64_t *dst)
 {
-    const struct json_value *v = member(obj, key);
+    bool ok;
+    const struct json_value *v = typed_member(q, obj, pre, key, 1u << JSON_INT, "an integer", &ok);
     if (!v)
-        return true;
-    if (v->type != JSON_INT)
-        return wrong_type(q, pre, key, "an integer", v);
+        return ok;
     if (v->v.i < -1)
         return out_of_range(q, pre, key, -1, 9.2e18);
     if (v->v.i >= 0)
@@ -139,26 +151,19 @@ bool req_seed(struct req *q, const struct json_value *obj, const char *pre, cons
 bool req_str(struct req *q, const struct json_value *obj, const char *pre, const char *key,
              const char **dst)
 {
-    const struct json_value *v = member(obj, key);
-    if (!v)
-        return true;
-    if (v->type != JSON_STRING)
-        return wrong_type(q, pre, key, "a string", v);
-    *dst = v->v.str.s;
-    return true;
+    bool ok;
+    const struct json_value *v = typed_member(q, obj, pre, key, 1u << JSON_STRING, "a string", &ok);
+    if (v)
+        *dst = v->v.str.s;
+    return ok;
 }
 
 bool req_obj(struct req *q, const struct json_value *obj, const char *pre, const char *key,
              const struct json_value **dst)
 {
-    const struct json_value *v = member(obj, key);
-    *dst = NULL;
-    if (!v)
-        return true;
-    if (v->type != JSON_OBJECT)
-        return wrong_type(q, pre, key, "an object", v);
-    *dst = v;
-    return true;
+    bool ok;
+    *dst = typed_member(q, obj, pre, key, 1u << JSON_OBJECT, "an object", &ok);
+    return ok;
 }
 
 static bool add_stop(struct req *q, const char *name, const struct json_value *v, struct req_stops *dst)
@@ -437,9 +442,19 @@ void api_send_json(struct http_out *out, int status, struct json_buf *b)
     if (b->overflow || b->nomem || !b->p) {
         static const char oom[] = "{\"error\":\"out of memory for the answer\"}";
         http_send(out, 500, "application/json", "", oom, sizeof oom - 1);
-        return;
+    } else {
+        http_send(out, status, "application/json", "", b->p, b->len);
     }
-    http_send(out, status, "application/json", "", b->p, b->len);
+    json_buf_free(b);
+}
+
+void api_send_last(struct http_out *out, bool stream, struct json_buf *b)
+{
+    if (!stream)
+        api_send_json(out, 200, b);
+    else if (!b->nomem && http_stream_write(out, b->p, b->len) == TL_OK)
+        http_stream_end(out);
+    json_buf_free(b);
 }
 
 char *api_clean_utf8(const char *s, size_t n, size_t *out_len)
@@ -490,6 +505,19 @@ static bool gone(void *ctx)
 
 /* llama-server's timings object: the prompt tokens evaluated (the cached
  * prefix is not) and the generated ones, with their times and rates. */
+void jw_token_with_top(struct json_buf *b, const struct gen_token *t,
+                       void (*entry)(void *ctx, struct json_buf *b, int32_t id, float logprob), void *ctx)
+{
+    entry(ctx, b, t->id, t->logprob);
+    json_buf_puts(b, ",\"top_logprobs\":[");
+    for (int i = 0; i < t->n_top; i++) {
+        json_buf_puts(b, i ? "," : "");
+        entry(ctx, b, t->top[i].id, t->top[i].logprob);
+        json_buf_puts(b, "}");
+    }
+    json_buf_puts(b, "]}");
+}
+
 void jw_timings(struct json_buf *b, const struct gen_result *r)
 {
     int pn = r->n_prompt - r->n_cached;
@@ -508,6 +536,8 @@ int api_generate(struct server *s, struct http_out *out, const int32_t *prompt, 
     struct api_gen g = { s, out, sink };
     struct gen_sink fwd = { fwd_text, fwd_token, fwd_prompt_token, gone, &g };
     int rc = gen_run(&s->e, &s->kv, prompt, n_prompt, p, &fwd, r, err);
+    if (rc == TL_OK && r->finish == GEN_CANCELLED)
+        r->finish = GEN_LENGTH;   /* stopping, or the client is gone: what there is, cut */
     out->n_prompt = r->n_prompt;
     out->n_gen = r->n_gen;
     atomic_fetch_add(&s->m.prompt_us, (long long)(r->t_prompt_ms * 1e3));

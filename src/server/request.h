@@ -95,18 +95,31 @@ void jw_fmt(struct json_buf *b, const char *fmt, ...) __attribute__((format(prin
 /* [b0,b1,...]: the bytes of s as numbers */
 void jw_bytes(struct json_buf *b, const char *s, size_t n);
 
+/* t's entry, then ,"top_logprobs":[..] with an entry per alternative,
+ * each closed, and t's entry closed: entry(ctx, b, id, logprob) writes
+ * one entry without its closing brace (OpenAI's and llama.cpp's shapes
+ * differ only there). */
+void jw_token_with_top(struct json_buf *b, const struct gen_token *t,
+                       void (*entry)(void *ctx, struct json_buf *b, int32_t id, float logprob), void *ctx);
+
 struct gen_result;
 /* "timings":{prompt_n, prompt_ms, ..., predicted_per_second}, as llama-server
  * writes them (also into OpenAI answers, where its chat page reads them). */
 void jw_timings(struct json_buf *b, const struct gen_result *r);
 
-/* Send b as application/json with status (500 when b overflowed). */
+/* Send b as application/json with status (500 when b overflowed), then
+ * free it (json_buf_free: b is left empty). */
 void api_send_json(struct http_out *out, int status, struct json_buf *b);
+/* The answer's last part b: without stream the whole answer (as
+ * api_send_json); with stream its last bytes, then the stream's end
+ * (neither when b ran out of memory). Frees b. */
+void api_send_last(struct http_out *out, bool stream, struct json_buf *b);
 
 /* Run gen_run for a request on the model thread: the server's cache,
  * cancellation when s->stopping or the peer is gone (the sink's own
  * cancelled, if any, is asked too), out->n_prompt/n_gen and the
- * server's time counters filled. */
+ * server's time counters filled. A cancelled run finishes as GEN_LENGTH
+ * (none of the APIs has a reason for it). */
 int api_generate(struct server *s, struct http_out *out, const int32_t *prompt, int n_prompt,
                  const struct gen_params *p, const struct gen_sink *sink, struct gen_result *r,
                  struct tl_error *err);

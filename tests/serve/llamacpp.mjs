@@ -2,15 +2,9 @@
 // with Node's own fetch: /completion plain and streamed (SSE `data: {...}`
 // events, the last with stop true, no [DONE]), /tokenize, /detokenize.
 // Environment as for openai.mjs (no packages needed).
-const base = process.env.BASE_URL;
+import { check } from './common.mjs';
 
-function check(cond, what, detail) {
-  if (!cond) {
-    console.log(`FAIL ${what}: ${detail === undefined ? '' : JSON.stringify(detail)}`);
-    process.exit(1);
-  }
-  console.log(`ok ${what}`);
-}
+const base = process.env.BASE_URL;
 
 async function post(path, body) {
   const r = await fetch(base + path, { method: 'POST', headers: { 'Content-Type': 'application/json' },

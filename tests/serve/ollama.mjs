@@ -2,23 +2,13 @@
 // `tinyllm serve` (NDJSON streams, options, tags, show, ps, errors). The
 // environment as for openai.mjs; EXPECT_COMPLETION is what `run` printed
 // for the raw prompt, EXPECT_CHAT what `run --chat` printed.
-import { createRequire } from 'node:module';
+import { check, requirePackage } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const paths = (process.env.TINYLLM_NODE_PATH || '/tmp/npm/node_modules').split(':');
-const mod = require(require.resolve('ollama', { paths }));
+const mod = requirePackage('ollama');
 const Ollama = mod.Ollama || mod.default?.Ollama;
 
 const ollama = new Ollama({ host: process.env.BASE_URL });
 const model = 'any-name';
-
-function check(cond, what, detail) {
-  if (!cond) {
-    console.log(`FAIL ${what}: ${detail === undefined ? '' : JSON.stringify(detail)}`);
-    process.exit(1);
-  }
-  console.log(`ok ${what}`);
-}
 
 const genReq = { model, prompt: 'Once upon a time', raw: true,
                  options: { num_predict: 40, seed: 7, temperature: 0.8 } };

@@ -3,23 +3,13 @@
 // EXPECT_COMPLETION and EXPECT_CHAT (what `tinyllm run` printed for the same
 // prompt, seed and sampling) and TINYLLM_NODE_PATH (where `openai` is
 // installed). Prints one line per check; exits 1 at the first failure.
-import { createRequire } from 'node:module';
+import { check, requirePackage } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const paths = (process.env.TINYLLM_NODE_PATH || '/tmp/npm/node_modules').split(':');
-const mod = require(require.resolve('openai', { paths }));
+const mod = requirePackage('openai');
 const OpenAI = mod.OpenAI || mod.default || mod;
 
 const client = new OpenAI({ baseURL: `${process.env.BASE_URL}/v1`, apiKey: 'unused', maxRetries: 0 });
 const model = 'any-name';
-
-function check(cond, what, detail) {
-  if (!cond) {
-    console.log(`FAIL ${what}: ${detail === undefined ? '' : JSON.stringify(detail)}`);
-    process.exit(1);
-  }
-  console.log(`ok ${what}`);
-}
 
 const completionReq = { model, prompt: 'Once upon a time', max_tokens: 40, seed: 7, temperature: 0.8 };
 const chatReq = { model, messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 40, seed: 9,

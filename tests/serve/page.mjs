@@ -5,10 +5,8 @@
 // answer and stops it with the Stop button. One line per check, "done"
 // last; exits 1 on the first failure.
 // playwright-core is installed outside the tree, in $TINYLLM_NODE_PATH.
-import { createRequire } from "node:module";
-const require = createRequire(import.meta.url);
-const paths = (process.env.TINYLLM_NODE_PATH || "/tmp/npm/node_modules").split(":");
-const { chromium } = require(require.resolve("playwright-core", { paths }));
+import { requirePackage } from "./common.mjs";
+const { chromium } = requirePackage("playwright-core");
 
 const base = process.env.BASE_URL;
 if (!base) {
