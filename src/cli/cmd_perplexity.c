@@ -225,22 +225,14 @@ static void print_hs_task(void *ctx, size_t task, size_t n_correct)
     fflush(stdout);
 }
 
-static int run_hellaswag(struct ppl_opts *o, struct tl_error *err)
+static int score_hellaswag(struct ppl_opts *o, struct engine *e, char *text, size_t len,
+                           struct tl_error *err)
 {
-    char *text;
-    size_t len, n_done, n_correct;
-    struct engine e;
-    int rc = read_text(o, &text, &len, err);
-    if (rc)
-        return rc;
-    if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
-        printf("\ntask\tacc_norm\n");
-        rc = hellaswag_run(&e, text, len, (size_t)o->hs_tasks, print_hs_task, NULL, &n_done, &n_correct, err);
-        if (rc == TL_OK)
-            printf("\n");
-        engine_close(&e);
-    }
-    free(text);
+    size_t n_done, n_correct;
+    printf("\ntask\tacc_norm\n");
+    int rc = hellaswag_run(e, text, len, (size_t)o->hs_tasks, print_hs_task, NULL, &n_done, &n_correct, err);
+    if (rc == TL_OK)
+        printf("\n");
     return rc;
 }
 
@@ -252,54 +244,58 @@ static void print_wg_task(void *ctx, size_t task, size_t n_correct, const float 
     fflush(stdout);
 }
 
-static int run_winogrande(struct ppl_opts *o, struct tl_error *err)
+static int score_winogrande(struct ppl_opts *o, struct engine *e, char *text, size_t len,
+                            struct tl_error *err)
 {
-    char *text;
-    size_t len, n_done, n_correct;
-    struct engine e;
-    int rc = read_text(o, &text, &len, err);
+    size_t n_done, n_correct;
+    int rc = winogrande_run(e, text, len, (size_t)o->wg_tasks, print_wg_task, NULL, &n_done, &n_correct, err);
     if (rc)
         return rc;
-    if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
-        rc = winogrande_run(&e, text, len, (size_t)o->wg_tasks, print_wg_task, NULL, &n_done, &n_correct, err);
-        if (rc == TL_OK) {
-            printf("\n");
-            fflush(stdout);
-        }
-        /* as llama-perplexity: a final score from 100 tasks on */
-        if (rc == TL_OK && n_done >= 100) {
-            float p = (float)n_correct / (float)n_done;
-            fprintf(stderr, "Final Winogrande score(%zu tasks): %.4f +/- %.4f\n", n_done, 100 * p,
-                    100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
-        }
-        engine_close(&e);
+    printf("\n");
+    fflush(stdout);
+    /* as llama-perplexity: a final score from 100 tasks on */
+    if (n_done >= 100) {
+        float p = (float)n_correct / (float)n_done;
+        fprintf(stderr, "Final Winogrande score(%zu tasks): %.4f +/- %.4f\n", n_done, 100 * p,
+                100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
     }
-    free(text);
+    return TL_OK;
+}
+
+static int score_multiple_choice(struct ppl_opts *o, struct engine *e, char *data, size_t len,
+                                 struct tl_error *err)
+{
+    size_t n_done, n_correct, n_answers, n_all;
+    printf("\ntask\tacc_norm\n");
+    int rc = multiple_choice_run(e, (const uint8_t *)data, len, (size_t)o->mc_tasks, print_hs_task, NULL, &n_done,
+                                 &n_correct, &n_answers, &n_all, err);
+    if (rc == TL_OK && n_done > 1) {
+        float p = (float)n_correct / (float)n_done;
+        printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "Final result: %.4f +/- %.4f\n", 100.f * p, 100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
+        p = (float)n_done / (float)n_answers;
+        fprintf(stderr, "Random chance: %.4f +/- %.4f\n", 100.f * p,
+                100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
+    }
     return rc;
 }
 
-static int run_multiple_choice(struct ppl_opts *o, struct tl_error *err)
+/* The task scores: their file (the text of -f, or --multiple-choice's
+ * binary file as it is) and the engine, opened and closed once here. */
+static int run_tasks(struct ppl_opts *o,
+                     int (*score)(struct ppl_opts *, struct engine *, char *, size_t, struct tl_error *),
+                     struct tl_error *err)
 {
     char *data;
-    size_t len, n_done, n_correct, n_answers, n_all;
+    size_t len;
     struct engine e;
-    int rc = cli_read_file(o->mc_file, &data, &len, err);
+    int rc = score == score_multiple_choice ? cli_read_file(o->mc_file, &data, &len, err)
+                                            : read_text(o, &data, &len, err);
     if (rc)
         return rc;
     if ((rc = open_engine(&e, o, o->n_ctx, err)) == TL_OK) {
-        printf("\ntask\tacc_norm\n");
-        rc = multiple_choice_run(&e, (const uint8_t *)data, len, (size_t)o->mc_tasks, print_hs_task, NULL, &n_done,
-                                 &n_correct, &n_answers, &n_all, err);
-        if (rc == TL_OK && n_done > 1) {
-            float p = (float)n_correct / (float)n_done;
-            printf("\n");
-            fflush(stdout);
-            fprintf(stderr, "Final result: %.4f +/- %.4f\n", 100.f * p,
-                    100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
-            p = (float)n_done / (float)n_answers;
-            fprintf(stderr, "Random chance: %.4f +/- %.4f\n", 100.f * p,
-                    100.f * sqrtf(p * (1 - p) / (float)(n_done - 1)));
-        }
+        rc = score(o, &e, data, len, err);
         engine_close(&e);
     }
     free(data);
@@ -314,10 +310,10 @@ int cmd_perplexity(int argc, char **argv, struct tl_error *err)
     if (rc || help)
         return rc;
     if (o.hellaswag)
-        return run_hellaswag(&o, err);
+        return run_tasks(&o, score_hellaswag, err);
     if (o.winogrande)
-        return run_winogrande(&o, err);
+        return run_tasks(&o, score_winogrande, err);
     if (o.mc_file)
-        return run_multiple_choice(&o, err);
+        return run_tasks(&o, score_multiple_choice, err);
     return o.kld ? run_kld(&o, err) : run_perplexity(&o, err);
 }
