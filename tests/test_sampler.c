@@ -111,17 +111,26 @@ static void top_p_and_min_p(void)
     sampler_free(&s);
 }
 
-static void repeat_penalty_window(void)
+/* The penalty tests' logits: 0 but token 1 at 5, 2 at 4, 3 at l3; and
+ * greedy parameters over a window of last_n tokens. */
+static struct sampler_params penalty_setup(float l[NV], float l3, int last_n)
 {
-    float l[NV];
     for (int i = 0; i < NV; i++)
         l[i] = 0.0f;
     l[1] = 5.0f;
     l[2] = 4.0f;
+    l[3] = l3;
     struct sampler_params p = sampler_defaults();
     p.temp = 0.0f;
+    p.repeat_last_n = last_n;
+    return p;
+}
+
+static void repeat_penalty_window(void)
+{
+    float l[NV];
+    struct sampler_params p = penalty_setup(l, 0.0f, 2);
     p.repeat_penalty = 2.0f;
-    p.repeat_last_n = 2;
     struct sampler s;
     sampler_init(&s, &p, NV, NULL);
     CHECK(sampler_sample(&s, l) == 1, "no history: the best token");
@@ -138,14 +147,7 @@ static void repeat_penalty_window(void)
 static void presence_frequency_penalties(void)
 {
     float l[NV];
-    for (int i = 0; i < NV; i++)
-        l[i] = 0.0f;
-    l[1] = 5.0f;
-    l[2] = 4.0f;
-    l[3] = 3.6f;
-    struct sampler_params p = sampler_defaults();
-    p.temp = 0.0f;
-    p.repeat_last_n = 4;
+    struct sampler_params p = penalty_setup(l, 3.6f, 4);
     p.presence_penalty = 0.75f;
     struct sampler s;
     sampler_init(&s, &p, NV, NULL);
