@@ -20,6 +20,10 @@ command -v "$CC" >/dev/null || { echo "$0: $CC not found (apt-get install clang)
 out=build/fuzz
 mkdir -p "$out/obj" "$out/corpus-$target" "$out/findings-$target"
 flags="-O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+# server/page.c includes the chat page as bytes, made as the Makefile makes them
+mkdir -p "$out/gen"
+od -An -v -tx1 src/server/page.html | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' > "$out/gen/page_html.inc"
+flags="$flags -I$out/gen"
 objs=""
 for f in $(find src -name '*.c' | LC_ALL=C sort); do
     b=$(echo "${f#src/}" | sed 's|/|_|g; s|\.c$||')
@@ -32,7 +36,7 @@ for f in $(find src -name '*.c' | LC_ALL=C sort); do
     *) isa="" ;;
     esac
     o="$out/obj/$b.o"
-    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find src include -name '*.h' -newer "$o")" ]; then
+    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ "$b" = server_page ] || [ -n "$(find src include -name '*.h' -newer "$o")" ]; then
         $CC $flags -fsanitize=fuzzer-no-link $isa -c "$f" -o "$o"
     fi
     objs="$objs $o"

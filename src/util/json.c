@@ -557,7 +557,8 @@ bool json_buf_put_string(struct json_buf *b, const char *s, size_t n, bool ascii
         i += k;
         run = i;
     }
-    json_buf_put(b, s + run, n - run);
+    if (n > run)   /* s may be NULL when n is 0 */
+        json_buf_put(b, s + run, n - run);
     return json_buf_put(b, "\"", 1);
 }
 
